@@ -1,0 +1,119 @@
+"""Smoke tests of the real Elasticsearch node (tests/harness/es.py) and of the ES features
+the alerter relies on: composable templates, flattened labels, idempotent bulk creates,
+aggregations, aliases, and data surviving a node restart or crash."""
+
+import pytest
+
+from tests.harness.es import ElasticsearchNode, es_client, es_node, es_prefix  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.es
+
+
+def _template(es, prefix):
+    es.indices.put_index_template(
+        name=f"{prefix}events",
+        index_patterns=[f"{prefix}events-*"],
+        template={
+            "settings": {"number_of_shards": 1, "number_of_replicas": 0},
+            "mappings": {
+                "dynamic": "strict",
+                "properties": {
+                    "@timestamp": {"type": "date"},
+                    "reason": {"type": "keyword"},
+                    "namespace": {"type": "keyword"},
+                    "message": {"type": "text"},
+                    "labels": {"type": "flattened"},
+                },
+            },
+            "aliases": {f"{prefix}events": {}},
+        },
+    )
+
+
+def _events(prefix, index):
+    docs = [
+        ("e1", "2024-05-01T10:00:00Z", "OOMKilled", {"app.kubernetes.io/name": "api", "team": "core"}),
+        ("e2", "2024-05-01T10:30:00Z", "BackOff", {"app.kubernetes.io/name": "api", "team": "core"}),
+        ("e3", "2024-05-01T11:15:00Z", "OOMKilled", {"app.kubernetes.io/name": "worker", "team": "data"}),
+    ]
+    ops = []
+    for _id, ts, reason, labels in docs:
+        ops.append({"create": {"_index": index, "_id": _id}})
+        ops.append({"@timestamp": ts, "reason": reason, "namespace": "prod", "message": f"{reason} in pod", "labels": labels})
+    return ops
+
+
+def test_info_and_ping(es_client, es_node):
+    info = es_client.info()
+    assert info["version"]["number"].startswith("8.")
+    assert info["version"]["build_flavor"] == "default"
+    assert info["tagline"] == "You Know, for Search"
+    assert es_client.ping()
+    assert es_client.cluster.health(wait_for_status="yellow")["status"] in ("yellow", "green")
+    assert es_node.url == f"http://127.0.0.1:{es_node.http_port}"
+
+
+def test_template_bulk_create_is_idempotent(es_client, es_prefix):
+    _template(es_client, es_prefix)
+    index = f"{es_prefix}events-2024.05"
+    first = es_client.bulk(operations=_events(es_prefix, index), refresh=True)
+    assert not first["errors"]
+    assert [i["create"]["status"] for i in first["items"]] == [201, 201, 201]
+
+    again = es_client.bulk(operations=_events(es_prefix, index), refresh=True)
+    assert again["errors"]
+    assert [i["create"]["status"] for i in again["items"]] == [409, 409, 409]
+
+    alias = f"{es_prefix}events"
+    assert es_client.count(index=alias)["count"] == 3
+    assert index in es_client.indices.get_alias(name=alias)
+
+    res = es_client.search(index=alias, size=0, aggs={
+        "reasons": {"terms": {"field": "reason"}},
+        "per_hour": {"date_histogram": {"field": "@timestamp", "fixed_interval": "1h"}},
+    })
+    assert {b["key"]: b["doc_count"] for b in res["aggregations"]["reasons"]["buckets"]} == {"OOMKilled": 2, "BackOff": 1}
+    assert [b["doc_count"] for b in res["aggregations"]["per_hour"]["buckets"]] == [2, 1]
+
+    es_client.indices.delete(index=index)
+    assert not es_client.indices.exists(index=index)
+
+
+def test_flattened_labels_with_dotted_keys(es_client, es_prefix):
+    _template(es_client, es_prefix)
+    index = f"{es_prefix}events-2024.05"
+    es_client.bulk(operations=_events(es_prefix, index))
+    es_client.indices.refresh(index=index)
+    mapping = es_client.indices.get_mapping(index=index)[index]["mappings"]["properties"]
+    assert mapping["labels"]["type"] == "flattened"
+
+    hits = es_client.search(index=index, query={"term": {"labels.app.kubernetes.io/name": "api"}})["hits"]
+    assert hits["total"]["value"] == 2
+    teams = es_client.search(index=index, size=0, aggs={"t": {"terms": {"field": "labels.team"}}})
+    assert {b["key"] for b in teams["aggregations"]["t"]["buckets"]} == {"core", "data"}
+
+
+@pytest.mark.slow
+def test_restart_and_crash_keep_data(es_client, es_node, es_prefix):
+    index = f"{es_prefix}keep"
+    es_client.index(index=index, id="1", document={"n": 1}, refresh=True)
+    url = es_node.url
+
+    es_node.stop()
+    assert not es_node.running
+    es_node.start()
+    assert es_node.url == url
+    assert es_client.get(index=index, id="1")["_source"] == {"n": 1}
+
+    es_client.index(index=index, id="2", document={"n": 2})  # acknowledged, not refreshed
+    es_node.kill()
+    es_node.start()
+    es_client.indices.refresh(index=index)
+    assert es_client.count(index=index)["count"] == 2
+
+
+def test_start_failure_raises_with_log_tail(es_node, tmp_path):
+    bad = ElasticsearchNode(tmp_path / "bad", settings={"no.such.setting": "x"}, launcher=es_node.launcher)
+    with pytest.raises(RuntimeError, match="no.such.setting"):
+        bad.start()
+    assert not bad.running
