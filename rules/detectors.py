@@ -1,0 +1,311 @@
+"""Detectors: how a rule turns matching records into detections.
+
+Two families. *Instant* detectors (`any`, `oom_killed`) report occurrences: each one may start an
+incident. *Condition* detectors (`frequency`, `endpoints_unhealthy`) report, per key, whether a
+condition holds; the engine turns those into pending → firing → resolved. Detectors keep only the
+small state they need and never look at a clock: time comes in as arguments.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol
+
+from rules.model import Record, Termination
+from rules.views import container_fields
+
+if TYPE_CHECKING:
+    from rules.context import Context
+    from rules.rule import Rule
+
+
+@dataclass(slots=True)
+class Detection:
+    key: str
+    incident: str
+    """Occurrence id from the object's own data (see `Alert.incident`)."""
+    at: datetime
+    record: Record
+    fields: dict[str, Any]
+    summary: str
+    active: bool = True
+    level: int = 1
+    """Condition detectors: how bad (e.g. unhealthy endpoints); a primed incident fires when the
+    level rises above what it was at start-up."""
+    count: int = 1
+    kind: str = ""
+    name: str = ""
+
+
+class Detector(Protocol):
+    instant: bool
+
+    def observe(self, rule: "Rule", record: Record, views: list[dict[str, Any]], now: datetime,
+                ctx: "Context") -> list[Detection]: ...
+
+    def expire(self, rule: "Rule", now: datetime) -> list[Detection]: ...
+
+
+def _when(record: Record, now: datetime) -> datetime:
+    return record.timestamp or now
+
+
+def _event_fields(record: Record) -> dict[str, Any]:
+    e = record.event
+    assert e is not None
+    return {"reason": e.reason, "type": e.type, "message": e.message, "count": e.count,
+            "involved_kind": e.involved_kind, "involved_name": e.involved_name,
+            "component": e.component, "host": e.host, "node": e.host}
+
+
+def _describe(record: Record, view: Mapping[str, Any]) -> str:
+    if record.event is not None:
+        e = record.event
+        return f"{e.type} {e.reason} on {e.involved_kind} {record.namespace}/{e.involved_name}: {e.message}"
+    where = f"{record.kind} {record.namespace}/{record.name}"
+    if "container" in view:
+        where += f" container {view['container']}"
+    return where
+
+
+def _view_fields(record: Record, view: Mapping[str, Any]) -> dict[str, Any]:
+    if record.event is not None:
+        return _event_fields(record)
+    return {k: v for k, v in view.items() if k not in ("cluster", "kind", "watch_type", "uid")}
+
+
+class AnyDetector:
+    """Every matching change is an occurrence."""
+
+    instant = True
+
+    def observe(self, rule, record, views, now, ctx):
+        n = ctx.occurrences
+        if n <= 0:
+            return []
+        out = []
+        for view in views:
+            suffix = f"/{view['container']}" if "container" in view else ""
+            out.append(Detection(
+                key=rule.key_for(view), incident=f"{record.uid}{suffix}@{record.resource_version}",
+                at=_when(record, now), record=record, fields=_view_fields(record, view),
+                summary=_describe(record, view), count=n,
+            ))
+        return out
+
+    def expire(self, rule, now):
+        return []
+
+
+@dataclass(slots=True)
+class _Hit:
+    at: datetime
+    n: int
+
+
+@dataclass
+class FrequencyDetector:
+    """`threshold` occurrences within `window`, per key: a condition that resolves when the
+    count in the window falls below the threshold again."""
+
+    threshold: int
+    window: timedelta
+    instant = False
+    _hits: dict[str, deque] = field(default_factory=dict)
+    _last: dict[str, Detection] = field(default_factory=dict)
+
+    def observe(self, rule, record, views, now, ctx):
+        n = ctx.occurrences
+        if n <= 0 or record.listed or _when(record, now) < ctx.stale_before:
+            return []
+        out = []
+        for view in views:
+            key = rule.key_for(view)
+            at = _when(record, now)
+            hits = self._hits.setdefault(key, deque())
+            hits.append(_Hit(at, n))
+            total = self._prune(hits, max(at, now))
+            suffix = f"/{view['container']}" if "container" in view else ""
+            fields = {**_view_fields(record, view), "count": total, "threshold": self.threshold,
+                      "window": _fmt(self.window)}
+            det = Detection(
+                key=key, incident=f"{record.uid}{suffix}@{record.resource_version}", at=at, record=record,
+                fields=fields, summary=f"{total}× in {_fmt(self.window)}: {_describe(record, view)}",
+                active=total >= self.threshold, count=total,
+            )
+            self._last[key] = det
+            out.append(det)
+        return out
+
+    def expire(self, rule, now):
+        out = []
+        for key in list(self._hits):
+            total = self._prune(self._hits[key], now)
+            last = self._last[key]
+            if total < self.threshold and last.active:
+                last = Detection(key=key, incident=last.incident, at=now, record=last.record,
+                                 fields={**last.fields, "count": total}, active=False, count=total,
+                                 summary=f"below {self.threshold} in {_fmt(self.window)}: "
+                                         f"{_describe(last.record, last.fields)}")
+                self._last[key] = last
+                out.append(last)
+            if not self._hits[key]:
+                del self._hits[key], self._last[key]
+        return out
+
+    def _prune(self, hits: deque, now: datetime) -> int:
+        while hits and hits[0].at <= now - self.window:
+            hits.popleft()
+        return sum(h.n for h in hits)
+
+
+@dataclass
+class OomKilledDetector:
+    """A container's newest termination says OOMKilled (optionally: one of `exit_codes`).
+
+    Exit 137 alone is not proof (a liveness-probe kill looks the same), so exit codes count only
+    when the rule lists them. Dedup on pod uid + container + the termination's finishedAt (else
+    its containerID): a status patch without a new termination never fires twice.
+    """
+
+    reasons: frozenset[str] = frozenset({"OOMKilled"})
+    exit_codes: frozenset[int] = frozenset()
+    instant = True
+    _seen: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+
+    def observe(self, rule, record, views, now, ctx):
+        pod = record.pod
+        if pod is None:
+            return []
+        if record.watch_type == "DELETED":
+            for c in pod.containers:
+                self._seen.pop((record.uid, c.name), None)
+            return []
+        wanted = {v["container"] for v in views}
+        out = []
+        for c in pod.containers:
+            if c.name not in wanted:
+                continue
+            seen = self._seen.setdefault((record.uid, c.name), set())
+            for t in (c.terminated, c.last_terminated):
+                if t is None or not self._is_oom(t):
+                    continue
+                ident = _termination_id(t, c.restart_count)
+                if ident in seen:
+                    continue
+                if len(seen) >= 8:
+                    seen.clear()
+                seen.add(ident)
+                fields = {**container_fields(c), "pod": record.name, "node": pod.node, "pod_ip": pod.pod_ip,
+                          "host_ip": pod.host_ip, "reason": t.reason, "exit_code": t.exit_code,
+                          "restarts": c.restart_count, "finished_at": t.finished_at, "message": t.message}
+                out.append(Detection(
+                    key=rule.key_for({**fields, **_ident_fields(record)}), incident=f"{record.uid}/{c.name}@{ident}",
+                    at=t.finished_at or _when(record, now), record=record, fields=fields,
+                    summary=(f"{t.reason or 'exit'} {t.exit_code}: container {c.name} in pod "
+                             f"{record.namespace}/{record.name} ({record.workload}), restarts {c.restart_count}, "
+                             f"memory limit {c.memory_limit or 'none'}, node {pod.node or '?'}"),
+                ))
+        return out
+
+    def expire(self, rule, now):
+        return []
+
+    def _is_oom(self, t: Termination) -> bool:
+        return t.reason in self.reasons or (t.exit_code is not None and t.exit_code in self.exit_codes)
+
+
+def _termination_id(t: Termination, restarts: int) -> str:
+    if t.finished_at is not None:
+        return t.finished_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.container_id or f"restart-{restarts}"
+
+
+def _ident_fields(record: Record) -> dict[str, Any]:
+    return {"namespace": record.namespace, "name": record.name, "cluster": record.cluster,
+            "workload": record.workload, "workload_kind": record.workload_kind, "workload_name": record.workload_name}
+
+
+@dataclass
+class EndpointsUnhealthyDetector:
+    """Ready endpoints of a Service fall below its total (or `min_ready` / `min_ready_ratio`).
+
+    Summed over all of a Service's EndpointSlices; terminating endpoints are left out of the total
+    so a rolling update's old pods do not count as unhealthy. Where a Service has slices, core/v1
+    Endpoints records for it are ignored (they describe the same addresses).
+    """
+
+    min_ready: Optional[int] = None
+    min_ready_ratio: Optional[float] = None
+    instant = False
+    _objects: dict[tuple[str, str, str], tuple] = field(default_factory=dict)
+    _by_service: dict[tuple[str, str], set[tuple[str, str, str]]] = field(default_factory=dict)
+
+    def observe(self, rule, record, views, now, ctx):
+        info = record.endpoints
+        if info is None or not views:
+            return []
+        svc = (record.namespace, info.service)
+        obj = (record.kind, record.namespace, record.name)
+        members = self._by_service.setdefault(svc, set())
+        if record.watch_type == "DELETED":
+            self._objects.pop(obj, None)
+            members.discard(obj)
+        else:
+            self._objects[obj] = info.addresses
+            members.add(obj)
+        use_kind = "EndpointSlice" if any(k == "EndpointSlice" for k, _, _ in members) else "Endpoints"
+        if record.kind != use_kind and record.watch_type != "DELETED":
+            return []
+        addresses = [a for m in sorted(members) if m[0] == use_kind for a in self._objects[m]]
+        if not members:
+            del self._by_service[svc]
+        ready = sum(1 for a in addresses if a.ready and not a.terminating)
+        not_ready = sum(1 for a in addresses if not a.ready and not a.terminating)
+        terminating = sum(1 for a in addresses if a.terminating)
+        total = ready + not_ready
+        active = self._unhealthy(ready, total)
+        bad = [a for a in addresses if not a.ready and not a.terminating]
+        view = {**views[0], "service": info.service, "ready": ready, "not_ready": not_ready,
+                "terminating": terminating, "total": total}
+        fields = {
+            "service": info.service, "ready": ready, "not_ready": not_ready, "terminating": terminating,
+            "total": total, "unhealthy": total - ready,
+            "addresses": [_addr(a) for a in addresses], "unhealthy_addresses": [_addr(a) for a in bad],
+            "nodes": sorted({a.node for a in bad if a.node}),
+        }
+        cause = ctx.pods.cause(record.namespace, [a.pod for a in bad if a.pod])
+        if cause:
+            fields["cause"] = cause
+        state = "unhealthy" if active else "healthy"
+        summary = f"Service {record.namespace}/{info.service} {state}: {ready}/{total} ready"
+        if active and cause:
+            summary += f" (pod {cause['pod']} {cause['reason']} exit {cause['exit_code']})"
+        return [Detection(
+            key=rule.key_for(view), incident=f"{info.service}@{record.resource_version}", at=_when(record, now),
+            record=record, fields=fields, summary=summary, active=active, level=total - ready,
+            kind="Service", name=info.service,
+        )]
+
+    def expire(self, rule, now):
+        return []
+
+    def _unhealthy(self, ready: int, total: int) -> bool:
+        if self.min_ready is not None:
+            return ready < self.min_ready
+        if self.min_ready_ratio is not None:
+            return total > 0 and ready / total < self.min_ready_ratio
+        return ready < total
+
+
+def _addr(a) -> dict[str, Any]:
+    return {"ip": a.ip, "ready": a.ready, "node": a.node, "pod": a.pod}
+
+
+def _fmt(d: timedelta) -> str:
+    s = int(d.total_seconds())
+    for unit, size in (("h", 3600), ("m", 60)):
+        if s and s % size == 0:
+            return f"{s // size}{unit}"
+    return f"{s}s"

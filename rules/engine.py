@@ -1,0 +1,217 @@
+"""The rules engine: `process(record, now)` and `tick(now)` return alert changes.
+
+Pure: no I/O and no clock; state lives in this object and can be listed (`open_incidents`) and
+restored (`restore`) so a restarted daemon or a new leader neither forgets nor repeats.
+
+An incident moves through these states, per rule and key:
+    instant detectors:   (detection) → firing → [resolved after `resolve_after` quiet] → gone
+    condition detectors: pending → firing (after `for`) → resolved (condition false) → gone
+                         primed: the condition already held in the start-up list; never fires
+                         unless it gets worse, never resolves out loud.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Sequence
+
+from rules.alert import Alert
+from rules.context import Context
+from rules.detectors import Detection
+from rules.model import Record
+from rules.rule import Rule
+from rules.views import views as record_views
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass(slots=True)
+class Incident:
+    detection: Detection
+    incident: str
+    state: str
+    """`pending`, `firing` or `primed`."""
+    started_at: datetime
+    since: datetime
+    """When the engine first saw the condition (its clock), for `for`."""
+    count: int = 1
+    sequence: int = 0
+    notified_at: datetime | None = None
+    last_seen: datetime | None = None
+    primed_level: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class Engine:
+    def __init__(self, rules: Sequence[Rule], *, stale_before: datetime | None = None) -> None:
+        """`stale_before`: occurrences older than this are history and never fire (the daemon's
+        start, or the first record's time in a replay). Unset: nothing counts as history."""
+        self.rules = [r for r in rules if r.enabled]
+        self._by_source: dict[str, list[Rule]] = {}
+        for r in self.rules:
+            self._by_source.setdefault(r.source, []).append(r)
+        self.ctx = Context(stale_before or _EPOCH)
+        self._incidents: dict[str, dict[str, Incident]] = {r.name: {} for r in self.rules}
+
+    @property
+    def stale_before(self) -> datetime:
+        return self.ctx.stale_before
+
+    @stale_before.setter
+    def stale_before(self, value: datetime) -> None:
+        self.ctx.stale_before = value
+
+    def process(self, record: Record, now: datetime) -> list[Alert]:
+        """Feed one record; returns the alert changes it causes (often none)."""
+        self.ctx.begin(record)
+        rules = self._by_source.get(record.source)
+        if not rules:
+            return []
+        all_views = list(record_views(record))
+        out: list[Alert] = []
+        for rule in rules:
+            if not rule.matches(record):
+                continue
+            matched = rule.matching_views(all_views)
+            if not matched:
+                continue
+            for det in rule.detector.observe(rule, record, matched, now, self.ctx):
+                out.extend(self._apply(rule, det, now, record.listed))
+        return out
+
+    def tick(self, now: datetime) -> list[Alert]:
+        """Advance time: window expiry, `for` timers, reminders, `resolve_after`."""
+        out: list[Alert] = []
+        for rule in self.rules:
+            for det in rule.detector.expire(rule, now):
+                out.extend(self._apply(rule, det, now, False))
+            incidents = self._incidents[rule.name]
+            for key, inc in list(incidents.items()):
+                if rule.detector.instant:
+                    out.extend(self._tick_instant(rule, key, inc, now))
+                elif inc.state == "pending":
+                    out.extend(self._maybe_fire(rule, inc, now))
+                elif inc.state == "firing" and rule.repeat_interval and inc.notified_at is not None \
+                        and now - inc.notified_at >= rule.repeat_interval:
+                    inc.sequence += 1
+                    inc.notified_at = now
+                    out.append(self._alert(rule, inc, "firing", now))
+        return out
+
+    # -- state for restarts and failover -------------------------------------------------------
+
+    def open_incidents(self) -> list[Alert]:
+        """The firing incidents, as the alerts that announced them (for persistence)."""
+        return [
+            self._alert(rule, inc, "firing", inc.notified_at or inc.started_at)
+            for rule in self.rules
+            for inc in self._incidents[rule.name].values()
+            if inc.state == "firing"
+        ]
+
+    def restore(self, alerts: Iterable[Alert]) -> int:
+        """Re-open incidents that were firing (from the alert history); returns how many.
+        A later healthy state then resolves them, and a repeat within the window is folded."""
+        by_name = {r.name: r for r in self.rules}
+        restored = 0
+        for a in alerts:
+            rule = by_name.get(a.rule)
+            if rule is None or a.status != "firing":
+                continue
+            det = Detection(key=a.key, incident=a.incident, at=a.started_at, record=None,  # type: ignore[arg-type]
+                            fields=dict(a.fields), summary=a.summary, kind=a.kind, name=a.name)
+            self._incidents[rule.name][a.key] = Incident(
+                detection=det, incident=a.incident, state="firing", started_at=a.started_at, since=a.started_at,
+                count=a.count, sequence=a.sequence, notified_at=a.at, last_seen=a.at,
+                extra={"restored": a},
+            )
+            restored += 1
+        return restored
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _apply(self, rule: Rule, det: Detection, now: datetime, listed: bool) -> list[Alert]:
+        incidents = self._incidents[rule.name]
+        inc = incidents.get(det.key)
+        if rule.detector.instant:
+            if listed or det.at < self.ctx.stale_before:
+                return []
+            if inc is not None and self._instant_open(rule, inc, now):
+                inc.count += det.count
+                inc.last_seen = det.at
+                return []
+            inc = Incident(detection=det, incident=det.incident, state="firing", started_at=det.at, since=now,
+                           count=det.count, sequence=1, notified_at=now, last_seen=det.at)
+            incidents[det.key] = inc
+            return [self._alert(rule, inc, "firing", det.at)]
+        if det.active:
+            if inc is None:
+                inc = Incident(detection=det, incident=det.incident, state="primed" if listed else "pending",
+                               started_at=det.at, since=now, count=det.count, primed_level=det.level)
+                incidents[det.key] = inc
+                return [] if listed else self._maybe_fire(rule, inc, now)
+            inc.detection, inc.count = det, det.count
+            if inc.state == "primed" and not listed and det.level > inc.primed_level:
+                inc.state, inc.incident, inc.started_at, inc.since = "pending", det.incident, det.at, now
+            return self._maybe_fire(rule, inc, now) if inc.state == "pending" else []
+        if inc is None:
+            return []
+        del incidents[det.key]
+        if inc.state != "firing" or not rule.send_resolved:
+            return []
+        inc.detection = _resolving(inc.detection, det)
+        return [self._alert(rule, inc, "resolved", det.at if det.at >= inc.started_at else now)]
+
+    def _instant_open(self, rule: Rule, inc: Incident, now: datetime) -> bool:
+        if rule.resolve_after:
+            return True
+        return inc.notified_at is not None and now - inc.notified_at < rule.repeat_interval
+
+    def _tick_instant(self, rule: Rule, key: str, inc: Incident, now: datetime) -> list[Alert]:
+        if rule.resolve_after:
+            if inc.last_seen is not None and now - inc.last_seen >= rule.resolve_after:
+                del self._incidents[rule.name][key]
+                if rule.send_resolved:
+                    return [self._alert(rule, inc, "resolved", now)]
+            return []
+        if inc.notified_at is None or now - inc.notified_at >= rule.repeat_interval:
+            del self._incidents[rule.name][key]  # window over: forget it
+        return []
+
+    def _maybe_fire(self, rule: Rule, inc: Incident, now: datetime) -> list[Alert]:
+        if now - inc.since < rule.for_:
+            return []
+        inc.state, inc.sequence, inc.notified_at = "firing", 1, now
+        return [self._alert(rule, inc, "firing", inc.started_at)]
+
+    def _alert(self, rule: Rule, inc: Incident, status: str, at: datetime) -> Alert:
+        det = inc.detection
+        restored: Alert | None = inc.extra.get("restored")
+        rec = det.record
+        if rec is None and restored is not None:
+            return _replace_alert(restored, status=status, at=at, count=inc.count, sequence=inc.sequence,
+                                  summary=det.summary, fields=det.fields)
+        fields = dict(det.fields)
+        if rule.detector.instant and inc.count > 1:
+            fields["occurrences"] = inc.count
+        return Alert(
+            rule=rule.name, key=det.key, status=status, severity=rule.severity, sequence=max(inc.sequence, 1),
+            started_at=inc.started_at, at=at, count=inc.count, cluster=rec.cluster, namespace=rec.namespace,
+            kind=det.kind or rec.kind, name=det.name or rec.name, workload_kind=rec.workload_kind,
+            workload_name=rec.workload_name, summary=det.summary, description=rule.description, fields=fields,
+            object_labels=rec.labels, object_annotations=rec.annotations, notify=rule.notify,
+            templates=rule.templates, incident=inc.incident,
+        )
+
+
+def _resolving(opened: Detection, closing: Detection) -> Detection:
+    """The resolved alert tells the current state (2/2 ready) under the incident's identity."""
+    if closing.record is None:
+        return opened
+    closing.key = opened.key
+    return closing
+
+
+def _replace_alert(a: Alert, **changes) -> Alert:
+    return replace(a, **changes)
+

@@ -1,0 +1,338 @@
+"""Load and validate rule files: YAML in, `Rule` objects or `file:line: message` problems out.
+
+A file holds one rule (a mapping with `name`), a list of rules, or `{rules: [...]}`; several YAML
+documents may follow each other. The loader reports every problem it finds, not just the first,
+and names unknown keys, detectors and fields with a suggestion when one is close.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+
+from rules import durations
+from rules.detectors import AnyDetector, EndpointsUnhealthyDetector, FrequencyDetector, OomKilledDetector
+from rules.match import MatchError, compile_namespaces, compile_selector, compile_value
+from rules.rule import Rule
+from rules.views import FIELDS
+from rules.yamldoc import Lines, Problem, YamlDocError, load_documents
+
+RULE_KEYS = {
+    "name", "description", "source", "match", "detector", "severity", "group_by", "repeat_interval",
+    "for", "resolve_after", "send_resolved", "notify", "template", "enabled",
+}
+SEVERITIES = ("critical", "warning", "info")
+DETECTORS: dict[str, dict[str, Any]] = {
+    # detector -> allowed sources, options, whether it is a condition (takes `for`)
+    "any": {"sources": ("event", "pod", "endpoints"), "options": set(), "condition": False},
+    "frequency": {"sources": ("event", "pod", "endpoints"), "options": {"threshold", "window"}, "condition": True},
+    "oom_killed": {"sources": ("pod",), "options": {"reasons", "exit_codes"}, "condition": False},
+    "endpoints_unhealthy": {"sources": ("endpoints",), "options": {"min_ready", "min_ready_ratio"}, "condition": True},
+}
+DEFAULT_GROUP_BY = {
+    "event": ("namespace", "involved_kind", "involved_name", "reason"),
+    "pod": ("namespace", "name", "container"),
+    "endpoints": ("namespace", "service"),
+}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+@dataclass
+class LoadResult:
+    rules: list[Rule] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def builtin_paths() -> list[Path]:
+    """The rule files shipped with the package (`rules/builtin/*.yaml`)."""
+    base = resources.files("rules") / "builtin"
+    return sorted(Path(str(p)) for p in base.iterdir() if p.name.endswith((".yaml", ".yml")))
+
+
+def expand(paths: Iterable[str | Path]) -> list[Path]:
+    """Files as given; directories expand to their *.yaml / *.yml files, sorted."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml") and q.is_file()))
+        else:
+            out.append(p)
+    return out
+
+
+def load_rule_set(paths: Iterable[str | Path], *, builtins: bool = True) -> LoadResult:
+    """Built-in rules first, then the given files; a user rule with a built-in's name replaces
+    it (that is how built-ins are overridden or switched off with `enabled: false`)."""
+    result = LoadResult()
+    builtin = load_files(builtin_paths()) if builtins else LoadResult()
+    user = load_files(expand(paths))
+    result.problems = builtin.problems + user.problems
+    overridden = {r.name for r in user.rules}
+    result.rules = [r for r in builtin.rules if r.name not in overridden] + user.rules
+    return result
+
+
+def load_files(paths: Iterable[Path]) -> LoadResult:
+    result = LoadResult()
+    seen: dict[str, str] = {}
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            result.problems.append(Problem(str(path), 0, f"cannot read rule file: {exc.__class__.__name__}: {exc}"))
+            continue
+        loaded = load_text(text, str(path))
+        result.problems.extend(loaded.problems)
+        for rule in loaded.rules:
+            if rule.name in seen:
+                result.problems.append(Problem(str(path), _line(rule), f"rule `{rule.name}` is already defined at {seen[rule.name]}"))
+                continue
+            seen[rule.name] = rule.origin
+            result.rules.append(rule)
+    return result
+
+
+def load_text(text: str, file: str) -> LoadResult:
+    result = LoadResult()
+    try:
+        documents = load_documents(text, file)
+    except YamlDocError as exc:
+        result.problems.append(exc.problem)
+        return result
+    if not documents:
+        result.problems.append(Problem(file, 1, "no rules in file"))
+    for data, lines in documents:
+        for path, raw in _rule_entries(data, lines, result.problems):
+            checker = _RuleChecker(raw, path, lines)
+            rule = checker.build()
+            result.problems.extend(checker.problems)
+            if rule is not None:
+                result.rules.append(rule)
+    return result
+
+
+def _rule_entries(data: Any, lines: Lines, problems: list[Problem]) -> list[tuple[tuple, Any]]:
+    if isinstance(data, dict) and "rules" in data and "name" not in data:
+        extra = set(data) - {"rules"}
+        if extra:
+            problems.append(lines.problem((sorted(map(str, extra))[0],), f"unknown top-level key `{sorted(map(str, extra))[0]}`: expected `rules`"))
+        items, base = data["rules"], ("rules",)
+    elif isinstance(data, dict):
+        return [((), data)]
+    else:
+        items, base = data, ()
+    if not isinstance(items, list):
+        problems.append(lines.problem(base, "expected a list of rules"))
+        return []
+    return [((*base, i), item) for i, item in enumerate(items)]
+
+
+def _line(rule: Rule) -> int:
+    return int(rule.origin.rsplit(":", 1)[-1]) if ":" in rule.origin else 0
+
+
+class _RuleChecker:
+    """Validates one rule mapping; collects every problem with its line."""
+
+    def __init__(self, raw: Any, path: tuple, lines: Lines) -> None:
+        self.raw, self.path, self.lines = raw, path, lines
+        self.problems: list[Problem] = []
+
+    def fail(self, subpath: tuple, message: str) -> None:
+        self.problems.append(self.lines.problem((*self.path, *subpath), message))
+
+    def build(self) -> Rule | None:
+        raw = self.raw
+        if not isinstance(raw, dict):
+            self.fail((), f"a rule must be a mapping, got {type(raw).__name__}")
+            return None
+        for key in raw:
+            if key not in RULE_KEYS:
+                self.fail((key,), f"unknown key `{key}`{_suggest(key, RULE_KEYS)}")
+        name = raw.get("name")
+        if not isinstance(name, str) or not _NAME.match(name):
+            self.fail(("name",), "`name` is required: letters, digits, `-`, `_`, `.` (at most 63)")
+            name = None
+        where = f"rule `{name}`: " if name else ""
+        source = raw.get("source")
+        if source not in FIELDS:
+            self.fail(("source",), f"{where}`source` must be one of event, pod, endpoints, got {source!r}")
+            source = None
+        detector, det_type = self._detector(source, where)
+        severity = raw.get("severity", "warning")
+        if severity not in SEVERITIES:
+            self.fail(("severity",), f"{where}`severity` must be one of {', '.join(SEVERITIES)}, got {severity!r}")
+        record_tests, view_tests = self._match(source, det_type, where)
+        group_by = self._group_by(source, where)
+        timing = {k: self._duration(k, where) for k in ("repeat_interval", "for", "resolve_after")}
+        condition = DETECTORS.get(det_type, {}).get("condition")
+        if "for" in raw and condition is False:
+            self.fail(("for",), f"{where}`for` applies to condition detectors (frequency, endpoints_unhealthy), not `{det_type}`")
+        if "resolve_after" in raw and condition is True:
+            self.fail(("resolve_after",), f"{where}`resolve_after` applies to instant detectors (any, oom_killed); `{det_type}` resolves by itself")
+        notify = self._str_list("notify", where)
+        templates = self._templates(where)
+        flags = {k: self._bool(k, default, where) for k, default in (("send_resolved", True), ("enabled", True))}
+        description = raw.get("description", "")
+        if not isinstance(description, str):
+            self.fail(("description",), f"{where}`description` must be a string")
+        if self.problems or detector is None or name is None or source is None:
+            return None
+        return Rule(
+            name=name, source=source, detector=detector, severity=severity, description=description,
+            record_tests=tuple(record_tests), view_tests=tuple(view_tests),
+            group_by=group_by or DEFAULT_GROUP_BY[source], repeat_interval=timing["repeat_interval"],
+            for_=timing["for"], resolve_after=timing["resolve_after"], send_resolved=flags["send_resolved"],
+            notify=tuple(notify), templates=templates, enabled=flags["enabled"],
+            origin=f"{self.lines.file}:{self.lines.line(self.path)}",
+        )
+
+    def _detector(self, source: str | None, where: str):
+        spec = self.raw.get("detector")
+        if isinstance(spec, str):
+            spec = {"type": spec}
+        if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+            self.fail(("detector",), f"{where}`detector` is required: one of {', '.join(DETECTORS)} "
+                                     "(a name, or a mapping with `type` and its options)")
+            return None, None
+        kind = spec["type"]
+        info = DETECTORS.get(kind)
+        if info is None:
+            self.fail(("detector", "type"), f"{where}unknown detector `{kind}`{_suggest(kind, DETECTORS)}; "
+                                            f"expected one of {', '.join(DETECTORS)}")
+            return None, None
+        if source is not None and source not in info["sources"]:
+            self.fail(("detector", "type"), f"{where}detector `{kind}` does not apply to source `{source}` "
+                                            f"(it reads {', '.join(info['sources'])})")
+        for key in spec:
+            if key != "type" and key not in info["options"]:
+                self.fail(("detector", key), f"{where}unknown option `{key}` for detector `{kind}`"
+                                             f"{_suggest(key, info['options'])}")
+        return self._make_detector(kind, spec, where), kind
+
+    def _make_detector(self, kind: str, spec: Mapping[str, Any], where: str):
+        at = ("detector",)
+        if kind == "any":
+            return AnyDetector()
+        if kind == "frequency":
+            threshold = spec.get("threshold")
+            if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+                self.fail((*at, "threshold"), f"{where}`threshold` must be a whole number ≥ 1, got {threshold!r}")
+            window = self._duration_value(spec.get("window"), (*at, "window"), where, required=True)
+            if window is not None and window <= timedelta(0):
+                self.fail((*at, "window"), f"{where}`window` must be longer than 0s")
+            return FrequencyDetector(threshold=threshold if isinstance(threshold, int) else 1, window=window or timedelta(1))
+        if kind == "oom_killed":
+            reasons = spec.get("reasons", ["OOMKilled"])
+            codes = spec.get("exit_codes", [])
+            if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+                self.fail((*at, "reasons"), f"{where}`reasons` must be a list of termination reasons")
+                reasons = []
+            if not isinstance(codes, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
+                self.fail((*at, "exit_codes"), f"{where}`exit_codes` must be a list of whole numbers")
+                codes = []
+            return OomKilledDetector(reasons=frozenset(reasons), exit_codes=frozenset(codes))
+        min_ready, ratio = spec.get("min_ready"), spec.get("min_ready_ratio")
+        if min_ready is not None and ratio is not None:
+            self.fail((*at, "min_ready_ratio"), f"{where}give `min_ready` or `min_ready_ratio`, not both")
+        if min_ready is not None and (isinstance(min_ready, bool) or not isinstance(min_ready, int) or min_ready < 1):
+            self.fail((*at, "min_ready"), f"{where}`min_ready` must be a whole number ≥ 1, got {min_ready!r}")
+        if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1):
+            self.fail((*at, "min_ready_ratio"), f"{where}`min_ready_ratio` must be a number in (0, 1], got {ratio!r}")
+        return EndpointsUnhealthyDetector(min_ready=min_ready, min_ready_ratio=ratio)
+
+    def _match(self, source: str | None, det_type: str | None, where: str):
+        spec = self.raw.get("match", {})
+        record_tests: list[Callable[[Any], bool]] = []
+        view_tests: list[Callable[[Mapping[str, Any]], bool]] = []
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, dict):
+            self.fail(("match",), f"{where}`match` must be a mapping of field: condition")
+            return record_tests, view_tests
+        known = FIELDS.get(source or "", frozenset())
+        for key, value in spec.items():
+            path = ("match", key)
+            try:
+                if key == "namespaces":
+                    test = compile_namespaces(value, path)
+                    record_tests.append(lambda r, t=test: t(r.namespace))
+                elif key == "labels":
+                    sel = compile_selector(value, path)
+                    record_tests.append(lambda r, s=sel: s(r.labels))
+                elif source is not None and key not in known:
+                    self.fail(path, f"{where}unknown field `{key}` for source `{source}`{_suggest(key, known)}")
+                else:
+                    pred = compile_value(value, path)
+                    view_tests.append(lambda v, k=key, p=pred: p(v.get(k)))
+            except MatchError as exc:
+                self.fail(exc.path, f"{where}{exc.message}")
+        if det_type in ("any", "frequency") and "watch_type" not in spec:
+            # An Event's DELETED is its TTL running out, not an occurrence.
+            record_tests.append(lambda r: r.watch_type != "DELETED")
+        return record_tests, view_tests
+
+    def _group_by(self, source: str | None, where: str) -> tuple[str, ...]:
+        value = self.raw.get("group_by")
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
+            self.fail(("group_by",), f"{where}`group_by` must be a list of field names")
+            return ()
+        known = FIELDS.get(source or "", frozenset())
+        for i, f in enumerate(value):
+            if source is not None and f not in known:
+                self.fail(("group_by", i), f"{where}unknown field `{f}` in group_by for source `{source}`{_suggest(f, known)}")
+        return tuple(value)
+
+    def _duration(self, key: str, where: str) -> timedelta:
+        return self._duration_value(self.raw.get(key), (key,), where) or timedelta(0)
+
+    def _duration_value(self, value: Any, path: tuple, where: str, required: bool = False):
+        if value is None:
+            if required:
+                self.fail(path, f"{where}`{path[-1]}` is required (a duration like 30s, 5m, 1h)")
+            return None
+        try:
+            return durations.parse(value)
+        except ValueError as exc:
+            self.fail(path, f"{where}`{path[-1]}`: {exc}")
+            return None
+
+    def _str_list(self, key: str, where: str) -> list[str]:
+        value = self.raw.get(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail((key,), f"{where}`{key}` must be a list of names")
+            return []
+        return value
+
+    def _templates(self, where: str) -> dict[str, str]:
+        value = self.raw.get("template", {})
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            self.fail(("template",), f"{where}`template` must map a notifier name or type to template text")
+            return {}
+        return dict(value)
+
+    def _bool(self, key: str, default: bool, where: str) -> bool:
+        value = self.raw.get(key, default)
+        if not isinstance(value, bool):
+            self.fail((key,), f"{where}`{key}` must be true or false, got {value!r}")
+            return default
+        return value
+
+
+def _suggest(word: Any, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), sorted(choices), n=1)
+    return f" (did you mean `{close[0]}`?)" if close else ""

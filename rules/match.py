@@ -1,0 +1,152 @@
+"""Compile a rule's `match` block into a predicate over a field view.
+
+Syntax, per field (see README "Rule files"):
+    reason: BackOff                  equality (numbers and booleans compare as written)
+    reason: [BackOff, Failed]        any of
+    message: "~ (?i)out of memory"   regular expression, searched anywhere
+    reason: {not: Pulled}            negation of any of the forms above
+    count: {gte: 5}                  comparisons: gt, gte, lt, lte
+    labels: "app=web,tier in (a,b),!canary"   a Kubernetes label selector (or a mapping)
+    namespaces: {include: [prod-*], exclude: [kube-system]}   shell-style globs
+Errors raise `MatchError(path, message)`; the loader adds file and line.
+"""
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any, Callable, Mapping, Sequence
+
+Predicate = Callable[[Any], bool]
+ViewTest = Callable[[Mapping[str, Any]], bool]
+_COMPARE = {"gt": lambda a, b: a > b, "gte": lambda a, b: a >= b, "lt": lambda a, b: a < b, "lte": lambda a, b: a <= b}
+_SELECTOR_TERM = re.compile(
+    r"^\s*(?:(?P<neg>!)\s*(?P<nkey>[\w./-]+)|(?P<key>[\w./-]+)\s*(?:(?P<op>==|!=|=)\s*(?P<val>[\w.-]*)"
+    r"|\s+(?P<setop>in|notin)\s*\((?P<set>[^)]*)\)|))\s*$"
+)
+
+
+class MatchError(ValueError):
+    def __init__(self, path: Sequence[str | int], message: str) -> None:
+        super().__init__(message)
+        self.path = tuple(path)
+        self.message = message
+
+
+def compile_value(spec: Any, path: Sequence[str | int]) -> Predicate:
+    """A predicate over one field's value."""
+    if isinstance(spec, str) and spec.startswith("~"):
+        try:
+            regex = re.compile(spec[1:].lstrip(" "))
+        except re.error as exc:
+            raise MatchError(path, f"invalid regular expression: {exc}") from None
+        return lambda v: v is not None and regex.search(str(v)) is not None
+    if isinstance(spec, list):
+        if not spec:
+            raise MatchError(path, "empty list matches nothing")
+        tests = [compile_value(s, [*path, i]) for i, s in enumerate(spec)]
+        return lambda v: any(t(v) for t in tests)
+    if isinstance(spec, dict):
+        return _compile_ops(spec, path)
+    if spec is None or isinstance(spec, (str, int, float, bool)):
+        want = _text(spec)
+        return lambda v: _text(v) == want
+    raise MatchError(path, f"unsupported value of type {type(spec).__name__}")
+
+
+def _compile_ops(spec: Mapping[str, Any], path: Sequence[str | int]) -> Predicate:
+    if not spec:
+        raise MatchError(path, "empty mapping: expected one of not, gt, gte, lt, lte")
+    tests: list[Predicate] = []
+    for op, arg in spec.items():
+        where = [*path, op]
+        if op == "not":
+            inner = compile_value(arg, where)
+            tests.append(lambda v, inner=inner: not inner(v))
+        elif op in _COMPARE:
+            if isinstance(arg, bool) or not isinstance(arg, (int, float)):
+                raise MatchError(where, f"`{op}` expects a number, got {arg!r}")
+            cmp = _COMPARE[op]
+            tests.append(lambda v, cmp=cmp, arg=arg: isinstance(v, (int, float)) and not isinstance(v, bool) and cmp(v, arg))
+        else:
+            raise MatchError(where, f"unknown operator `{op}`: expected one of not, gt, gte, lt, lte")
+    return lambda v: all(t(v) for t in tests)
+
+
+def compile_selector(spec: Any, path: Sequence[str | int]) -> Callable[[Mapping[str, str]], bool]:
+    """A Kubernetes label selector string, or a mapping of label -> value spec."""
+    if isinstance(spec, dict):
+        tests = [(str(k), compile_value(v, [*path, k])) for k, v in spec.items()]
+        return lambda labels: all(t(labels.get(k)) for k, t in tests)
+    if not isinstance(spec, str):
+        raise MatchError(path, "expected a label selector string or a mapping")
+    terms = []
+    for raw in _split_selector(spec):
+        m = _SELECTOR_TERM.match(raw)
+        if not m:
+            raise MatchError(path, f"invalid label selector term {raw.strip()!r}")
+        terms.append(_selector_term(m))
+    return lambda labels: all(t(labels) for t in terms)
+
+
+def _selector_term(m: re.Match) -> Callable[[Mapping[str, str]], bool]:
+    if m["neg"]:
+        key = m["nkey"]
+        return lambda labels: key not in labels
+    key = m["key"]
+    if m["op"]:
+        val, negate = m["val"], m["op"] == "!="
+        return lambda labels: (labels.get(key) == val) != negate
+    if m["setop"]:
+        values = frozenset(v.strip() for v in m["set"].split(",") if v.strip())
+        if m["setop"] == "in":
+            return lambda labels: labels.get(key) in values
+        return lambda labels: labels.get(key) not in values
+    return lambda labels: key in labels
+
+
+def _split_selector(text: str) -> list[str]:
+    """Split on commas outside parentheses."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return [p for p in parts if p.strip()]
+
+
+def compile_namespaces(spec: Any, path: Sequence[str | int]) -> Predicate:
+    if not isinstance(spec, dict) or not set(spec) <= {"include", "exclude"}:
+        raise MatchError(path, "expected a mapping with `include` and/or `exclude` lists of globs")
+    include = _globs(spec.get("include"), [*path, "include"])
+    exclude = _globs(spec.get("exclude"), [*path, "exclude"])
+
+    def test(ns: Any) -> bool:
+        ns = ns or ""
+        if include and not any(fnmatch.fnmatchcase(ns, g) for g in include):
+            return False
+        return not any(fnmatch.fnmatchcase(ns, g) for g in exclude)
+
+    return test
+
+
+def _globs(value: Any, path: Sequence[str | int]) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise MatchError(path, "expected a list of namespace names or globs")
+    return value
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,79 @@
+"""Flat field views of a record: what `match`, `group_by` and templates address by name.
+
+A Pod yields one view per container (a rule about containers matches any of them and alerts per
+container); every other record yields one view. Field names are documented in the README's rule
+reference and listed in `FIELDS` so the loader can reject a misspelt field.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from rules.model import ContainerInfo, Record
+
+COMMON_FIELDS = frozenset(
+    {"cluster", "kind", "watch_type", "namespace", "name", "uid", "workload", "workload_kind", "workload_name"}
+)
+FIELDS: dict[str, frozenset[str]] = {
+    "event": COMMON_FIELDS
+    | {"reason", "type", "message", "count", "involved_kind", "involved_name", "involved_namespace",
+       "component", "host", "node"},
+    "pod": COMMON_FIELDS
+    | {"pod", "node", "phase", "pod_ip", "host_ip", "container", "init", "restart_count", "ready",
+       "state", "waiting_reason", "reason", "exit_code", "last_reason", "last_exit_code", "memory_limit"},
+    "endpoints": COMMON_FIELDS | {"service", "ready", "not_ready", "terminating", "total"},
+}
+
+
+def views(record: Record) -> Iterator[dict[str, Any]]:
+    """Yield the flat views of one record."""
+    base = {
+        "cluster": record.cluster,
+        "kind": record.kind,
+        "watch_type": record.watch_type,
+        "namespace": record.namespace,
+        "name": record.name,
+        "uid": record.uid,
+        "workload": record.workload,
+        "workload_kind": record.workload_kind or record.kind,
+        "workload_name": record.workload_name or record.name,
+    }
+    if record.event is not None:
+        e = record.event
+        base.update(
+            reason=e.reason, type=e.type, message=e.message, count=e.count, involved_kind=e.involved_kind,
+            involved_name=e.involved_name, involved_namespace=e.involved_namespace, component=e.component,
+            host=e.host, node=e.host,
+        )
+        yield base
+    elif record.pod is not None:
+        p = record.pod
+        base.update(pod=record.name, node=p.node, phase=p.phase, pod_ip=p.pod_ip, host_ip=p.host_ip)
+        for c in p.containers:
+            yield {**base, **container_fields(c)}
+    elif record.endpoints is not None:
+        ep = record.endpoints
+        base.update(
+            service=ep.service, ready=ep.ready, not_ready=ep.not_ready, terminating=ep.terminating,
+            total=ep.ready + ep.not_ready,
+        )
+        yield base
+
+
+def container_fields(c: ContainerInfo) -> dict[str, Any]:
+    """`reason` / `exit_code` describe the newest termination: the current one if the container
+    is terminated now, else `lastState` (where a restarted container's OOMKilled shows)."""
+    last = c.last_terminated
+    newest = c.terminated or last
+    return {
+        "container": c.name,
+        "init": c.init,
+        "restart_count": c.restart_count,
+        "ready": c.ready,
+        "state": c.state,
+        "waiting_reason": c.waiting_reason,
+        "reason": newest.reason if newest else "",
+        "exit_code": newest.exit_code if newest else None,
+        "last_reason": last.reason if last else "",
+        "last_exit_code": last.exit_code if last else None,
+        "memory_limit": c.memory_limit,
+    }

@@ -1,0 +1,204 @@
+"""`kube-event-alerter` command line: run, replay, rules lint, rules test, notify test, config check.
+
+Exit codes: 0 success; 1 a check failed (lint errors, expectation mismatch, bad input records);
+2 usage or configuration error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Callable, Sequence
+
+from rules.alert import Alert
+from rules.loader import load_rule_set
+from watcher.replay import replay
+
+log = logging.getLogger("kea.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help(sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # `... | head`
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kube-event-alerter", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("-c", "--config", required=True, help="config file (see config.example.yaml)")
+    run.add_argument("--replay", nargs="+", metavar="FILE",
+                     help="feed these recordings instead of watching a cluster (demo, soak tests)")
+    run.set_defaults(func=_cmd_run)
+
+    rp = sub.add_parser("replay", help="feed recorded watch streams through the rules, print what would be sent")
+    rp.add_argument("files", nargs="+", metavar="FILE")
+    rp.add_argument("-r", "--rules", action="append", default=[], metavar="PATH", help="rule file or directory (repeatable)")
+    rp.add_argument("--no-builtins", action="store_true", help="leave out the built-in rules")
+    rp.add_argument("--format", choices=("text", "json"), default="text")
+    rp.add_argument("--cluster", default="replay", help="cluster name to stamp on records")
+    rp.set_defaults(func=_cmd_replay)
+
+    rules = sub.add_parser("rules", help="rule file tools").add_subparsers(metavar="ACTION")
+    lint = rules.add_parser("lint", help="validate rule files: file:line: message, exit 1 on any error")
+    lint.add_argument("paths", nargs="+", metavar="PATH")
+    lint.set_defaults(func=_cmd_lint)
+    test = rules.add_parser("test", help="run one rule file over a recording; compare with --expect")
+    test.add_argument("rule_file")
+    test.add_argument("recording", nargs="+")
+    test.add_argument("--expect", help="YAML file listing the expected alerts (see README)")
+    test.add_argument("--format", choices=("text", "json"), default="text")
+    test.set_defaults(func=_cmd_rules_test)
+
+    notify = sub.add_parser("notify", help="notifier tools").add_subparsers(metavar="ACTION")
+    nt = notify.add_parser("test", help="send a sample alert through a configured notifier, print the answer")
+    nt.add_argument("name")
+    nt.add_argument("-c", "--config", required=True)
+    nt.add_argument("--kind", choices=("oom", "unhealthy"), default="oom")
+    nt.set_defaults(func=_cmd_notify_test)
+
+    cfg = sub.add_parser("config", help="config tools").add_subparsers(metavar="ACTION")
+    check = cfg.add_parser("check", help="validate a config file and the rules it names")
+    check.add_argument("-c", "--config", required=True)
+    check.set_defaults(func=_cmd_config_check)
+    return p
+
+
+# -- replay and rules -------------------------------------------------------------------------
+
+
+def _printer(fmt: str) -> Callable[[Alert], None]:
+    def text(a: Alert) -> None:
+        at = a.at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        print(f"{at}  {a.status.upper():<8}  {a.severity:<8}  {a.rule:<20}  {a.namespace}/{a.kind}/{a.name}  {a.summary}")
+
+    def as_json(a: Alert) -> None:
+        print(json.dumps({
+            "rule": a.rule, "status": a.status, "severity": a.severity, "namespace": a.namespace,
+            "kind": a.kind, "name": a.name, "key": a.key, "summary": a.summary, "at": a.at.isoformat(),
+            "started_at": a.started_at.isoformat(), "count": a.count, "workload": a.workload, "id": a.id,
+        }, ensure_ascii=False))
+
+    return as_json if fmt == "json" else text
+
+
+def _problem(where: str, message: str) -> None:
+    print(f"{where}: {message}", file=sys.stderr)
+
+
+def _load_rules_or_report(paths: Sequence[str], builtins: bool):
+    result = load_rule_set(paths, builtins=builtins)
+    for p in result.problems:
+        print(p, file=sys.stderr)
+    return result
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    loaded = _load_rules_or_report(args.rules, not args.no_builtins)
+    if not loaded.ok:
+        return 1
+    stats = replay(args.files, loaded.rules, cluster=args.cluster, emit=_printer(args.format), on_problem=_problem)
+    print(f"replayed {stats.records} records, {stats.alerts} notifications, skipped {stats.skipped_total}"
+          + (f" ({', '.join(f'{k}={v}' for k, v in sorted(stats.skipped.items()))})" if stats.skipped else ""),
+          file=sys.stderr)
+    return 1 if stats.skipped_total else 0
+
+
+def _cmd_lint(args: argparse.Namespace) -> int:
+    from rules.loader import expand, load_files
+
+    paths = expand(args.paths)
+    missing = [str(p) for p in paths if not p.exists()]
+    result = load_files([p for p in paths if p.exists()])
+    for m in missing:
+        print(f"{m}:0: no such file or directory", file=sys.stderr)
+    for p in result.problems:
+        print(p, file=sys.stderr)
+    bad = len(result.problems) + len(missing)
+    print(f"{len(result.rules)} rules OK" if not bad else f"{bad} problems", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _cmd_rules_test(args: argparse.Namespace) -> int:
+    from watcher.expectations import ExpectationError, compare, load_expectations
+
+    loaded = _load_rules_or_report([args.rule_file], builtins=False)
+    if not loaded.ok:
+        return 1
+    fired: list[Alert] = []
+    show = _printer(args.format)
+
+    def emit(a: Alert) -> None:
+        fired.append(a)
+        show(a)
+
+    stats = replay(args.recording, loaded.rules, emit=emit, on_problem=_problem)
+    print(f"{len(fired)} notifications from {stats.records} records", file=sys.stderr)
+    if not args.expect:
+        return 1 if stats.skipped_total else 0
+    try:
+        expected = load_expectations(args.expect)
+    except ExpectationError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    mismatches = compare(expected, fired)
+    for m in mismatches:
+        print(f"MISMATCH: {m}", file=sys.stderr)
+    print("expectations met" if not mismatches else f"{len(mismatches)} mismatches", file=sys.stderr)
+    return 1 if mismatches or stats.skipped_total else 0
+
+
+# -- daemon and config ------------------------------------------------------------------------
+
+
+def _load_config_or_report(path: str):
+    from watcher.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    cfg = _load_config_or_report(args.config)
+    if cfg is None:
+        return 2
+    loaded = _load_rules_or_report(cfg.rules.paths, cfg.rules.builtins)
+    if not loaded.ok:
+        return 1
+    print(f"{args.config}: OK ({len(loaded.rules)} rules, {len(cfg.notifiers)} notifiers)", file=sys.stderr)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from watcher.daemon import run_daemon
+
+    cfg = _load_config_or_report(args.config)
+    if cfg is None:
+        return 2
+    return run_daemon(cfg, replay_files=args.replay)
+
+
+def _cmd_notify_test(args: argparse.Namespace) -> int:
+    from watcher.notify_cli import notify_test
+
+    cfg = _load_config_or_report(args.config)
+    if cfg is None:
+        return 2
+    return notify_test(cfg, args.name, args.kind)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""`rules test --expect FILE`: the alerts a rule file should produce for a recording.
+
+    alerts:
+      - rule: backoff-storm        # every key given must equal the alert's value
+        status: firing
+        key: shop/Pod/payment-api-x2x1z/BackOff
+      - {rule: backoff-storm, status: resolved}
+
+Expected alerts must appear in this order; an extra or a missing alert is a mismatch.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rules.alert import Alert
+from rules.yamldoc import YamlDocError, load_documents
+
+KEYS = ("rule", "status", "severity", "key", "namespace", "kind", "name", "count", "workload")
+
+
+class ExpectationError(ValueError):
+    pass
+
+
+def load_expectations(path: str) -> list[dict[str, Any]]:
+    try:
+        docs = load_documents(Path(path).read_text(encoding="utf-8"), path)
+    except OSError as exc:
+        raise ExpectationError(f"{path}:0: cannot read: {exc.strerror}") from None
+    except YamlDocError as exc:
+        raise ExpectationError(str(exc)) from None
+    data, lines = docs[0] if docs else ({}, None)
+    items = data.get("alerts") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise ExpectationError(f"{path}:1: expected a mapping with an `alerts` list")
+    for i, item in enumerate(items):
+        bad = [k for k in item] if not isinstance(item, dict) else [k for k in item if k not in KEYS]
+        if not isinstance(item, dict) or bad:
+            line = lines.line(("alerts", i)) if lines else 1
+            raise ExpectationError(f"{path}:{line}: each expected alert is a mapping of {', '.join(KEYS)}")
+    return items
+
+
+def compare(expected: list[dict[str, Any]], actual: list[Alert]) -> list[str]:
+    problems = []
+    for i in range(max(len(expected), len(actual))):
+        if i >= len(actual):
+            problems.append(f"expected alert #{i + 1} {expected[i]} did not fire")
+            continue
+        got = actual[i]
+        if i >= len(expected):
+            problems.append(f"unexpected alert #{i + 1}: {got.rule} {got.status} {got.key}")
+            continue
+        for k, want in expected[i].items():
+            have = getattr(got, k)
+            if str(have) != str(want):
+                problems.append(f"alert #{i + 1}: {k} is {have!r}, expected {want!r}")
+    return problems

@@ -1,0 +1,295 @@
+"""Turn the API's JSON dict for one watch event into a `rules.Record`.
+
+Works on plain dicts (what `kubectl -o json` prints and what the raw watch stream carries), never
+on the client's generated model classes: they are slow and memory-heavy. Anything malformed raises
+`MalformedObject` with a short, stable `reason` so the caller can count it by reason and go on.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Mapping, Optional
+
+from rules.model import (
+    ContainerInfo,
+    EndpointAddress,
+    EndpointsInfo,
+    EventInfo,
+    PodInfo,
+    Record,
+    Termination,
+)
+
+WATCH_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED"})
+KINDS = frozenset({"Event", "Pod", "EndpointSlice", "Endpoints"})
+
+#: Annotation the EndpointSlice/Endpoints controllers set to the time of the Pod change that
+#: caused the update: the best "when" an endpoints object carries.
+CHANGE_TRIGGER_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
+#: Label that ties an EndpointSlice to its Service.
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+_DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
+# A ReplicaSet created by a Deployment is named `<deployment>-<pod-template-hash>`.
+_RS_HASH = re.compile(r"^(?P<base>.+)-[a-z0-9]{5,10}$")
+# A Job created by a CronJob is named `<cronjob>-<scheduled minutes since epoch>`.
+_JOB_SUFFIX = re.compile(r"^(?P<base>.+)-\d{8,}$")
+
+
+class MalformedObject(ValueError):
+    """An object the normaliser cannot read. `reason` is a short label for metrics."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+def normalize(
+    watch_type: str, obj: Any, *, cluster: str, kind: str | None = None, listed: bool = False
+) -> Record:
+    """Build a Record from one object. `kind` overrides `obj["kind"]` (LIST items lack it)."""
+    if watch_type not in WATCH_TYPES:
+        raise MalformedObject("bad_watch_type", f"watch type {watch_type!r}")
+    if not isinstance(obj, dict):
+        raise MalformedObject("not_an_object", f"object is {type(obj).__name__}")
+    kind = kind or obj.get("kind")
+    if kind not in KINDS:
+        raise MalformedObject("unknown_kind", f"kind {kind!r}")
+    meta = _mapping(obj.get("metadata"), "metadata")
+    name = _str(meta.get("name"))
+    if not name:
+        raise MalformedObject("no_name", f"{kind} without metadata.name")
+    labels = _str_map(meta.get("labels"))
+    annotations = {k: v for k, v in _str_map(meta.get("annotations")).items() if k not in _DROPPED_ANNOTATIONS}
+    base = dict(
+        kind=kind,
+        watch_type=watch_type,
+        cluster=cluster,
+        namespace=_str(meta.get("namespace")),
+        name=name,
+        uid=_str(meta.get("uid")),
+        resource_version=_str(meta.get("resourceVersion")),
+        labels=labels,
+        annotations=annotations,
+        listed=listed,
+    )
+    if kind == "Event":
+        event = _event(obj)
+        when = event.last_timestamp or event.first_timestamp or _time(meta.get("creationTimestamp"))
+        return Record(**base, timestamp=when, event=event)
+    if kind == "Pod":
+        pod = _pod(obj)
+        wk, wn = _owner(meta, labels)
+        return Record(**base, timestamp=_pod_time(meta, pod), pod=pod, workload_kind=wk, workload_name=wn)
+    endpoints = _endpoint_slice(obj, labels, name) if kind == "EndpointSlice" else _endpoints(obj, name)
+    when = _time(annotations.get(CHANGE_TRIGGER_ANNOTATION))
+    return Record(**base, timestamp=when, endpoints=endpoints, workload_kind="Service", workload_name=endpoints.service)
+
+
+def parse_time(value: Any) -> Optional[datetime]:
+    """RFC 3339 (`2024-05-01T10:00:00Z`, with or without fraction) to an aware UTC datetime."""
+    return _time(value)
+
+
+# --- per kind -------------------------------------------------------------------------------
+
+
+def _event(obj: Mapping[str, Any]) -> EventInfo:
+    involved = _mapping(obj.get("involvedObject") or obj.get("regarding"), "involvedObject")
+    source = _mapping(obj.get("source"), "source")
+    series = _mapping(obj.get("series"), "series")
+    count = obj.get("count", series.get("count", 1))
+    if count is None:
+        count = 1
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise MalformedObject("bad_field", f"Event count {count!r}")
+    last = (
+        _time(obj.get("lastTimestamp"))
+        or _time(series.get("lastObservedTime"))
+        or _time(obj.get("eventTime"))
+    )
+    return EventInfo(
+        reason=_str(obj.get("reason")),
+        type=_str(obj.get("type")),
+        message=_str(obj.get("message") or obj.get("note")),
+        count=count,
+        first_timestamp=_time(obj.get("firstTimestamp")) or _time(obj.get("eventTime")),
+        last_timestamp=last,
+        involved_kind=_str(involved.get("kind")),
+        involved_name=_str(involved.get("name")),
+        involved_namespace=_str(involved.get("namespace")),
+        involved_uid=_str(involved.get("uid")),
+        involved_field_path=_str(involved.get("fieldPath")),
+        component=_str(obj.get("reportingComponent") or source.get("component")),
+        host=_str(source.get("host")),
+    )
+
+
+def _pod(obj: Mapping[str, Any]) -> PodInfo:
+    spec = _mapping(obj.get("spec"), "spec")
+    status = _mapping(obj.get("status"), "status")
+    limits: dict[str, str] = {}
+    for key in ("initContainers", "containers"):
+        for c in _list(spec.get(key), f"spec.{key}"):
+            c = _mapping(c, f"spec.{key}[]")
+            res = _mapping(_mapping(c.get("resources"), "resources").get("limits"), "limits")
+            limits[_str(c.get("name"))] = _str(res.get("memory"))
+    containers = []
+    for key, init in (("initContainerStatuses", True), ("containerStatuses", False)):
+        for cs in _list(status.get(key), f"status.{key}"):
+            containers.append(_container(_mapping(cs, f"status.{key}[]"), init, limits))
+    return PodInfo(
+        phase=_str(status.get("phase")),
+        node=_str(spec.get("nodeName")),
+        pod_ip=_str(status.get("podIP")),
+        host_ip=_str(status.get("hostIP")),
+        containers=tuple(containers),
+    )
+
+
+def _container(cs: Mapping[str, Any], init: bool, limits: Mapping[str, str]) -> ContainerInfo:
+    name = _str(cs.get("name"))
+    state = _mapping(cs.get("state"), "state")
+    last = _mapping(cs.get("lastState"), "lastState")
+    restarts = cs.get("restartCount", 0)
+    if not isinstance(restarts, int) or isinstance(restarts, bool) or restarts < 0:
+        raise MalformedObject("bad_field", f"container {name!r} restartCount {restarts!r}")
+    current = next((k for k in ("running", "waiting", "terminated") if state.get(k) is not None), "unknown")
+    return ContainerInfo(
+        name=name,
+        init=init,
+        restart_count=restarts,
+        ready=cs.get("ready") is True,
+        state=current,
+        waiting_reason=_str(_mapping(state.get("waiting"), "waiting").get("reason")),
+        terminated=_termination(state.get("terminated")),
+        last_terminated=_termination(last.get("terminated")),
+        memory_limit=limits.get(name, ""),
+    )
+
+
+def _termination(raw: Any) -> Optional[Termination]:
+    if raw is None:
+        return None
+    t = _mapping(raw, "terminated")
+    code = t.get("exitCode")
+    if code is not None and (not isinstance(code, int) or isinstance(code, bool)):
+        raise MalformedObject("bad_field", f"exitCode {code!r}")
+    signal = t.get("signal")
+    return Termination(
+        reason=_str(t.get("reason")),
+        exit_code=code,
+        signal=signal if isinstance(signal, int) and not isinstance(signal, bool) else None,
+        started_at=_time(t.get("startedAt")),
+        finished_at=_time(t.get("finishedAt")),
+        container_id=_str(t.get("containerID")),
+        message=_str(t.get("message")),
+    )
+
+
+def _pod_time(meta: Mapping[str, Any], pod: PodInfo) -> Optional[datetime]:
+    """The newest termination in the pod's statuses, else its creation time."""
+    times = [
+        t.finished_at
+        for c in pod.containers
+        for t in (c.terminated, c.last_terminated)
+        if t is not None and t.finished_at is not None
+    ]
+    return max(times) if times else _time(meta.get("creationTimestamp"))
+
+
+def _endpoint_slice(obj: Mapping[str, Any], labels: Mapping[str, str], name: str) -> EndpointsInfo:
+    service = labels.get(SERVICE_NAME_LABEL, "")
+    if not service:
+        raise MalformedObject("no_service", f"EndpointSlice {name!r} without label {SERVICE_NAME_LABEL}")
+    addresses = []
+    for ep in _list(obj.get("endpoints"), "endpoints"):
+        ep = _mapping(ep, "endpoints[]")
+        cond = _mapping(ep.get("conditions"), "conditions")
+        terminating = cond.get("terminating") is True
+        # A nil `ready` means ready (discovery.k8s.io/v1 API reference); `serving` defaults to it.
+        ready = cond.get("ready") is not False
+        serving = cond.get("serving", ready) is not False
+        ref = _mapping(ep.get("targetRef"), "targetRef")
+        node = _str(ep.get("nodeName"))
+        pod = _str(ref.get("name")) if ref.get("kind") == "Pod" else ""
+        for ip in _list(ep.get("addresses"), "addresses") or [""]:
+            addresses.append(EndpointAddress(_str(ip), ready, serving, terminating, node, pod))
+    return EndpointsInfo(service=service, addresses=tuple(addresses))
+
+
+def _endpoints(obj: Mapping[str, Any], name: str) -> EndpointsInfo:
+    addresses = []
+    for subset in _list(obj.get("subsets"), "subsets"):
+        subset = _mapping(subset, "subsets[]")
+        for key, ready in (("addresses", True), ("notReadyAddresses", False)):
+            for a in _list(subset.get(key), key):
+                a = _mapping(a, f"{key}[]")
+                ref = _mapping(a.get("targetRef"), "targetRef")
+                pod = _str(ref.get("name")) if ref.get("kind") == "Pod" else ""
+                addresses.append(EndpointAddress(_str(a.get("ip")), ready, ready, False, _str(a.get("nodeName")), pod))
+    # core/v1 Endpoints share the Service's name.
+    return EndpointsInfo(service=name, addresses=tuple(addresses))
+
+
+def _owner(meta: Mapping[str, Any], labels: Mapping[str, str]) -> tuple[str, str]:
+    refs = [r for r in _list(meta.get("ownerReferences"), "ownerReferences") if isinstance(r, dict)]
+    ref = next((r for r in refs if r.get("controller") is True), refs[0] if refs else None)
+    if ref is None:
+        return "", ""
+    kind, name = _str(ref.get("kind")), _str(ref.get("name"))
+    if kind == "ReplicaSet":
+        # The Deployment controller names its ReplicaSets `<deployment>-<pod-template-hash>`
+        # and copies the hash onto the Pods' labels; the regex is the fallback without it.
+        suffix = "-" + labels.get("pod-template-hash", "\0")
+        if name.endswith(suffix):
+            return "Deployment", name[: -len(suffix)]
+        if m := _RS_HASH.match(name):
+            return "Deployment", m.group("base")
+    if kind == "Job" and (m := _JOB_SUFFIX.match(name)):
+        return "CronJob", m.group("base")
+    return kind, name
+
+
+# --- defensive readers ----------------------------------------------------------------------
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedObject("bad_field", f"{where} is {type(value).__name__}, expected an object")
+    return value
+
+
+def _list(value: Any, where: str) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedObject("bad_field", f"{where} is {type(value).__name__}, expected a list")
+    return value
+
+
+def _str(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def _str_map(value: Any) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedObject("bad_field", f"labels/annotations is {type(value).__name__}")
+    return {str(k): _str(v) for k, v in value.items()}
+
+
+def _time(value: Any) -> Optional[datetime]:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedObject("bad_timestamp", f"timestamp {value[:40]!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
