@@ -5,6 +5,8 @@ import re
 from datetime import timedelta
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
+#: Anything longer is a typo, not a window (and timedelta overflows near 2.7 million years).
+MAX_SECONDS = 366 * 86400 * 10
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -13,9 +15,7 @@ def parse(value: object) -> timedelta:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like 30s, 5m, 1h, got {value!r}")
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(f"duration must not be negative, got {value!r}")
-        return timedelta(seconds=value)
+        return _bounded(float(value), value)
     if not isinstance(value, str):
         raise ValueError(f"expected a duration like 30s, 5m, 1h, got {value!r}")
     text = value.strip()
@@ -27,4 +27,10 @@ def parse(value: object) -> timedelta:
         pos = m.end()
     if not text or pos != len(text):
         raise ValueError(f"expected a duration like 30s, 5m, 1h30m, got {value!r}")
+    return _bounded(seconds, value)
+
+
+def _bounded(seconds: float, value: object) -> timedelta:
+    if seconds != seconds or seconds < 0 or seconds > MAX_SECONDS:
+        raise ValueError(f"duration must be between 0s and 10 years, got {value!r}")
     return timedelta(seconds=seconds)

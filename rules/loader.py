@@ -163,7 +163,7 @@ class _RuleChecker:
             name = None
         where = f"rule `{name}`: " if name else ""
         source = raw.get("source")
-        if source not in FIELDS:
+        if not isinstance(source, str) or source not in FIELDS:
             self.fail(("source",), f"{where}`source` must be one of event, pod, endpoints, got {source!r}")
             source = None
         detector, det_type = self._detector(source, where)

@@ -47,12 +47,12 @@ def normalize(
     watch_type: str, obj: Any, *, cluster: str, kind: str | None = None, listed: bool = False
 ) -> Record:
     """Build a Record from one object. `kind` overrides `obj["kind"]` (LIST items lack it)."""
-    if watch_type not in WATCH_TYPES:
+    if not isinstance(watch_type, str) or watch_type not in WATCH_TYPES:
         raise MalformedObject("bad_watch_type", f"watch type {watch_type!r}")
     if not isinstance(obj, dict):
         raise MalformedObject("not_an_object", f"object is {type(obj).__name__}")
     kind = kind or obj.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise MalformedObject("unknown_kind", f"kind {kind!r}")
     meta = _mapping(obj.get("metadata"), "metadata")
     name = _str(meta.get("name"))

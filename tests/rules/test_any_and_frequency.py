@@ -1,0 +1,102 @@
+from tests.factories import at, event, rec
+from tests.rules.helpers import engine_for
+
+ANY = """
+name: warnings
+source: event
+match: {type: Warning}
+detector: any
+"""
+FREQ = """
+name: backoff-storm
+source: event
+match: {reason: BackOff}
+detector: {type: frequency, threshold: 5, window: 10m}
+"""
+
+
+def test_any_fires_per_matching_event_and_skips_others():
+    eng = engine_for(ANY)
+    assert len(eng.process(rec(event("a.1", last=1), "ADDED"), at(1))) == 1
+    assert eng.process(rec(event("a.2", last=2, type_="Normal", reason="Pulled"), "ADDED"), at(2)) == []
+
+
+def test_any_count_bump_fires_again_without_repeat_interval_but_not_for_unchanged_count():
+    eng = engine_for(ANY)
+    eng.process(rec(event("a.1", last=1), "ADDED"), at(1))
+    assert len(eng.process(rec(event("a.1", count=2, last=5)), at(5))) == 1
+    assert eng.process(rec(event("a.1", count=2, last=5)), at(6)) == []  # metadata-only update
+
+
+def test_any_repeat_interval_folds_and_counts():
+    eng = engine_for(ANY + "repeat_interval: 10m\n")
+    first = eng.process(rec(event("a.1", last=1), "ADDED"), at(1))
+    assert eng.process(rec(event("a.1", count=4, last=60)), at(60)) == []
+    assert eng.open_incidents()[0].count == 4
+    eng.tick(at(700))
+    assert len(eng.process(rec(event("a.1", count=5, last=700)), at(700))) == 1
+    assert first[0].count == 1
+
+
+def test_any_resolve_after_quiet_period():
+    eng = engine_for(ANY + "resolve_after: 5m\n")
+    eng.process(rec(event("a.1", last=1), "ADDED"), at(1))
+    assert eng.tick(at(200)) == []
+    resolved = eng.tick(at(302))
+    assert [a.status for a in resolved] == ["resolved"]
+
+
+def test_deleted_event_is_not_an_occurrence():
+    eng = engine_for(ANY)
+    assert eng.process(rec(event("a.1", last=1), "DELETED"), at(1)) == []
+
+
+def test_listed_and_stale_events_never_fire():
+    eng = engine_for(ANY, start=100)
+    assert eng.process(rec(event("a.1", last=150), "ADDED", listed=True), at(150)) == []
+    assert eng.process(rec(event("a.2", last=50), "ADDED"), at(150)) == []
+
+
+def test_frequency_counts_event_count_deltas_and_resolves_when_window_passes():
+    eng = engine_for(FREQ)
+    assert eng.process(rec(event("b.1", count=1, last=0), "ADDED"), at(0)) == []
+    assert eng.process(rec(event("b.1", count=3, last=60)), at(60)) == []
+    fired = eng.process(rec(event("b.1", count=5, last=120)), at(120))
+    assert [(a.status, a.count, a.fields["threshold"]) for a in fired] == [("firing", 5, 5)]
+    assert eng.process(rec(event("b.1", count=6, last=130)), at(130)) == []
+    assert eng.tick(at(500)) == []
+    resolved = eng.tick(at(661))
+    assert [a.status for a in resolved] == ["resolved"]
+
+
+def test_frequency_keys_are_separate():
+    eng = engine_for(FREQ)
+    for i in range(4):
+        assert eng.process(rec(event(f"x.{i}", involved="pod-a", last=i), "ADDED"), at(i)) == []
+        assert eng.process(rec(event(f"y.{i}", involved="pod-b", last=i), "ADDED"), at(i)) == []
+    assert len(eng.process(rec(event("x.9", involved="pod-a", last=9), "ADDED"), at(9))) == 1
+
+
+def test_frequency_with_for_needs_condition_to_hold():
+    short = engine_for(FREQ.replace("threshold: 5", "threshold: 1").replace("10m", "1m") + "for: 2m\n")
+    assert short.process(rec(event("c.1", last=0), "ADDED"), at(0)) == []
+    assert short.tick(at(121)) == []  # the window emptied before `for` was over
+    eng2 = engine_for(FREQ.replace("threshold: 5", "threshold: 1").replace("10m", "1h") + "for: 2m\n")
+    eng2.process(rec(event("c.1", last=0), "ADDED"), at(0))
+    assert [a.status for a in eng2.tick(at(121))] == ["firing"]
+
+
+def test_pod_any_rule_alerts_per_container():
+    eng = engine_for("""
+name: crashloop
+source: pod
+match: {waiting_reason: CrashLoopBackOff}
+detector: any
+repeat_interval: 1h
+""")
+    from tests.factories import pod
+
+    p = pod()
+    p["status"]["containerStatuses"][0]["state"] = {"waiting": {"reason": "CrashLoopBackOff"}}
+    alerts = eng.process(rec(p), at(5))
+    assert [a.key for a in alerts] == ["shop/web-6d8f7c9b4-k7m2p/app"]

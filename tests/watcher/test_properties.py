@@ -1,0 +1,76 @@
+"""Property tests: random and malformed input gives records or clear errors, never a crash."""
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rules.loader import load_text
+from tests.factories import endpoint_slice, event, pod
+from watcher.normalize import MalformedObject, normalize
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.text(max_size=12), st.floats(allow_nan=False))
+json_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                            st.dictionaries(st.text(max_size=10), inner, max_size=5)), max_leaves=25)
+
+
+def _mutate(obj, data):
+    """Replace a random nested value with random JSON."""
+    node = obj
+    for _ in range(data.draw(st.integers(1, 4))):
+        if isinstance(node, dict) and node:
+            key = data.draw(st.sampled_from(sorted(node)))
+            if not isinstance(node[key], (dict, list)) or data.draw(st.booleans()):
+                node[key] = data.draw(json_values)
+                return obj
+            node = node[key]
+        elif isinstance(node, list) and node:
+            i = data.draw(st.integers(0, len(node) - 1))
+            if not isinstance(node[i], (dict, list)):
+                node[i] = data.draw(json_values)
+                return obj
+            node = node[i]
+    return obj
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data(), st.sampled_from([pod, event, lambda: endpoint_slice([True, False])]),
+       st.sampled_from(["ADDED", "MODIFIED", "DELETED"]))
+def test_normalizer_returns_record_or_malformed(data, make, watch_type):
+    obj = _mutate(make(), data)
+    try:
+        record = normalize(watch_type, obj, cluster="c")
+    except MalformedObject as exc:
+        assert exc.reason and str(exc)
+    else:
+        assert record.name and record.kind in ("Pod", "Event", "EndpointSlice")
+
+
+@settings(max_examples=300)
+@given(json_values)
+def test_normalizer_on_arbitrary_json(obj):
+    try:
+        normalize("ADDED", obj, cluster="c")
+    except MalformedObject:
+        pass
+
+
+rule_keys = st.sampled_from(["name", "source", "detector", "match", "severity", "group_by", "for", "repeat_interval",
+                             "resolve_after", "notify", "template", "enabled", "bogus", "description"])
+rule_docs = st.dictionaries(rule_keys, json_values, max_size=8)
+
+
+@settings(max_examples=400)
+@given(st.one_of(rule_docs, st.lists(rule_docs, max_size=3), json_values))
+def test_rule_loader_gives_rules_or_problems_with_lines(doc):
+    import yaml
+
+    text = yaml.safe_dump(doc, allow_unicode=True)
+    result = load_text(text, "fuzz.yaml")
+    for p in result.problems:
+        assert p.file == "fuzz.yaml" and p.line >= 1 and p.message
+    assert result.rules or result.problems or doc in ({}, [], None) or isinstance(doc, list)
+
+
+@settings(max_examples=200)
+@given(st.text(max_size=200))
+def test_rule_loader_on_arbitrary_text(text):
+    result = load_text(text, "t.yaml")
+    assert all(str(p).startswith("t.yaml:") for p in result.problems)
