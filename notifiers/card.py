@@ -1,0 +1,192 @@
+"""The alert card's content: title and labelled rows, in Chinese or English.
+
+Modelled on the ops team's alert card (【告警】应用不健康 · 应用名 · 所属项目 · 不健康实例数 /
+总实例数 · 节点 ip · 容器退出 ExitCode 137 OOMKilled · 时间). Which rows an alert gets is decided
+here, in Python, where it is tested; the Jinja templates only lay the rows out for each
+platform's markup. Any field may be missing: a row without a value is left out.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, Literal, Mapping
+from zoneinfo import ZoneInfo
+
+from rules.alert import Alert
+
+AlertKind = Literal["oom", "unhealthy", "event", "other"]
+
+_TITLES = {
+    "zh": {"firing": "【告警】", "resolved": "【恢复】", "oom": "容器 OOMKilled",
+           "unhealthy": "应用不健康", "event": "事件 {reason}"},
+    "en": {"firing": "[ALERT] ", "resolved": "[RESOLVED] ", "oom": "Container OOMKilled",
+           "unhealthy": "Application unhealthy", "event": "Event {reason}"},
+}
+_LABELS = {
+    "zh": {"app": "应用名", "project": "所属项目", "ratio": "不健康实例数 / 总实例数",
+           "instances": "异常实例", "pod": "实例", "node": "节点 ip", "exit": "容器退出",
+           "restarts": "重启次数", "memory": "内存限制", "event": "事件", "object": "对象",
+           "count": "次数", "source": "来源", "detail": "详情", "time": "时间",
+           "started": "开始时间", "duration": "持续时间", "kibana": "事件记录",
+           "kibana_text": "在 Kibana 中查看", "container": "容器", "cluster": "集群",
+           "more": "等 {n} 个"},
+    "en": {"app": "Application", "project": "Project", "ratio": "Unhealthy / total instances",
+           "instances": "Unhealthy instances", "pod": "Instance", "node": "Node IP",
+           "exit": "Container exit", "restarts": "Restarts", "memory": "Memory limit",
+           "event": "Event", "object": "Object", "count": "Count", "source": "Source",
+           "detail": "Detail", "time": "Time", "started": "Started", "duration": "Duration",
+           "kibana": "Events", "kibana_text": "Open in Kibana", "container": "container",
+           "cluster": "cluster", "more": "and {n} more"},
+}
+_DIGEST = {
+    "zh": ("【汇总】{n} 条通知（{firing} 条告警，{resolved} 条恢复），因机器人发送频率限制合并发送",
+           "；另有 {remaining} 条稍后发送"),
+    "en": ("[DIGEST] {n} notifications ({firing} firing, {resolved} resolved) merged to respect "
+           "the robot's rate limit", "; {remaining} more follow"),
+}
+TRUNCATION_MARKER = {"zh": "\n…（内容过长，已截断）", "en": "\n… (truncated)"}
+_MAX_LISTED = 5
+
+
+def alert_kind(alert: Alert) -> AlertKind:
+    f = alert.fields
+    if alert.rule == "oom-killed" or (alert.kind == "Pod" and f.get("reason") == "OOMKilled"):
+        return "oom"
+    if alert.rule == "endpoints-unhealthy" or ("unhealthy" in f and "total" in f):
+        return "unhealthy"
+    if alert.kind == "Event":
+        return "event"
+    return "other"
+
+
+def title(alert: Alert, language: str) -> str:
+    t = _TITLES[language]
+    kind = alert_kind(alert)
+    if kind in ("oom", "unhealthy"):
+        subject = t[kind]
+    elif kind == "event" and alert.fields.get("reason"):
+        subject = t["event"].format(reason=_one_line(alert.fields["reason"]))
+    else:
+        subject = _one_line(alert.summary or alert.description or alert.rule)
+    return t[alert.status] + subject
+
+
+def digest_header(language: str, *, count: int, firing: int, resolved: int,
+                  remaining: int) -> str:
+    head, more = _DIGEST[language]
+    text = head.format(n=count, firing=firing, resolved=resolved)
+    return text + (more.format(remaining=remaining) if remaining else "")
+
+
+def local_time(value: datetime | None, tz: ZoneInfo) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration(delta: timedelta, language: str) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    d, rem = divmod(seconds, 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    units = ("天", "小时", "分", "秒") if language == "zh" else ("d", "h", "m", "s")
+    parts = [f"{v}{u}" for v, u in zip((d, h, m, s), units) if v]
+    return "".join(parts[:2]) or f"0{units[3]}"
+
+
+def rows(alert: Alert, language: str, tz: ZoneInfo, kibana_link: str = "") -> list[dict[str, str]]:
+    """The card's rows as {label, value, link}; `link` is set only for the Kibana row."""
+    L = _LABELS[language]
+    f = alert.fields
+    out: list[dict[str, str]] = []
+
+    def add(key: str, *values: Any, sep: str = " ") -> None:
+        text = sep.join(_one_line(v) for v in values if _present(v))
+        if text:
+            out.append({"label": L[key], "value": text, "link": ""})
+
+    add("app", alert.workload_name or f.get("service") or alert.name)
+    add("project", alert.namespace, _paren(f"{L['cluster']} {alert.cluster}") if alert.cluster else None)
+    kind = alert_kind(alert)
+    if kind == "oom":
+        add("pod", f.get("pod") or alert.name, _paren(f.get("pod_ip")))
+        host_ip, node = f.get("host_ip"), f.get("node")
+        add("node", host_ip or node, _paren(node) if host_ip and node != host_ip else None)
+        add("exit", _exit(f, L))
+        add("restarts", f.get("restarts"))
+        add("memory", f.get("memory_limit"))
+        add("detail", f.get("message"))
+    elif kind == "unhealthy":
+        if _present(f.get("total")):
+            add("ratio", f"{_int_or(f.get('unhealthy'), f.get('not_ready'))} / {f.get('total')}")
+        add("instances", _addresses(f.get("unhealthy_addresses"), L))
+        cause = f.get("cause") if isinstance(f.get("cause"), Mapping) else {}
+        add("node", _listed(f.get("nodes"), L) or cause.get("node"))
+        if cause:
+            add("exit", _exit(cause, L, with_pod=True))
+    elif kind == "event":
+        add("event", f.get("reason"), _paren(f.get("type")))
+        add("object", "/".join(_one_line(v) for v in (f.get("involved_kind"), f.get("involved_name")) if _present(v)))
+        add("count", f.get("count"))
+        add("source", f.get("component"), f.get("host"))
+        add("detail", f.get("message"))
+    else:
+        add("detail", alert.description or f.get("message"))
+    add("time", local_time(alert.at, tz))
+    if alert.status == "resolved":
+        add("started", local_time(alert.started_at, tz))
+        add("duration", duration(alert.at - alert.started_at, language))
+    if kibana_link:
+        out.append({"label": L["kibana"], "value": L["kibana_text"], "link": kibana_link})
+    return out
+
+
+def _exit(f: Mapping[str, Any], L: Mapping[str, str], *, with_pod: bool = False) -> str:
+    code = f.get("exit_code")
+    parts = [f"ExitCode {code}" if _present(code) else "", _one_line(f.get("reason") or "")]
+    text = " ".join(p for p in parts if p)
+    where = "/".join(_one_line(v) for v in (f.get("pod") if with_pod else None, f.get("container"))
+                     if _present(v))
+    if text and where:
+        text += f" ({L['container']} {where})"
+    return text
+
+
+def _addresses(addresses: Any, L: Mapping[str, str]) -> str:
+    if not isinstance(addresses, (list, tuple)):
+        return ""
+    items = []
+    for a in addresses:
+        if isinstance(a, Mapping):
+            name = a.get("pod") or a.get("ip")
+            ip = a.get("ip") if a.get("pod") else None
+            items.append(" ".join(_one_line(v) for v in (name, _paren(ip)) if _present(v)))
+    return _listed(items, L)
+
+
+def _listed(values: Any, L: Mapping[str, str]) -> str:
+    if not isinstance(values, (list, tuple)):
+        return _one_line(values) if _present(values) else ""
+    items = [_one_line(v) for v in values if _present(v)]
+    text = ", ".join(items[:_MAX_LISTED])
+    if len(items) > _MAX_LISTED:
+        text += " " + L["more"].format(n=len(items))
+    return text
+
+
+def _int_or(*values: Any) -> Any:
+    for v in values:
+        if _present(v):
+            return v
+    return "?"
+
+
+def _paren(value: Any) -> str | None:
+    return f"({_one_line(value)})" if _present(value) else None
+
+
+def _present(value: Any) -> bool:
+    return value is not None and value != "" and value != [] and value != {}
+
+
+def _one_line(value: Any) -> str:
+    return " ".join(str(value).split())

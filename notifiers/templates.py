@@ -1,0 +1,165 @@
+"""Message templates: Jinja2 in a sandbox, with built-in Chinese and English sets.
+
+Rule authors write templates, so they run in an `ImmutableSandboxedEnvironment` and see only
+plain data (dicts, lists, strings), never our objects: `{{ alert.__class__ }}` renders empty.
+Missing fields render empty too (`ChainableUndefined`), because any alert may lack any field.
+
+Which template renders an alert for a notifier, first match wins:
+  1. the rule's override for the notifier's name   (`alert.templates[name]`)
+  2. the rule's override for the notifier's type   (`alert.templates["wecom"]`)
+  3. the notifier's `template` setting
+  4. the built-in `templates/<language>/<platform>_<msgtype>.j2`
+A failing override is logged and replaced by the built-in template: the alert still goes out.
+
+Template variables: `title`, `rows` (list of {label, value, link}), `firing`, `resolved`,
+`status`, `severity`, `alert` (Alert.to_dict() plus `workload`), `fields`, `labels`,
+`annotations`, `time`, `started`, `duration`, `kibana_url`, `owners`, `language`, `notifier`,
+`platform`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from jinja2 import ChainableUndefined, PackageLoader, Template, TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from rules.alert import Alert
+
+from . import card, mentions
+from .redact import redact
+from .settings import NotifierSettings
+
+_ENV = ImmutableSandboxedEnvironment(
+    loader=PackageLoader("notifiers", "templates"),
+    undefined=ChainableUndefined,
+    autoescape=False,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_CACHE_MAX = 256
+_cache: dict[str, Template] = {}
+_cache_lock = threading.Lock()
+
+
+def compile_template(source: str) -> Template:
+    """Compile (and cache) template text; raises jinja2.TemplateSyntaxError."""
+    with _cache_lock:
+        hit = _cache.get(source)
+    if hit is not None:
+        return hit
+    template = _ENV.from_string(source)
+    with _cache_lock:
+        if len(_cache) >= _CACHE_MAX:
+            _cache.pop(next(iter(_cache)))
+        _cache[source] = template
+    return template
+
+
+def check_template(source: str) -> str | None:
+    """For the rule loader: None if `source` compiles, else "line N: message"."""
+    try:
+        compile_template(source)
+    except TemplateSyntaxError as e:
+        return f"line {e.lineno}: {e.message}"
+    return None
+
+
+def builtin_template(name: str) -> Template:
+    return _ENV.get_template(name)
+
+
+def kibana_link(base: str, query: str, alert: Alert) -> str:
+    """A Discover link to the object's events around the alert (±15 min)."""
+    if not base:
+        return ""
+    values = {"namespace": alert.namespace, "kind": alert.kind, "cluster": alert.cluster,
+              "name": alert.workload_name or alert.name, "workload_name": alert.workload_name}
+    try:
+        kql = query.format(**values)
+    except (KeyError, IndexError, ValueError):
+        kql = f'namespace:"{alert.namespace}"'
+    start = alert.started_at.timestamp() - 900
+    end = alert.at.timestamp() + 900
+    g = f"(time:(from:'{_iso(start)}',to:'{_iso(end)}'))"
+    a = f"(query:(language:kuery,query:'{_rison(kql)}'))"
+    return f"{base}/app/discover#/?_g={quote(g, safe='():,')}&_a={quote(a, safe='():,')}"
+
+
+class Renderer:
+    """Renders alerts for one notifier: title, body text, mentions, digest header."""
+
+    def __init__(self, settings: NotifierSettings, *, default_template: str,
+                 logger: logging.Logger) -> None:
+        self.settings = settings
+        self.language = settings.language
+        self.tz = ZoneInfo(settings.timezone)
+        self.default_name = f"{settings.language}/{default_template}.j2"
+        self.marker = card.TRUNCATION_MARKER[settings.language]
+        self._log = logger
+        builtin_template(self.default_name)  # fail at build time if it is missing
+
+    def title(self, alert: Alert) -> str:
+        return card.title(alert, self.language)
+
+    def mentions(self, alert: Alert) -> mentions.Mentions:
+        return mentions.resolve(alert, self.settings.mention)
+
+    def digest_header(self, alerts: list[Alert], *, remaining: int) -> str:
+        firing = sum(1 for a in alerts if a.status == "firing")
+        return card.digest_header(self.language, count=len(alerts), firing=firing,
+                                  resolved=len(alerts) - firing, remaining=remaining)
+
+    def context(self, alert: Alert) -> dict[str, Any]:
+        view = alert.to_dict()
+        view.pop("templates", None)
+        view["workload"] = alert.workload
+        link = kibana_link(self.settings.kibana_url, self.settings.kibana_query, alert)
+        return {
+            "alert": view, "fields": view["fields"],
+            "labels": dict(alert.object_labels), "annotations": dict(alert.object_annotations),
+            "title": self.title(alert), "rows": card.rows(alert, self.language, self.tz, link),
+            "status": alert.status, "firing": alert.status == "firing",
+            "resolved": alert.status == "resolved", "severity": alert.severity,
+            "time": card.local_time(alert.at, self.tz),
+            "started": card.local_time(alert.started_at, self.tz),
+            "duration": card.duration(alert.at - alert.started_at, self.language),
+            "kibana_url": link, "owners": mentions.owners(alert, self.settings.mention),
+            "language": self.language, "notifier": self.settings.name,
+            "platform": self.settings.type,
+        }
+
+    def render(self, alert: Alert) -> str:
+        ctx = self.context(alert)
+        source = (alert.templates.get(self.settings.name) or alert.templates.get(self.settings.type)
+                  or self.settings.template)
+        if source:
+            try:
+                text = compile_template(source).render(ctx).strip()
+                if text:
+                    return text
+                self._log.error("template override for rule %s renders empty on notifier %s; "
+                                "using the built-in template", alert.rule, self.settings.name)
+            except Exception as e:  # a rule author's mistake must not lose the alert
+                self._log.error("template override for rule %s failed on notifier %s (%s: %s); "
+                                "using the built-in template", alert.rule, self.settings.name,
+                                type(e).__name__, redact(e))
+        try:
+            return builtin_template(self.default_name).render(ctx).strip()
+        except Exception as e:
+            self._log.error("built-in template %s failed for alert %s (%s: %s)",
+                            self.default_name, alert.id, type(e).__name__, redact(e))
+            return f"{ctx['title']}\n{alert.summary}"
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _rison(text: str) -> str:
+    # Rison strings are quoted with ' ; inside, ! escapes ' and ! itself.
+    return text.replace("!", "!!").replace("'", "!'")
