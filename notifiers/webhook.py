@@ -1,0 +1,107 @@
+"""Generic webhook: POST the alerts as JSON (or a rendered template) to any HTTP endpoint.
+
+Body without a template (msgtype `json`):
+    {"version": "1", "notifier": NAME, "alerts": [Alert.to_dict(), ...]}
+Several queued alerts go in one body (up to `max_batch` / `max_bytes`). With a template (the
+`template` setting or a rule override for this notifier or for `webhook`), each alert is sent
+alone and the rendered text is the body, with `Content-Type` from `headers` (default JSON).
+
+Headers on every request:
+    X-KEA-Idempotency-Key  sha256 of the alert ids in the body: the same alerts always get
+                           the same key, so a receiver can drop a resend after a crash
+    X-KEA-Timestamp        epoch seconds (only with `hmac_secret`)
+    X-KEA-Signature        "sha256=" + hex HMAC-SHA256(hmac_secret, timestamp + "." + body)
+A 2xx status is success; 408, 429 and 5xx are retried; other statuses are permanent.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Any, Mapping, Sequence
+from urllib.parse import urlsplit
+
+import orjson
+
+from rules.alert import Alert
+
+from .base import Built, DeliveryResult, Message, Notifier
+from .mentions import Mentions
+from .settings import PlatformSpec
+
+SPEC = PlatformSpec(
+    type="webhook",
+    msgtypes=("json",),
+    max_bytes={"json": (262_144, 1_048_576)},
+    rate_per_minute=600, max_rate_per_minute=6000, burst=10,
+    throttle_pause_seconds=60.0, min_throttle_pause_seconds=1.0,
+    extra_keys=frozenset({"headers", "hmac_secret"}),
+)
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    mac = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode("ascii") + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+class WebhookNotifier(Notifier):
+    platform = "webhook"
+    spec = SPEC
+
+    def template_name(self) -> str:
+        return "webhook_text"  # only used when a template override fails
+
+    def secrets(self) -> list[str]:
+        parts = urlsplit(self.settings.url)
+        # Any part of a generic URL may be the credential (/hooks/<token>).
+        return [*super().secrets(), parts.path + (f"?{parts.query}" if parts.query else "")]
+
+    def build(self, alerts: Sequence[Alert]) -> Built:
+        if not alerts:
+            raise ValueError("build() needs at least one alert")
+        first = alerts[0]
+        if self._template_for(first):
+            text = self.renderer.render(first)
+            return Built(Message(self.renderer.title(first), text, text.encode("utf-8"),
+                                 (first.id,)), 1)
+        used: list[Alert] = []
+        docs: list[dict[str, Any]] = []
+        for alert in alerts[: self.settings.max_batch]:
+            if used and self._template_for(alert):
+                break
+            doc = alert.to_dict()
+            doc.pop("templates", None)
+            if used and len(orjson.dumps(self._body(docs + [doc]))) > self.settings.max_bytes:
+                break
+            used.append(alert)
+            docs.append(doc)
+        body = self._body(docs)
+        return Built(Message(self.renderer.title(first), first.summary, body,
+                             tuple(a.id for a in used)), len(used))
+
+    def payload(self, *, title: str, text: str, mentions: Mentions,
+                alerts: Sequence[Alert]) -> Any:
+        return self._body([a.to_dict() for a in alerts])
+
+    def prepare(self, message: Message) -> tuple[str, dict[str, str], bytes]:
+        body = message.payload if isinstance(message.payload, bytes) else orjson.dumps(
+            message.payload)
+        headers = {**self.json_headers(), **self.settings.headers}
+        headers["X-KEA-Idempotency-Key"] = hashlib.sha256(
+            "\n".join(sorted(message.alert_ids)).encode("utf-8")).hexdigest()
+        if self.settings.hmac_secret:
+            ts = int(self.clock().timestamp())
+            headers["X-KEA-Timestamp"] = str(ts)
+            headers["X-KEA-Signature"] = signature(self.settings.hmac_secret, ts, body)
+        return self.settings.url, headers, body
+
+    def classify(self, status: int, body: bytes, headers: Mapping[str, str]) -> DeliveryResult:
+        if 200 <= status < 300:
+            return DeliveryResult("ok", f"http_{status}", "accepted", status)
+        return self.result_for_http(status, headers, body)
+
+    def _template_for(self, alert: Alert) -> str:
+        return (alert.templates.get(self.name) or alert.templates.get("webhook")
+                or self.settings.template)
+
+    def _body(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"version": "1", "notifier": self.name, "alerts": docs}
