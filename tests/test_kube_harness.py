@@ -14,7 +14,7 @@ pytestmark = pytest.mark.kube
 def _first_watch_line(cp, path, resource_version):
     """Open a raw watch from ``resource_version``: (HTTP status, first event or None)."""
     with cp.api_client() as api:
-        host, http, headers = kube._conn(api)
+        host, http, headers = kube.connection(api)
         r = http.request("GET", f"{host}{path}?watch=1&resourceVersion={resource_version}",
                          headers=headers, preload_content=False, timeout=10.0)
         try:

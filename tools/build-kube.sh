@@ -45,8 +45,8 @@ build() {
     # Static, path-independent binaries; write to a temp name so an interrupted
     # build never leaves a half-written binary that looks finished.
     (cd "$dir" && CGO_ENABLED=0 go build -mod=readonly -buildvcs=false -trimpath \
-        -ldflags "$ldflags" -o "$bin/.$name.tmp" .)
-    mv -f "$bin/.$name.tmp" "$bin/$name"
+        -ldflags "$ldflags" -o "$bin/.$name.$$.tmp" .)
+    mv -f "$bin/.$name.$$.tmp" "$bin/$name"
     echo "build-kube: built $name in $((SECONDS - start))s" >&2
 }
 

@@ -351,8 +351,9 @@ class ControlPlane:
 _pools: dict[tuple, urllib3.PoolManager] = {}
 
 
-def _conn(api) -> tuple[str, urllib3.PoolManager, dict]:
-    """(host, pool, auth headers) taken from an ApiClient's / typed API's configuration."""
+def connection(api) -> tuple[str, urllib3.PoolManager, dict]:
+    """(host, urllib3 pool, auth headers) from an ApiClient's or typed API's configuration,
+    for raw calls such as streaming a watch."""
     cfg = getattr(api, "api_client", api).configuration
     key = (cfg.ssl_ca_cert, cfg.verify_ssl, cfg.cert_file, cfg.key_file)
     if key not in _pools:
@@ -371,7 +372,7 @@ def request(api, method: str, path: str, body: Any = None, *, query: dict | None
     """One API call; returns the decoded JSON, raises ``ApiException`` unless 2xx."""
     from kubernetes.client import ApiException
 
-    host, http, headers = _conn(api)
+    host, http, headers = connection(api)
     url = host + path + ("?" + urllib.parse.urlencode(query) if query else "")
     headers = {**headers, "Accept": "application/json"}
     data = None
