@@ -45,13 +45,15 @@ class RateLimiter:
         """Seconds until the next send may leave (0.0: now)."""
         with self._lock:
             now = self._refill()
-            # 1e-9: float refill may land a hair under a whole token; do not spin on it.
-            waits = [self._paused_until - now, (1.0 - 1e-9 - self._tokens) / self._rate]
+            waits = [self._paused_until - now, (1.0 - self._tokens) / self._rate]
             for span, limit, stamps in self._windows:
                 self._expire(stamps, span, now)
                 if len(stamps) >= limit:
                     waits.append(stamps[-limit] + span + _WINDOW_MARGIN - now)
-            return max(0.0, *waits)
+            wait = max(waits)
+            # Below a microsecond is float noise (a monotonic clock at 10^4 s cannot even
+            # represent the step): treat it as "now" rather than sleep forever on it.
+            return wait if wait > 1e-6 else 0.0
 
     def available(self) -> int:
         """How many sends could leave right now, back to back."""

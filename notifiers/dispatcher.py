@@ -1,0 +1,130 @@
+"""Routes alerts to notifiers through the durable outbox; one worker thread per notifier.
+
+`submit(alert)` writes one outbox entry per target notifier (the rule's `notify`, else the
+default route) and returns only when they are on disk; the workers deliver them. An id that
+was already confirmed, is pending or was dead-lettered is not written again, so replays,
+relists and restarts never send an alert twice. `start()` first resends what the outbox held
+from before. `stop(deadline)` lets the workers finish what they can within the deadline; the
+rest stays in the outbox for the next start.
+
+Notifiers that post to the same robot URL share one rate limiter: the platform counts per robot.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Mapping, Sequence
+
+from rules.alert import Alert
+
+from .base import Notifier
+from .clock import Monotonic, Sleep, WallClock, utcnow
+from .outbox import Outbox
+from .outcome import DeliveryOutcome, OutcomeSink
+from .redact import protect_logger, redact
+from .worker import Worker
+
+log: logging.Logger = protect_logger("kea.notifiers.dispatcher")
+
+
+class Dispatcher:
+    def __init__(self, notifiers: Mapping[str, Notifier], *, default_route: Sequence[str],
+                 outbox: Outbox, clock: WallClock = utcnow,
+                 on_outcome: OutcomeSink | None = None,
+                 monotonic: Monotonic = time.monotonic, sleep: Sleep | None = None) -> None:
+        """`monotonic`/`sleep`: injected for tests (a fake clock whose sleep advances it);
+        without `sleep`, workers wait on a condition that `stop()` interrupts."""
+        misnamed = [k for k, n in notifiers.items() if k != n.name]
+        if misnamed:
+            raise ValueError(f"notifiers must be keyed by their own name: {', '.join(misnamed)}")
+        unknown = [n for n in default_route if n not in notifiers]
+        if unknown:
+            raise ValueError(f"default route names unknown notifiers: {', '.join(unknown)}")
+        self._notifiers = dict(notifiers)
+        self._default_route = tuple(default_route)
+        self._outbox = outbox
+        self._clock = clock
+        self._on_outcome = on_outcome
+        self._monotonic = monotonic
+        limiters = {}
+        for n in self._notifiers.values():
+            n.limiter = limiters.setdefault(n.robot_key, n.limiter)
+        self._workers = {name: Worker(n, outbox=outbox, emit=self._emit, clock=clock,
+                                      monotonic=monotonic, sleep=sleep)
+                         for name, n in self._notifiers.items()}
+        self._started = False
+
+    def submit(self, alert: Alert) -> list[str]:
+        """Durably enqueue `alert` for each target notifier; returns the new entry ids."""
+        added: list[str] = []
+        for name in dict.fromkeys(alert.notify or self._default_route):
+            notifier = self._notifiers.get(name)
+            if notifier is None:
+                log.error("rule %s routes alert %s to unknown notifier %r: not sent",
+                          alert.rule, alert.id, name)
+                self._emit(DeliveryOutcome(name, "", (alert.id,), "failed", "unknown_notifier",
+                                           f"no notifier named {name!r}", self._clock()))
+                continue
+            if alert.status == "resolved" and not notifier.settings.send_resolved:
+                continue
+            result = self._outbox.put(name, alert)
+            for old in result.dropped:
+                worker = self._workers.get(old.notifier)
+                if worker:
+                    worker.discard(old.id)
+                log.warning("outbox full: dropped the oldest entry %s (never delivered)", old.id)
+                platform = self._notifiers[old.notifier].platform \
+                    if old.notifier in self._notifiers else ""
+                self._emit(DeliveryOutcome(old.notifier, platform, (old.alert.id,), "dropped",
+                                           "outbox_full", "dropped oldest-first: outbox full",
+                                           self._clock()))
+            if result.entry is not None:
+                self._workers[name].enqueue(result.entry)
+                added.append(result.entry.id)
+        return added
+
+    def start(self) -> None:
+        """Queue what the outbox holds from before, then start the workers (once)."""
+        if self._started:
+            return
+        self._started = True
+        orphans: dict[str, int] = {}
+        for entry in self._outbox.entries():
+            worker = self._workers.get(entry.notifier)
+            if worker is None:
+                orphans[entry.notifier] = orphans.get(entry.notifier, 0) + 1
+                continue
+            worker.enqueue(entry)
+        for name, count in orphans.items():
+            log.warning("outbox holds %d entries for notifier %r, which is not configured: "
+                        "kept, not sent", count, name)
+        for worker in self._workers.values():
+            worker.start()
+
+    def stop(self, deadline_seconds: float = 10.0) -> int:
+        """Deliver what can be delivered within the deadline; returns entries left pending."""
+        deadline = self._monotonic() + deadline_seconds
+        for worker in self._workers.values():
+            worker.request_stop(deadline)
+        # Joining needs real time; an HTTP request in flight may hold a worker up to its
+        # timeout, so allow one second beyond the deadline before giving up on it.
+        real_end = time.monotonic() + deadline_seconds + 1.0
+        for name, worker in self._workers.items():
+            if not worker.join(max(0.0, real_end - time.monotonic())):
+                log.warning("notifier %s did not stop within the deadline", name)
+        left = len(self._outbox)
+        if left:
+            log.info("stopped with %d notification(s) pending in the outbox", left)
+        return left
+
+    def pending(self) -> int:
+        """Entries in the outbox not yet confirmed (nor dead-lettered)."""
+        return len(self._outbox)
+
+    def _emit(self, outcome: DeliveryOutcome) -> None:
+        if self._on_outcome is None:
+            return
+        try:
+            self._on_outcome(outcome)
+        except Exception as e:  # metrics/history trouble must not stop deliveries
+            log.error("on_outcome callback failed: %s", redact(e))

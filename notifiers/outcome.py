@@ -1,0 +1,31 @@
+"""What the dispatcher reports about each delivery step: metrics and the alert history read it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Literal
+
+OutcomeResult = Literal["sent", "failed", "retried", "dropped", "paused"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    notifier: str
+    platform: str
+    alert_ids: tuple[str, ...]
+    result: OutcomeResult
+    """sent: the platform confirmed (removed from the outbox). failed: rejected for good
+    (moved to the dead letters). retried: a transient error, tried again. paused: the robot is
+    held back (platform rate limit, or retries used up); the alerts stay queued. dropped: the
+    outbox was full and these, the oldest, made room."""
+    code: str
+    """Platform code ("0", "93000", "130101"), "http_503", "connection", "timeout",
+    "outbox_full", "unknown_notifier"."""
+    detail: str
+    """Human-readable, redacted: never contains a key, token or secret."""
+    at: datetime | None = None
+    attempt: int = 0
+    """For `retried`: the attempt that failed (1 = the first)."""
+
+
+OutcomeSink = Callable[[DeliveryOutcome], None]
