@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol
 
+from rules.deadlines import Deadlines
 from rules.model import Record, Termination
 from rules.views import container_fields
 
@@ -40,6 +41,9 @@ class Detection:
 
 class Detector(Protocol):
     instant: bool
+    counts_occurrences: bool
+    """True when the detector only acts on occurrences (a change that is not one — an Event's
+    metadata update, a deletion — can skip the rule without matching)."""
 
     def observe(self, rule: "Rule", record: Record, views: list[dict[str, Any]], now: datetime,
                 ctx: "Context") -> list[Detection]: ...
@@ -79,6 +83,7 @@ class AnyDetector:
     """Every matching change is an occurrence."""
 
     instant = True
+    counts_occurrences = True
 
     def observe(self, rule, record, views, now, ctx):
         n = ctx.occurrences
@@ -112,8 +117,12 @@ class FrequencyDetector:
     threshold: int
     window: timedelta
     instant = False
+    counts_occurrences = True
     _hits: dict[str, deque] = field(default_factory=dict)
+    _totals: dict[str, int] = field(default_factory=dict)
     _last: dict[str, Detection] = field(default_factory=dict)
+    _expiry: Deadlines = field(default_factory=Deadlines)
+    """When each key's oldest hit leaves the window."""
 
     def observe(self, rule, record, views, now, ctx):
         n = ctx.occurrences
@@ -125,7 +134,9 @@ class FrequencyDetector:
             at = _when(record, now)
             hits = self._hits.setdefault(key, deque())
             hits.append(_Hit(at, n))
-            total = self._prune(hits, max(at, now))
+            self._totals[key] = self._totals.get(key, 0) + n
+            total = self._prune(key, max(at, now))
+            self._expiry.schedule(key, hits[0].at + self.window)
             suffix = f"/{view['container']}" if "container" in view else ""
             fields = {**_view_fields(record, view), "count": total, "threshold": self.threshold,
                       "window": _fmt(self.window)}
@@ -140,8 +151,10 @@ class FrequencyDetector:
 
     def expire(self, rule, now):
         out = []
-        for key in list(self._hits):
-            total = self._prune(self._hits[key], now)
+        for key in self._expiry.pop_due(now):
+            if key not in self._hits:
+                continue
+            total = self._prune(key, now)
             last = self._last[key]
             if total < self.threshold and last.active:
                 last = Detection(key=key, incident=last.incident, at=now, record=last.record,
@@ -150,14 +163,20 @@ class FrequencyDetector:
                                          f"{_describe(last.record, last.fields)}")
                 self._last[key] = last
                 out.append(last)
-            if not self._hits[key]:
-                del self._hits[key], self._last[key]
+            hits = self._hits[key]
+            if hits:
+                self._expiry.schedule(key, hits[0].at + self.window)
+            else:
+                del self._hits[key], self._last[key], self._totals[key]
         return out
 
-    def _prune(self, hits: deque, now: datetime) -> int:
-        while hits and hits[0].at <= now - self.window:
-            hits.popleft()
-        return sum(h.n for h in hits)
+    def _prune(self, key: str, now: datetime) -> int:
+        """Drop hits older than the window; returns the count left (kept as a running total)."""
+        hits, cutoff, total = self._hits[key], now - self.window, self._totals[key]
+        while hits and hits[0].at <= cutoff:
+            total -= hits.popleft().n
+        self._totals[key] = total
+        return total
 
 
 @dataclass
@@ -172,6 +191,7 @@ class OomKilledDetector:
     reasons: frozenset[str] = frozenset({"OOMKilled"})
     exit_codes: frozenset[int] = frozenset()
     instant = True
+    counts_occurrences = False
     _seen: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
     def observe(self, rule, record, views, now, ctx):
@@ -239,6 +259,7 @@ class EndpointsUnhealthyDetector:
     min_ready: Optional[int] = None
     min_ready_ratio: Optional[float] = None
     instant = False
+    counts_occurrences = False
     _objects: dict[tuple[str, str, str], tuple] = field(default_factory=dict)
     _by_service: dict[tuple[str, str], set[tuple[str, str, str]]] = field(default_factory=dict)
 

@@ -11,12 +11,15 @@ An incident moves through these states, per rule and key:
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Sequence
 
 from rules.alert import Alert
 from rules.context import Context
+from rules.deadlines import Deadlines
+from rules.match import _text
 from rules.detectors import Detection
 from rules.model import Record
 from rules.rule import Rule
@@ -47,11 +50,13 @@ class Engine:
         """`stale_before`: occurrences older than this are history and never fire (the daemon's
         start, or the first record's time in a replay). Unset: nothing counts as history."""
         self.rules = [r for r in rules if r.enabled]
-        self._by_source: dict[str, list[Rule]] = {}
+        by_source: dict[str, list[Rule]] = {}
         for r in self.rules:
-            self._by_source.setdefault(r.source, []).append(r)
+            by_source.setdefault(r.source, []).append(r)
+        self._by_source = {source: _RuleIndex(rules) for source, rules in by_source.items()}
         self.ctx = Context(stale_before or _EPOCH)
         self._incidents: dict[str, dict[str, Incident]] = {r.name: {} for r in self.rules}
+        self._deadlines: dict[str, Deadlines] = {r.name: Deadlines() for r in self.rules}
 
     @property
     def stale_before(self) -> datetime:
@@ -64,12 +69,15 @@ class Engine:
     def process(self, record: Record, now: datetime) -> list[Alert]:
         """Feed one record; returns the alert changes it causes (often none)."""
         self.ctx.begin(record)
-        rules = self._by_source.get(record.source)
-        if not rules:
+        index = self._by_source.get(record.source)
+        if index is None:
             return []
         all_views = list(record_views(record))
         out: list[Alert] = []
-        for rule in rules:
+        no_occurrence = self.ctx.occurrences <= 0
+        for rule in index.candidates(all_views):
+            if no_occurrence and rule.detector.counts_occurrences:
+                continue
             if not rule.matches(record):
                 continue
             matched = rule.matching_views(all_views)
@@ -86,7 +94,10 @@ class Engine:
             for det in rule.detector.expire(rule, now):
                 out.extend(self._apply(rule, det, now, False))
             incidents = self._incidents[rule.name]
-            for key, inc in list(incidents.items()):
+            for key in self._deadlines[rule.name].pop_due(now):
+                inc = incidents.get(key)
+                if inc is None:
+                    continue
                 if rule.detector.instant:
                     out.extend(self._tick_instant(rule, key, inc, now))
                 elif inc.state == "pending":
@@ -96,6 +107,8 @@ class Engine:
                     inc.sequence += 1
                     inc.notified_at = now
                     out.append(self._alert(rule, inc, "firing", now))
+                if key in incidents:
+                    self._schedule(rule, key, inc)
         return out
 
     # -- state for restarts and failover -------------------------------------------------------
@@ -125,12 +138,22 @@ class Engine:
                 count=a.count, sequence=a.sequence, notified_at=a.at, last_seen=a.at,
                 extra={"restored": a},
             )
+            self._schedule(rule, a.key, self._incidents[rule.name][a.key])
             restored += 1
         return restored
 
     # -- internals -------------------------------------------------------------------------------
 
     def _apply(self, rule: Rule, det: Detection, now: datetime, listed: bool) -> list[Alert]:
+        out = self._transition(rule, det, now, listed)
+        inc = self._incidents[rule.name].get(det.key)
+        if inc is None:
+            self._deadlines[rule.name].cancel(det.key)
+        else:
+            self._schedule(rule, det.key, inc)
+        return out
+
+    def _transition(self, rule: Rule, det: Detection, now: datetime, listed: bool) -> list[Alert]:
         incidents = self._incidents[rule.name]
         inc = incidents.get(det.key)
         if rule.detector.instant:
@@ -161,6 +184,24 @@ class Engine:
             return []
         inc.detection = _resolving(inc.detection, det)
         return [self._alert(rule, inc, "resolved", det.at if det.at >= inc.started_at else now)]
+
+    def _schedule(self, rule: Rule, key: str, inc: Incident) -> None:
+        """When this incident next needs `tick`: a `for` timer, a reminder, a quiet period
+        for `resolve_after`, or the end of the fold window (to forget it)."""
+        when = None
+        if rule.detector.instant:
+            if rule.resolve_after and inc.last_seen is not None:
+                when = inc.last_seen + rule.resolve_after
+            elif inc.notified_at is not None:
+                when = inc.notified_at + rule.repeat_interval
+        elif inc.state == "pending":
+            when = inc.since + rule.for_
+        elif inc.state == "firing" and rule.repeat_interval and inc.notified_at is not None:
+            when = inc.notified_at + rule.repeat_interval
+        if when is None:
+            self._deadlines[rule.name].cancel(key)
+        else:
+            self._deadlines[rule.name].schedule(key, when)
 
     def _instant_open(self, rule: Rule, inc: Incident, now: datetime) -> bool:
         if rule.resolve_after:
@@ -202,6 +243,36 @@ class Engine:
             object_labels=rec.labels, object_annotations=rec.annotations, notify=rule.notify,
             templates=rule.templates, incident=inc.incident,
         )
+
+
+class _RuleIndex:
+    """Rules of one source, indexed by the field most of them require to equal a few values
+    (for Events: usually `reason`), so a record meets only rules that can match it. Order is
+    kept: candidates come back in rule-file order."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = rules
+        counts = Counter(f for r in rules for f in r.exact)
+        self.field = counts.most_common(1)[0][0] if counts else None
+        self.always: list[int] = []
+        self.by_value: dict[str, list[int]] = {}
+        for i, r in enumerate(rules):
+            values = r.exact.get(self.field) if self.field else None
+            if values is None:
+                self.always.append(i)
+            else:
+                for v in values:
+                    self.by_value.setdefault(v, []).append(i)
+
+    def candidates(self, views: list[dict]) -> list[Rule]:
+        if self.field is None:
+            return self.rules
+        hits: set[int] = set()
+        for view in views:
+            hits.update(self.by_value.get(_text(view.get(self.field)), ()))
+        if not hits:
+            return [self.rules[i] for i in self.always]
+        return [self.rules[i] for i in sorted(hits.union(self.always))]
 
 
 def _resolving(opened: Detection, closing: Detection) -> Detection:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from rules import durations
 from rules.detectors import AnyDetector, EndpointsUnhealthyDetector, FrequencyDetector, OomKilledDetector
-from rules.match import MatchError, compile_namespaces, compile_selector, compile_value
+from rules.match import MatchError, compile_namespaces, compile_field, compile_selector, exact_values
 from rules.rule import Rule
 from rules.views import FIELDS
 from rules.yamldoc import Lines, Problem, YamlDocError, load_documents
@@ -170,7 +170,7 @@ class _RuleChecker:
         severity = raw.get("severity", "warning")
         if severity not in SEVERITIES:
             self.fail(("severity",), f"{where}`severity` must be one of {', '.join(SEVERITIES)}, got {severity!r}")
-        record_tests, view_tests = self._match(source, det_type, where)
+        record_tests, view_tests, exact = self._match(source, det_type, where)
         group_by = self._group_by(source, where)
         timing = {k: self._duration(k, where) for k in ("repeat_interval", "for", "resolve_after")}
         condition = DETECTORS.get(det_type, {}).get("condition")
@@ -191,7 +191,7 @@ class _RuleChecker:
             record_tests=tuple(record_tests), view_tests=tuple(view_tests),
             group_by=group_by or DEFAULT_GROUP_BY[source], repeat_interval=timing["repeat_interval"],
             for_=timing["for"], resolve_after=timing["resolve_after"], send_resolved=flags["send_resolved"],
-            notify=tuple(notify), templates=templates, enabled=flags["enabled"],
+            notify=tuple(notify), templates=templates, enabled=flags["enabled"], exact=exact,
             origin=f"{self.lines.file}:{self.lines.line(self.path)}",
         )
 
@@ -253,11 +253,12 @@ class _RuleChecker:
         spec = self.raw.get("match", {})
         record_tests: list[Callable[[Any], bool]] = []
         view_tests: list[Callable[[Mapping[str, Any]], bool]] = []
+        exact: dict[str, frozenset[str]] = {}
         if spec is None:
             spec = {}
         if not isinstance(spec, dict):
             self.fail(("match",), f"{where}`match` must be a mapping of field: condition")
-            return record_tests, view_tests
+            return record_tests, view_tests, exact
         known = FIELDS.get(source or "", frozenset())
         for key, value in spec.items():
             path = ("match", key)
@@ -271,14 +272,16 @@ class _RuleChecker:
                 elif source is not None and key not in known:
                     self.fail(path, f"{where}unknown field `{key}` for source `{source}`{_suggest(key, known)}")
                 else:
-                    pred = compile_value(value, path)
-                    view_tests.append(lambda v, k=key, p=pred: p(v.get(k)))
+                    view_tests.append(compile_field(key, value, path))
+                    values = exact_values(value)
+                    if values is not None:
+                        exact[key] = values
             except MatchError as exc:
                 self.fail(exc.path, f"{where}{exc.message}")
         if det_type in ("any", "frequency") and "watch_type" not in spec:
             # An Event's DELETED is its TTL running out, not an occurrence.
             record_tests.append(lambda r: r.watch_type != "DELETED")
-        return record_tests, view_tests
+        return record_tests, view_tests, exact
 
     def _group_by(self, source: str | None, where: str) -> tuple[str, ...]:
         value = self.raw.get("group_by")

@@ -13,6 +13,7 @@ Errors raise `MatchError(path, message)`; the loader adds file and line.
 from __future__ import annotations
 
 import fnmatch
+import operator
 import re
 from typing import Any, Callable, Mapping, Sequence
 
@@ -39,18 +40,64 @@ def compile_value(spec: Any, path: Sequence[str | int]) -> Predicate:
             regex = re.compile(spec[1:].lstrip(" "))
         except re.error as exc:
             raise MatchError(path, f"invalid regular expression: {exc}") from None
-        return lambda v: v is not None and regex.search(str(v)) is not None
+        return _memo(lambda v: v is not None and regex.search(str(v)) is not None)
     if isinstance(spec, list):
         if not spec:
             raise MatchError(path, "empty list matches nothing")
         tests = [compile_value(s, [*path, i]) for i, s in enumerate(spec)]
+        wanted = exact_values(spec)
+        if wanted is not None:  # all plain values: one set lookup
+            return lambda v: (v if v.__class__ is str else _text(v)) in wanted
         return lambda v: any(t(v) for t in tests)
     if isinstance(spec, dict):
         return _compile_ops(spec, path)
     if spec is None or isinstance(spec, (str, int, float, bool)):
         want = _text(spec)
-        return lambda v: _text(v) == want
+        return lambda v: (v if v.__class__ is str else _text(v)) == want
     raise MatchError(path, f"unsupported value of type {type(spec).__name__}")
+
+
+def compile_field(key: str, spec: Any, path: Sequence[str | int]) -> Callable[[Mapping[str, Any]], bool]:
+    """A test on one field of a view (the per-rule hot path: one call per test)."""
+    pred = compile_value(spec, path)
+    get = operator.itemgetter(key)
+
+    def test(view: Mapping[str, Any]) -> bool:
+        try:
+            return pred(get(view))
+        except KeyError:
+            return pred(None)
+
+    return test
+
+
+def _memo(pred: Predicate, size: int = 4096) -> Predicate:
+    """Regex verdicts per distinct string: messages repeat, and a dict lookup is ~10x cheaper
+    than a search. Bounded: cleared when full."""
+    cache: dict[Any, bool] = {}
+
+    def test(v: Any) -> bool:
+        try:
+            return cache[v]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable
+            return pred(v)
+        if len(cache) >= size:
+            cache.clear()
+        verdict = cache[v] = pred(v)
+        return verdict
+
+    return test
+
+
+def exact_values(spec: Any) -> frozenset[str] | None:
+    """The values a plain equality (or list of them) accepts, as compared (`_text`); None for
+    regexes, negations and comparisons, which no index can serve."""
+    items = spec if isinstance(spec, list) else [spec]
+    if not items or any(isinstance(i, (dict, list)) or (isinstance(i, str) and i.startswith("~")) for i in items):
+        return None
+    return frozenset(_text(i) for i in items)
 
 
 def _compile_ops(spec: Mapping[str, Any], path: Sequence[str | int]) -> Predicate:
@@ -124,12 +171,18 @@ def compile_namespaces(spec: Any, path: Sequence[str | int]) -> Predicate:
         raise MatchError(path, "expected a mapping with `include` and/or `exclude` lists of globs")
     include = _globs(spec.get("include"), [*path, "include"])
     exclude = _globs(spec.get("exclude"), [*path, "exclude"])
+    inc = re.compile("|".join(fnmatch.translate(g) for g in include)) if include else None
+    exc = re.compile("|".join(fnmatch.translate(g) for g in exclude)) if exclude else None
+    seen: dict[str, bool] = {}  # a cluster has few namespaces: remember each verdict
 
     def test(ns: Any) -> bool:
         ns = ns or ""
-        if include and not any(fnmatch.fnmatchcase(ns, g) for g in include):
-            return False
-        return not any(fnmatch.fnmatchcase(ns, g) for g in exclude)
+        verdict = seen.get(ns)
+        if verdict is None:
+            verdict = (inc is None or inc.match(ns) is not None) and (exc is None or exc.match(ns) is None)
+            if len(seen) < 10_000:
+                seen[ns] = verdict
+        return verdict
 
     return test
 

@@ -37,14 +37,28 @@ class Rule:
     enabled: bool = True
     origin: str = ""
     """`file:line` where the rule was defined, for logs and `rules lint`."""
+    exact: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Fields the rule requires to equal one of a few values (from plain `match` values): the
+    engine indexes rules by them so a record is tested only against rules that can match."""
 
     def matches(self, record: Any) -> bool:
-        return all(t(record) for t in self.record_tests)
+        for test in self.record_tests:
+            if not test(record):
+                return False
+        return True
 
     def matching_views(self, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not self.view_tests:
+        tests = self.view_tests
+        if not tests:
             return views
-        return [v for v in views if all(t(v) for t in self.view_tests)]
+        out = []
+        for v in views:
+            for test in tests:
+                if not test(v):
+                    break
+            else:
+                out.append(v)
+        return out
 
     def key_for(self, view: Mapping[str, Any]) -> str:
         return "/".join(_key_part(view.get(f)) for f in self.group_by)

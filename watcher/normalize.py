@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Mapping, Optional
 
 from rules.model import (
@@ -28,7 +29,8 @@ KINDS = frozenset({"Event", "Pod", "EndpointSlice", "Endpoints"})
 CHANGE_TRIGGER_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
 #: Label that ties an EndpointSlice to its Service.
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-_DROPPED_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
+#: A full copy of the object kubectl applied: large, and no rule or message needs it.
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # A ReplicaSet created by a Deployment is named `<deployment>-<pod-template-hash>`.
 _RS_HASH = re.compile(r"^(?P<base>.+)-[a-z0-9]{5,10}$")
 # A Job created by a CronJob is named `<cronjob>-<scheduled minutes since epoch>`.
@@ -59,30 +61,24 @@ def normalize(
     if not name:
         raise MalformedObject("no_name", f"{kind} without metadata.name")
     labels = _str_map(meta.get("labels"))
-    annotations = {k: v for k, v in _str_map(meta.get("annotations")).items() if k not in _DROPPED_ANNOTATIONS}
-    base = dict(
-        kind=kind,
-        watch_type=watch_type,
-        cluster=cluster,
-        namespace=_str(meta.get("namespace")),
-        name=name,
-        uid=_str(meta.get("uid")),
-        resource_version=_str(meta.get("resourceVersion")),
-        labels=labels,
-        annotations=annotations,
-        listed=listed,
-    )
+    annotations = _str_map(meta.get("annotations"))
+    if _LAST_APPLIED in annotations:
+        annotations = {k: v for k, v in annotations.items() if k != _LAST_APPLIED}
+    namespace, uid, rv = _str(meta.get("namespace")), _str(meta.get("uid")), _str(meta.get("resourceVersion"))
     if kind == "Event":
         event = _event(obj)
         when = event.last_timestamp or event.first_timestamp or _time(meta.get("creationTimestamp"))
-        return Record(**base, timestamp=when, event=event)
+        return Record(kind, watch_type, cluster, namespace, name, uid, rv, when, labels, annotations,
+                      listed=listed, event=event)
     if kind == "Pod":
         pod = _pod(obj)
         wk, wn = _owner(meta, labels)
-        return Record(**base, timestamp=_pod_time(meta, pod), pod=pod, workload_kind=wk, workload_name=wn)
+        return Record(kind, watch_type, cluster, namespace, name, uid, rv, _pod_time(meta, pod), labels, annotations,
+                      wk, wn, listed=listed, pod=pod)
     endpoints = _endpoint_slice(obj, labels, name) if kind == "EndpointSlice" else _endpoints(obj, name)
     when = _time(annotations.get(CHANGE_TRIGGER_ANNOTATION))
-    return Record(**base, timestamp=when, endpoints=endpoints, workload_kind="Service", workload_name=endpoints.service)
+    return Record(kind, watch_type, cluster, namespace, name, uid, rv, when, labels, annotations,
+                  "Service", endpoints.service, listed=listed, endpoints=endpoints)
 
 
 def parse_time(value: Any) -> Optional[datetime]:
@@ -270,22 +266,32 @@ def _list(value: Any, where: str) -> list:
 
 
 def _str(value: Any) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)
+    if value.__class__ is str:
+        return value
+    return "" if value is None else str(value)
 
 
 def _str_map(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
+    if not value:
+        if value is None or value.__class__ is dict:
+            return {}
+    if value.__class__ is not dict:
         raise MalformedObject("bad_field", f"labels/annotations is {type(value).__name__}")
-    return {str(k): _str(v) for k, v in value.items()}
+    for k, v in value.items():
+        if k.__class__ is not str or v.__class__ is not str:
+            return {str(k): _str(v) for k, v in value.items()}
+    return value  # already str -> str: no copy on the hot path
 
 
 def _time(value: Any) -> Optional[datetime]:
-    if not value or not isinstance(value, str):
+    if not value or value.__class__ is not str:
         return None
+    return _parse_time(value)
+
+
+@lru_cache(maxsize=8192)
+def _parse_time(value: str) -> datetime:
+    """Cached: a burst of changes shares a handful of distinct second-resolution timestamps."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -1,0 +1,130 @@
+"""Records → Elasticsearch documents, as pure functions (no client, no clock reads).
+
+Every document gets a deterministic `_id` from the cluster's own data, so a replay, a relist, a
+restart or a spool replay writes the same `_id` again and Elasticsearch answers 409 instead of
+storing a second copy:
+    Event        `<event uid>:<count>`: each count bump of one Event is its own document, so
+                 Kibana shows the repeats over time; a MODIFIED without a new count is a no-op.
+    termination  `<pod uid>/<container>/<finishedAt>/<containerID>`: the same termination seen
+                 first in `state.terminated` and later in `lastState.terminated` is one document.
+    endpoints    `<service key>/<slice uid>:<resourceVersion>` of the change (see endpoints.py).
+`@timestamp` is the object's own time, and the daily index is derived from it.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from datetime import datetime
+from typing import Callable, Iterable, Optional
+
+from rules.model import ContainerInfo, Record, Termination
+from watcher.es.doc import Doc, common_fields, iso
+from watcher.es.endpoints import EndpointHealth
+from watcher.es.templates import daily_index
+
+Clock = Callable[[], datetime]
+
+
+def event_doc(record: Record, *, prefix: str, now: datetime) -> Optional[Doc]:
+    """The document for one observation of an Event; None when the record is not an Event."""
+    ev = record.event
+    if ev is None:
+        return None
+    when = record.timestamp or now
+    src = common_fields(record, when)
+    # Kibana users look for the involved object, not the Event object: they get the plain names.
+    src.update(
+        reason=ev.reason, type=ev.type, message=ev.message, count=ev.count,
+        first_timestamp=iso(ev.first_timestamp), last_timestamp=iso(ev.last_timestamp),
+        kind=ev.involved_kind, name=ev.involved_name, uid=ev.involved_uid, field_path=ev.involved_field_path,
+        node=ev.host, reporting_component=ev.component, event_name=record.name, event_uid=record.uid,
+    )
+    if ev.involved_namespace and not record.namespace:
+        src["namespace"] = ev.involved_namespace
+    ident = record.uid or f"{record.cluster}/{record.namespace}/{record.name}"
+    return Doc("events", daily_index(prefix, "events", when), f"{ident}:{ev.count}", src)
+
+
+def termination_id(record: Record, container: ContainerInfo, term: Termination) -> str:
+    pod = record.uid or f"{record.cluster}/{record.namespace}/{record.name}"
+    return f"{pod}/{container.name}/{iso(term.finished_at) or ''}/{term.container_id}"
+
+
+def termination_docs(record: Record, *, prefix: str, now: datetime) -> list[Doc]:
+    """One document per container termination present in the Pod's status (current state and
+    last state); the caller drops the ones it already wrote."""
+    pod = record.pod
+    if pod is None:
+        return []
+    out: list[Doc] = []
+    for c in pod.containers:
+        for state, term in (("terminated", c.terminated), ("last_terminated", c.last_terminated)):
+            if term is None or (term.finished_at is None and not term.container_id):
+                continue  # no identity to dedupe on: a termination still being written
+            when = term.finished_at or record.timestamp or now
+            src = common_fields(record, when)
+            src.update(
+                pod=record.name, pod_uid=record.uid, container=c.name, init=c.init, state=state,
+                reason=term.reason, exit_code=term.exit_code, signal=term.signal, message=term.message,
+                oom=term.reason == "OOMKilled", started_at=iso(term.started_at), finished_at=iso(term.finished_at),
+                container_id=term.container_id, restart_count=c.restart_count, memory_limit=c.memory_limit,
+                memory_limit_bytes=parse_quantity(c.memory_limit), node=pod.node, workload=record.workload,
+                workload_kind=record.workload_kind, workload_name=record.workload_name,
+            )
+            out.append(Doc("terminations", daily_index(prefix, "terminations", when),
+                           termination_id(record, c, term), src))
+    return out
+
+
+_QUANTITY = re.compile(r"^([0-9.]+(?:[eE][0-9]+)?)([a-zA-Z]*)$")
+_SUFFIX = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+           "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def parse_quantity(text: str) -> Optional[int]:
+    """A Kubernetes memory quantity (`512Mi`, `1G`, `1e9`) in bytes; None if empty or unknown."""
+    m = _QUANTITY.match(text.strip()) if text else None
+    if not m or m.group(2) not in _SUFFIX:
+        return None
+    try:
+        return int(float(m.group(1)) * _SUFFIX[m.group(2)])
+    except ValueError:
+        return None
+
+
+class Documenter:
+    """Record → documents, with the small state two kinds need: the endpoint-health aggregator
+    (a service's counts span its slices) and the termination ids already written (a Pod's status
+    repeats its last termination in every later update). Thread-safe; all state is in memory and
+    a restart rebuilds it, deterministic ids keep what it re-emits from duplicating."""
+
+    def __init__(self, *, prefix: str, clock: Clock, seen_limit: int = 100_000) -> None:
+        self.prefix = prefix
+        self.clock = clock
+        self.endpoints = EndpointHealth(prefix=prefix)
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._seen_limit = seen_limit
+        self._lock = threading.Lock()
+
+    def documents(self, record: Record) -> list[Doc]:
+        now = self.clock()
+        if record.kind == "Event":
+            doc = event_doc(record, prefix=self.prefix, now=now)
+            return [doc] if doc else []
+        with self._lock:
+            if record.kind == "Pod":
+                return self._new_terminations(termination_docs(record, prefix=self.prefix, now=now))
+            return self.endpoints.observe(record, now=now)
+
+    def _new_terminations(self, docs: Iterable[Doc]) -> list[Doc]:
+        out = []
+        for doc in docs:
+            if doc.id in self._seen:
+                self._seen.move_to_end(doc.id)
+                continue
+            self._seen[doc.id] = None
+            if len(self._seen) > self._seen_limit:
+                self._seen.popitem(last=False)
+            out.append(doc)
+        return out

@@ -1,0 +1,284 @@
+"""The Elasticsearch sink: records in (non-blocking), documents out in bulk, nothing lost.
+
+    put(record) → Documenter → memory queue ──► writer thread ──► BulkSender ──► Elasticsearch
+                                    │ (over max_queued)   │ (ES down, or the spool not empty)
+                                    └──────► Spool ◄──────┘  replayed oldest-first on recovery
+
+One writer thread owns sending. While the spool holds anything, new documents are appended
+behind it and the writer sends from the spool's head, so documents reach Elasticsearch in the
+order they were spooled. A document leaves memory only into Elasticsearch or onto disk (fsynced),
+and leaves the disk only after Elasticsearch acknowledged it. What a kill -9 can lose is the
+memory queue (at most `flush_interval` of documents): after the restart the watchers relist and
+the deterministic ids re-create what is still in the API.
+
+When Elasticsearch is down the writer probes with one bulk request from the spool's head,
+backing off up to `max_backoff` seconds; the first answer resumes normal work. Templates are
+(re)installed before the first write and after every outage, because daily indices are created
+by writes and must never be created without their mapping.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+from rules.model import Record
+from watcher.es.bulk import BulkSender, describe_error
+from watcher.es.doc import Doc
+from watcher.es.documents import Documenter
+from watcher.es.spool import Spool
+from watcher.es.templates import install_templates
+
+log = logging.getLogger("kea.es")
+
+StatFn = Callable[[str, float, dict], None]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class EsSink:
+    def __init__(self, client: Any, *, prefix: str, spool_dir: str | Path, spool_max_bytes: int,
+                 chunk_size: int = 500, max_chunk_bytes: int = 5 * 1024 * 1024, flush_interval: float = 2.0,
+                 clock: Callable[[], datetime] = _utcnow, on_stat: Optional[StatFn] = None,
+                 max_queued: Optional[int] = None, attempts: int = 4, max_backoff: float = 5.0) -> None:
+        """`max_queued`: documents held in memory before `put` moves them to the spool (default
+        20 chunks). `attempts`: bulk tries while ES is up before the documents are spooled."""
+        self.client = client
+        self.prefix = prefix
+        self.chunk_size = max(1, chunk_size)
+        self.max_chunk_bytes = max_chunk_bytes
+        self.flush_interval = flush_interval
+        self.clock = clock
+        self.attempts = attempts
+        self.max_backoff = max_backoff
+        self.max_queued = max_queued or max(1000, 20 * self.chunk_size)
+        self._stat_fn = on_stat
+        self.documenter = Documenter(prefix=prefix, clock=clock)
+        self.spool = Spool(spool_dir, max_bytes=spool_max_bytes, on_stat=self._stat)
+        self.sender = BulkSender(client, chunk_size=self.chunk_size, max_chunk_bytes=max_chunk_bytes,
+                                 on_stat=self._stat, sleep=self._nap, max_backoff=max_backoff)
+        self._queue: deque[Doc] = deque()
+        self._cond = threading.Condition()
+        self._inflight: list[Doc] = []
+        self._stopping = threading.Event()
+        self._deadline = float("inf")
+        self._up = True  # optimistic until the first failure: the first send tells
+        self._templates_ok = False
+        self._thread = threading.Thread(target=self._run, name="es-sink", daemon=True)
+
+    # -- the lead's interface ----------------------------------------------------------------
+
+    def install_templates(self) -> bool:
+        """Install the index templates (idempotent). False if ES could not be reached: the writer
+        retries before its first write, so start-up need not wait for Elasticsearch."""
+        err = self._install()
+        if err:
+            log.warning("elasticsearch templates not installed yet (%s); will retry before writing", err)
+        return not err
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, record: Record) -> None:
+        """Never blocks on Elasticsearch and never drops: documents go to memory, or to the
+        spool when memory holds `max_queued` already."""
+        try:
+            docs = self.documenter.documents(record)
+        except Exception:  # one odd record must not stop the watchers feeding us
+            log.exception("cannot build documents for %s %s/%s", record.kind, record.namespace, record.name)
+            self._stat("docs_invalid", 1, {"kind": record.kind})
+            return
+        self.put_docs(docs)
+
+    def put_docs(self, docs: Sequence[Doc]) -> None:
+        """Queue ready-made documents (alert history uses this when a direct write fails)."""
+        if not docs:
+            return
+        overflow: list[Doc] = []
+        with self._cond:
+            self._queue.extend(docs)
+            if len(self._queue) > self.max_queued:
+                overflow = list(self._queue)
+                self._queue.clear()
+            self._cond.notify()
+        if overflow:
+            self._to_spool(overflow, why="memory queue full")
+
+    def stop(self, deadline_seconds: float = 10.0) -> None:
+        """Flush within the deadline; whatever is still unsent then goes to the spool."""
+        self._deadline = time.monotonic() + max(0.0, deadline_seconds)
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread.is_alive():
+            # a request in flight ends within the client's request_timeout at worst
+            self._thread.join(max(0.0, deadline_seconds) + 30.0)
+        if self._thread.is_alive():
+            log.error("elasticsearch writer did not stop in time; spooling what it held")
+            self._to_spool(list(self._inflight), why="stop deadline")
+        with self._cond:
+            rest, self._queue = list(self._queue), deque()
+        if rest:
+            self._to_spool(rest, why="shutdown")
+        self.spool.close()
+
+    def status(self) -> dict[str, Any]:
+        """For /readyz: ready when `reachable` or spooling works (`spool_ok`)."""
+        with self._cond:
+            queued = len(self._queue) + len(self._inflight)
+        return {"reachable": self._up, "spooled_bytes": self.spool.unread_bytes, "queued": queued,
+                "spool_dropped": self.spool.dropped, "spool_corrupt": self.spool.corrupt,
+                "spool_ok": self._spool_ok}
+
+    # -- the writer thread ------------------------------------------------------------------
+
+    _spool_ok = True
+
+    def _run(self) -> None:
+        backoff = 0.0
+        while True:
+            # while the spool drains, don't wait for new documents to fill a chunk
+            batch = self._take(wait=not self._up or self.spool.empty())
+            with self._cond:
+                self._inflight = batch
+            try:
+                if not self._up or not self.spool.empty():
+                    # keep order: new documents go behind the spooled ones
+                    if batch:
+                        self._to_spool(batch, why="")
+                    progressed = self._drain_spool()
+                else:
+                    progressed = self._send_direct(batch) if batch else True
+            except Exception:  # a bug must not kill the writer: documents stay where they are
+                log.exception("elasticsearch writer error")
+                if batch:
+                    self._to_spool(batch, why="writer error")
+                progressed = False
+            with self._cond:
+                self._inflight = []
+            if self._stopping.is_set():
+                with self._cond:
+                    idle = not self._queue
+                if (idle and self.spool.empty()) or time.monotonic() >= self._deadline:
+                    return
+                if not progressed and not self._up:
+                    return  # ES is down: the rest stays in the spool for the next start
+            if progressed:
+                backoff = 0.0
+            else:
+                backoff = min(self.max_backoff, max(0.25, backoff * 2))
+                self._nap(backoff)
+
+    def _take(self, *, wait: bool) -> list[Doc]:
+        """Up to one chunk. With `wait`, gives a partial chunk up to `flush_interval` to fill
+        (a slow trickle still leaves within that time)."""
+        with self._cond:
+            end = time.monotonic() + self.flush_interval
+            while wait and len(self._queue) < self.chunk_size and not self._stopping.is_set():
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            n = min(self.chunk_size, len(self._queue))
+            return [self._queue.popleft() for _ in range(n)]
+
+    def _send_direct(self, batch: list[Doc]) -> bool:
+        if not self._ensure_templates():
+            self._to_spool(batch, why="elasticsearch unreachable")
+            return False
+        result = self.sender.send(batch, attempts=self.attempts, give_up=self._past_deadline)
+        if result.remaining:
+            self._set_up(False, result.error)
+            self._to_spool(result.remaining, why="elasticsearch unreachable")
+            return False
+        self._set_up(True)
+        return True
+
+    def _drain_spool(self) -> bool:
+        """Send from the spool's head; True if something was acknowledged."""
+        if not self._ensure_templates():
+            return False
+        docs, pos = self.spool.read(max_docs=self.chunk_size, max_bytes=self.max_chunk_bytes)
+        if not docs:
+            self.spool.commit(pos)  # nothing, or only damaged lines: skip past them
+            return True
+        # while down, one try per probe; once up, the full retry policy
+        result = self.sender.send(docs, attempts=self.attempts if self._up else 1, give_up=self._past_deadline)
+        if result.remaining:
+            self._set_up(False, result.error)
+            return False
+        self.spool.commit(pos)
+        self._set_up(True)
+        return True
+
+    def _ensure_templates(self) -> bool:
+        """Templates before any write; the attempt doubles as the probe while ES is down."""
+        if self._templates_ok:
+            return True
+        err = self._install()
+        if err:
+            self._set_up(False, f"installing templates: {err}")
+            return False
+        self._set_up(True)  # it answered
+        return True
+
+    def _install(self) -> str:
+        try:
+            install_templates(self.client, self.prefix)
+        except Exception as exc:  # connection or API error: the caller retries
+            return describe_error(exc)
+        self._templates_ok = True
+        return ""
+
+    def _set_up(self, up: bool, why: str = "") -> None:
+        if up == self._up:
+            return
+        self._up = up
+        self._stat("es_up", 1.0 if up else 0.0, {})
+        if up:
+            log.info("elasticsearch reachable again; replaying %d spooled bytes", self.spool.unread_bytes)
+        else:
+            # after an outage the cluster may come back empty (new volume): reinstall first
+            self._templates_ok = False
+            log.warning("elasticsearch unreachable (%s); spooling to %s", why, self.spool.dir)
+
+    def _to_spool(self, docs: list[Doc], *, why: str) -> None:
+        if not docs:
+            return
+        try:
+            self.spool.append(docs)
+        except OSError as exc:
+            # the disk refuses: keep them in memory (bounded by nothing but RAM) rather than
+            # drop them; /readyz turns unready via spool_ok
+            self._spool_ok = False
+            log.error("spool write failed (%s); keeping %d documents in memory", exc, len(docs))
+            with self._cond:
+                self._queue.extendleft(reversed(docs))
+            return
+        self._spool_ok = True
+        self._stat("docs_spooled", len(docs), {})
+        if why:
+            log.info("spooled %d documents (%s)", len(docs), why)
+
+    def _past_deadline(self) -> bool:
+        return self._stopping.is_set() and time.monotonic() >= self._deadline
+
+    def _nap(self, seconds: float) -> None:
+        """Backoff sleep; once stopping, it never sleeps past the stop deadline."""
+        if self._stopping.is_set():
+            time.sleep(max(0.0, min(seconds, self._deadline - time.monotonic())))
+        else:
+            self._stopping.wait(seconds)
+
+    def _stat(self, name: str, value: float, labels: dict) -> None:
+        if self._stat_fn is not None:
+            try:
+                self._stat_fn(name, value, labels)
+            except Exception:  # metrics must never break writing
+                log.exception("on_stat(%s) failed", name)
