@@ -1,0 +1,116 @@
+"""Templates: the built-in Chinese/English cards, the sandbox, override precedence."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from notifiers import build_notifier, check_template
+from notifiers.samples import sample_alert
+from tests.notifiers.conftest import WECOM_KEY
+
+URL = f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={WECOM_KEY}"
+NOW = datetime(2024, 5, 1, 6, 3, 5, tzinfo=timezone.utc)  # 14:03:05 in Shanghai
+
+
+def _render(alert: Any, name: str = "ops", **raw: Any) -> str:
+    n = build_notifier(name, {"type": "wecom", "url": URL, **raw})
+    return n.renderer.render(alert)
+
+
+def test_oom_card_in_chinese() -> None:
+    text = _render(sample_alert("oom", now=NOW))
+    for part in ("【告警】容器 OOMKilled", "应用名", "order-api", "所属项目", "shop (集群 prod-sh)",
+                 "节点 ip", "10.0.3.17", "容器退出", "ExitCode 137 OOMKilled", "重启次数",
+                 "内存限制", "512Mi", "2024-05-01 14:03:05"):
+        assert part in text, part
+
+
+def test_unhealthy_card_in_chinese() -> None:
+    text = _render(sample_alert("unhealthy", now=NOW))
+    for part in ("【告警】应用不健康", "不健康实例数 / 总实例数", "1 / 2", "节点 ip",
+                 "ExitCode 137 OOMKilled"):
+        assert part in text, part
+
+
+def test_resolved_card_shows_start_and_duration() -> None:
+    text = _render(sample_alert("oom", now=NOW, status="resolved"))
+    assert "【恢复】容器 OOMKilled" in text and "持续时间" in text and "12分" in text
+
+
+def test_english_set_is_selectable() -> None:
+    text = _render(sample_alert("unhealthy", now=NOW), language="en")
+    assert "[ALERT] Application unhealthy" in text and "Unhealthy / total instances" in text
+
+
+def test_time_is_shown_in_the_configured_zone() -> None:
+    assert "2024-05-01 06:03:05" in _render(sample_alert("oom", now=NOW), timezone="UTC")
+
+
+def test_kibana_link_only_when_configured() -> None:
+    alert = sample_alert("oom", now=NOW)
+    assert "kibana" not in _render(alert).lower()
+    text = _render(alert, kibana_url="https://kibana.example.com/")
+    assert "](https://kibana.example.com/app/discover#/" in text and "order-api" in text
+
+
+def test_event_alert_card() -> None:
+    base = sample_alert("oom", now=NOW)
+    alert = replace(base, rule="warning-events", kind="Event", fields={
+        "reason": "BackOff", "type": "Warning", "message": "Back-off restarting failed container",
+        "count": 7, "involved_kind": "Pod", "involved_name": "web-1", "component": "kubelet",
+        "host": "10.0.3.17"})
+    text = _render(alert)
+    assert "【告警】事件 BackOff" in text and "Back-off restarting" in text and "Pod/web-1" in text
+
+
+def test_missing_fields_are_tolerated() -> None:
+    alert = replace(sample_alert("oom", now=NOW), rule="custom", kind="Pod", fields={},
+                    summary="something happened")
+    text = _render(alert, template="{{ fields.nope.deeper }}|{{ title }}|{{ alert.fields.x }}")
+    assert text == "|【告警】something happened|"
+
+
+def test_sandbox_exposes_no_internals() -> None:
+    text = _render(sample_alert("oom"), template="x{{ alert.__class__ }}{{ ''.__class__.__mro__ }}"
+                   "{{ rows.__class__.__subclasses__ }}y")
+    assert text == "xy"
+
+
+def test_rule_override_by_name_beats_type_beats_setting() -> None:
+    alert = replace(sample_alert("oom"), templates={"ops": "by-name", "wecom": "by-type"})
+    assert _render(alert, template="by-setting") == "by-name"
+    assert _render(replace(alert, templates={"wecom": "by-type"}), template="s") == "by-type"
+    assert _render(sample_alert("oom"), template="by-setting") == "by-setting"
+
+
+def test_broken_override_falls_back_to_the_builtin_and_logs(caplog: pytest.LogCaptureFixture
+                                                            ) -> None:
+    alert = replace(sample_alert("oom"), templates={"ops": "{{ 1 / 0 }}"})
+    assert "【告警】容器 OOMKilled" in _render(alert)
+    assert any("template override" in r.getMessage() and r.levelname == "ERROR"
+               for r in caplog.records)
+
+
+def test_check_template_reports_the_line() -> None:
+    assert check_template("{{ title }}") is None
+    assert (check_template("a\nb\n{% for %}") or "").startswith("line 3:")
+
+
+_values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+                       lambda inner: st.lists(inner, max_size=3)
+                       | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(["pod", "node", "host_ip", "exit_code", "reason",
+                                        "restarts", "memory_limit", "total", "unhealthy",
+                                        "unhealthy_addresses", "nodes", "cause", "message",
+                                        "service", "count"]), _values),
+       st.sampled_from(["oom", "unhealthy"]))
+def test_any_field_values_render_a_titled_card(fields: dict, kind: str) -> None:
+    alert = replace(sample_alert(kind, now=NOW), fields=fields)  # type: ignore[arg-type]
+    assert _render(alert).startswith("### <font")
