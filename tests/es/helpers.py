@@ -1,0 +1,79 @@
+"""Shared bits for the Elasticsearch tests: record generators, a stats collector, waiting on a
+condition with a deadline (never a fixed sleep to make time pass)."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Callable
+
+from tests.factories import T0, event, rec
+
+FIXED_NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def fixed_clock() -> datetime:
+    return FIXED_NOW
+
+
+def events(n: int, *, start: int = 0, prefix: str = "ev", cluster: str = "test", spread_seconds: float = 20.0,
+           labels: dict | None = None) -> list:
+    """`n` distinct Event records (uid `uid-<prefix><i>`), `spread_seconds` apart from T0:
+    with the default, 10,000 events span 2.3 days, so several daily indices."""
+    out = []
+    for i in range(start, start + n):
+        obj = event(name=f"{prefix}{i}", ns=f"ns-{i % 7}", reason=("BackOff", "Unhealthy", "Killing", "FailedMount")[i % 4],
+                    type_="Warning" if i % 4 != 2 else "Normal", count=1 + i % 3, last=i * spread_seconds,
+                    message=f"message {i}")
+        if labels is not None:
+            obj["metadata"]["labels"] = labels
+        out.append(rec(obj, cluster=cluster))
+    return out
+
+
+class Stats:
+    """Collects on_stat calls: counters summed by (name, sorted labels), gauges by last value."""
+
+    GAUGES = {"spool_bytes", "es_up"}
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counters: Counter = Counter()
+        self.gauges: dict = {}
+        self.observations: dict = {}
+
+    def __call__(self, name: str, value: float, labels: dict) -> None:
+        key = (name, tuple(sorted(labels.items())))
+        with self.lock:
+            if name in self.GAUGES:
+                self.gauges[key] = value
+            elif name.endswith("_seconds"):
+                self.observations.setdefault(name, []).append(value)
+            else:
+                self.counters[key] += value
+
+    def total(self, name: str, **labels) -> float:
+        with self.lock:
+            return sum(v for (n, ls), v in self.counters.items()
+                       if n == name and all(dict(ls).get(k) == want for k, want in labels.items()))
+
+    def gauge(self, name: str):
+        with self.lock:
+            return self.gauges.get((name, ()))
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float, what: str, poll: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(poll)
+
+
+def prefix_of(es_prefix: str) -> str:
+    """The harness gives `t1a2b3c4d-`; our names add their own dash."""
+    return es_prefix.rstrip("-")
+
+
+__all__ = ["T0", "events", "Stats", "wait_for", "prefix_of", "fixed_clock", "FIXED_NOW"]
