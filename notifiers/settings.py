@@ -37,7 +37,8 @@ Raw keys (all optional except `type` and `url`):
     always                [owner, ...] mentioned on every firing alert
     at_all_severities     [severity, ...] that @all (WeCom text, DingTalk, Feishu)
     on_resolved           also mention on 【恢复】 messages (default false)
-  headers                 webhook: extra HTTP headers (values are treated as secrets)
+  headers                 webhook: extra HTTP headers (values of Authorization/token/key-like
+                          headers are treated as secrets)
   hmac_secret             webhook: sign the body (X-KEA-Signature, see notifiers/webhook.py)
   send_resolved           send 【恢复】 messages (default true)
   retry_attempts          attempts per message for transient errors (default 4, max 10)
@@ -49,11 +50,13 @@ Raw keys (all optional except `type` and `url`):
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, Mapping
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+_CREDENTIAL_NAME = re.compile(r"(?i)key|token|secret|sign|auth|pass|cookie|session")
 DEFAULT_KIBANA_QUERY = 'namespace:"{namespace}" and name:{name}*'
 
 COMMON_KEYS = frozenset({
@@ -151,10 +154,15 @@ class NotifierSettings:
     hmac_secret: str = field(default="", repr=False)
 
     def secrets(self) -> list[str]:
-        """Every string that must never be logged: the URL, its credential parts, secrets."""
-        out = [self.url, self.secret, self.hmac_secret, *self.headers.values()]
-        for values in parse_qs(urlsplit(self.url).query).values():
-            out.extend(values)
+        """Every string that must never be logged: the URL, its credential parts, secrets.
+
+        Only credential-like query parameters and headers count, so that an ordinary value
+        (`?format=markdown`, `Content-Type: application/json`) is not masked in every log."""
+        out = [self.url, self.secret, self.hmac_secret]
+        out += [v for k, v in self.headers.items() if _CREDENTIAL_NAME.search(k)]
+        for name, values in parse_qs(urlsplit(self.url).query).items():
+            if _CREDENTIAL_NAME.search(name):
+                out.extend(values)
         return [s for s in out if s]
 
 

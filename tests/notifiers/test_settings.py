@@ -122,3 +122,12 @@ def test_settings_repr_hides_url_and_secrets() -> None:
     n = build_notifier("ops", {"type": "dingtalk", "url": DING_URL, "secret": DING_SECRET})
     assert DING_TOKEN not in repr(n.settings) and DING_SECRET not in repr(n.settings)
     assert DING_TOKEN not in repr(n)
+
+
+def test_credential_values_are_secrets_but_ordinary_ones_are_not() -> None:
+    n = build_notifier("ops", {"type": "webhook", "url": "https://h.example.com/x?format=markdown"
+                               "&token=tok-123456", "headers": {"Authorization": "Bearer abcdef",
+                                                                "Content-Type": "text/plain"}})
+    secrets = n.secrets()
+    assert "tok-123456" in secrets and "Bearer abcdef" in secrets
+    assert "markdown" not in secrets and "text/plain" not in secrets
