@@ -28,14 +28,14 @@ _LABELS = {
            "count": "次数", "source": "来源", "detail": "详情", "time": "时间",
            "started": "开始时间", "duration": "持续时间", "kibana": "事件记录",
            "kibana_text": "在 Kibana 中查看", "container": "容器", "cluster": "集群",
-           "more": "等 {n} 个"},
+           "more": "等 {n} 个", "repeats": "累计次数"},
     "en": {"app": "Application", "project": "Project", "ratio": "Unhealthy / total instances",
            "instances": "Unhealthy instances", "pod": "Instance", "node": "Node IP",
            "exit": "Container exit", "restarts": "Restarts", "memory": "Memory limit",
            "event": "Event", "object": "Object", "count": "Count", "source": "Source",
            "detail": "Detail", "time": "Time", "started": "Started", "duration": "Duration",
            "kibana": "Events", "kibana_text": "Open in Kibana", "container": "container",
-           "cluster": "cluster", "more": "and {n} more"},
+           "cluster": "cluster", "more": "and {n} more", "repeats": "Occurrences"},
 }
 _DIGEST = {
     "zh": ("【汇总】{n} 条通知（{firing} 条告警，{resolved} 条恢复），因机器人发送频率限制合并发送",
@@ -93,19 +93,21 @@ def duration(delta: timedelta, language: str) -> str:
     return "".join(parts[:2]) or f"0{units[3]}"
 
 
-def rows(alert: Alert, language: str, tz: ZoneInfo, kibana_link: str = "") -> list[dict[str, str]]:
+def rows(alert: Alert, language: str, tz: ZoneInfo,
+         kibana_link: str = "") -> list[dict[str, str]]:
     """The card's rows as {label, value, link}; `link` is set only for the Kibana row."""
     L = _LABELS[language]
     f = alert.fields
     out: list[dict[str, str]] = []
 
-    def add(key: str, *values: Any, sep: str = " ") -> None:
-        text = sep.join(_one_line(v) for v in values if _present(v))
+    def add(key: str, *values: Any) -> None:
+        text = " ".join(_one_line(v) for v in values if _present(v))
         if text:
             out.append({"label": L[key], "value": text, "link": ""})
 
     add("app", alert.workload_name or f.get("service") or alert.name)
-    add("project", alert.namespace, _paren(f"{L['cluster']} {alert.cluster}") if alert.cluster else None)
+    cluster = _paren(f"{L['cluster']} {alert.cluster}") if alert.cluster else None
+    add("project", alert.namespace, cluster)
     kind = alert_kind(alert)
     if kind == "oom":
         add("pod", f.get("pod") or alert.name, _paren(f.get("pod_ip")))
@@ -125,12 +127,17 @@ def rows(alert: Alert, language: str, tz: ZoneInfo, kibana_link: str = "") -> li
             add("exit", _exit(cause, L, with_pod=True))
     elif kind == "event":
         add("event", f.get("reason"), _paren(f.get("type")))
-        add("object", "/".join(_one_line(v) for v in (f.get("involved_kind"), f.get("involved_name")) if _present(v)))
+        involved = (f.get("involved_kind"), f.get("involved_name"))
+        add("object", "/".join(_one_line(v) for v in involved if _present(v)))
         add("count", f.get("count"))
         add("source", f.get("component"), f.get("host"))
         add("detail", f.get("message"))
     else:
         add("detail", alert.description or f.get("message"))
+    if alert.count > 1:
+        # A crash-looping container OOMs every few minutes: repeats are folded into one
+        # incident and counted, instead of one message each.
+        add("repeats", alert.count)
     add("time", local_time(alert.at, tz))
     if alert.status == "resolved":
         add("started", local_time(alert.started_at, tz))

@@ -114,3 +114,9 @@ _values = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_s
 def test_any_field_values_render_a_titled_card(fields: dict, kind: str) -> None:
     alert = replace(sample_alert(kind, now=NOW), fields=fields)  # type: ignore[arg-type]
     assert _render(alert).startswith("### <font")
+
+
+def test_folded_repeats_are_counted_on_the_card() -> None:
+    assert "累计次数" not in _render(sample_alert("oom", now=NOW))
+    assert "累计次数：<font color=\"comment\">4</font>" in _render(
+        replace(sample_alert("oom", now=NOW), count=4))
