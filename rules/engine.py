@@ -111,6 +111,35 @@ class Engine:
                     self._schedule(rule, key, inc)
         return out
 
+    def replace_rules(self, rules: Sequence[Rule]) -> dict[str, str]:
+        """Swap in a reloaded rule set, keeping what can be kept: an unchanged rule keeps its
+        detector and incidents; a rule whose detector spec is unchanged keeps its detector's
+        memory and open incidents; a changed or new rule starts empty. Returns name -> how."""
+        old = {r.name: r for r in self.rules}
+        kept: list[Rule] = []
+        how: dict[str, str] = {}
+        for rule in (r for r in rules if r.enabled):
+            prev = old.get(rule.name)
+            if prev is not None and prev.fingerprint == rule.fingerprint:
+                kept.append(prev)
+                how[rule.name] = "unchanged"
+            elif prev is not None and prev.detector_fingerprint == rule.detector_fingerprint:
+                kept.append(replace(rule, detector=prev.detector))
+                how[rule.name] = "updated"
+            else:
+                kept.append(rule)
+                how[rule.name] = "new"
+        incidents = {r.name: self._incidents.get(r.name, {}) if how[r.name] != "new" else {} for r in kept}
+        deadlines = {r.name: self._deadlines.get(r.name, Deadlines()) if how[r.name] != "new" else Deadlines()
+                     for r in kept}
+        stale_before = self.ctx.stale_before
+        ctx = self.ctx
+        self.__init__(kept, stale_before=stale_before)
+        self.ctx, self._incidents, self._deadlines = ctx, incidents, deadlines
+        for name in old.keys() - how.keys():
+            how[name] = "removed"
+        return how
+
     # -- state for restarts and failover -------------------------------------------------------
 
     def open_incidents(self) -> list[Alert]:

@@ -7,6 +7,8 @@ and names unknown keys, detectors and fields with a suggestion when one is close
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -192,6 +194,7 @@ class _RuleChecker:
             group_by=group_by or DEFAULT_GROUP_BY[source], repeat_interval=timing["repeat_interval"],
             for_=timing["for"], resolve_after=timing["resolve_after"], send_resolved=flags["send_resolved"],
             notify=tuple(notify), templates=templates, enabled=flags["enabled"], exact=exact,
+            fingerprint=_digest(raw), detector_fingerprint=_digest([source, raw.get("detector")]),
             origin=f"{self.lines.file}:{self.lines.line(self.path)}",
         )
 
@@ -334,6 +337,10 @@ class _RuleChecker:
             self.fail((key,), f"{where}`{key}` must be true or false, got {value!r}")
             return default
         return value
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _suggest(word: Any, choices: Iterable[str]) -> str:

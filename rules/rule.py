@@ -37,6 +37,11 @@ class Rule:
     enabled: bool = True
     origin: str = ""
     """`file:line` where the rule was defined, for logs and `rules lint`."""
+    fingerprint: str = ""
+    """Digest of the rule as written: a reload keeps an unchanged rule's state."""
+    detector_fingerprint: str = ""
+    """Digest of source + detector spec: a reload that changes only match/severity/... keeps
+    the detector's memory (e.g. which OOMs it has already seen)."""
     exact: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Fields the rule requires to equal one of a few values (from plain `match` values): the
     engine indexes rules by them so a record is tested only against rules that can match."""

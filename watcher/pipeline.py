@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from concurrent.futures import Future
 from datetime import datetime
 from typing import Callable, Optional
 
@@ -34,6 +35,7 @@ class Pipeline:
         self.tick_seconds = tick_seconds
         self.processed = 0
         self.heartbeat = clock()
+        self._calls: "queue.SimpleQueue[tuple[Callable[[Engine], object], Future]]" = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
 
@@ -41,6 +43,13 @@ class Pipeline:
         """Called by source threads. Blocks when the queue is full: back-pressure on the
         watch stream is better than dropping a change."""
         self.queue.put(record)
+
+    def call(self, fn: Callable[[Engine], object], timeout: float = 30.0) -> object:
+        """Run `fn(engine)` on the pipeline thread (the engine's only writer), between records;
+        returns its result. Used for rule reloads and state snapshots."""
+        future: Future = Future()
+        self._calls.put((fn, future))
+        return future.result(timeout)
 
     def start(self) -> None:
         self._thread.start()
@@ -70,6 +79,7 @@ class Pipeline:
                     break
             now = self.clock()
             self.heartbeat = now
+            self._run_calls()
             if record is not None:
                 try:
                     self._emit(self.engine.process(record, now))
@@ -83,6 +93,17 @@ class Pipeline:
             if now.timestamp() - last_tick >= self.tick_seconds:
                 last_tick = now.timestamp()
                 self._emit(self.engine.tick(now))
+
+    def _run_calls(self) -> None:
+        while True:
+            try:
+                fn, future = self._calls.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                future.set_result(fn(self.engine))
+            except Exception as exc:
+                future.set_exception(exc)
 
     def _emit(self, alerts: list[Alert]) -> None:
         for alert in alerts:

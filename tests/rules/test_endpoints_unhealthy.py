@@ -123,3 +123,15 @@ def test_reminder_after_repeat_interval():
     again = eng.tick(at(3600))
     assert [(a.status, a.sequence) for a in again] == [("firing", 2)]
     assert again[0].id != first[0].id
+
+
+def test_reload_keeps_state_of_unchanged_and_detector_compatible_rules():
+    from rules.loader import load_text
+
+    eng = engine_for(NO_FOR + "severity: warning\n")
+    fired = eng.process(rec(endpoint_slice([True, False])), at(1))
+    assert fired[0].severity == "warning"
+    changed = load_text(NO_FOR + "severity: critical\n", "r.yaml").rules
+    assert eng.replace_rules(changed) == {"ep": "updated"}
+    resolved = eng.process(rec(endpoint_slice([True, True])), at(2))
+    assert [(a.status, a.severity, a.incident) for a in resolved] == [("resolved", "critical", fired[0].incident)]

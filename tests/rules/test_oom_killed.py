@@ -79,3 +79,15 @@ def test_disabled_builtin_is_not_run():
     rules = [r for r in load_rule_set([]).rules if r.name != "oom-killed"] + override.rules
     eng = Engine(rules, stale_before=at(0))
     assert eng.process(rec(pod(restarts=1, last=oom(100))), at(100)) == []
+
+
+def test_reload_with_same_detector_remembers_seen_ooms():
+    from rules.loader import load_rule_set, load_text
+
+    eng = builtin_engine()
+    assert len(eng.process(rec(pod(restarts=1, last=oom(100))), at(100))) == 1
+    tweaked = load_text("name: oom-killed\nsource: pod\ndetector: {type: oom_killed, reasons: [OOMKilled]}\nseverity: warning\n", "o.yaml").rules
+    how = eng.replace_rules([r for r in load_rule_set([]).rules if r.name != "oom-killed"] + tweaked)
+    assert how["oom-killed"] == "updated" and how["endpoints-unhealthy"] == "unchanged"
+    eng.tick(at(5000))  # past any fold window
+    assert eng.process(rec(pod(restarts=1, last=oom(100), ready=True)), at(5000)) == []

@@ -1,0 +1,55 @@
+from datetime import datetime, timezone
+
+from rules.engine import Engine
+from rules.loader import load_rule_set
+from watcher.pipeline import Pipeline
+from watcher.reload import RuleReloader
+
+RULE = "name: warn\nsource: event\nmatch: {type: Warning}\ndetector: any\nseverity: {sev}\n"
+
+
+def _setup(tmp_path):
+    f = tmp_path / "r.yaml"
+    f.write_text(RULE.replace("{sev}", "warning"))
+    engine = Engine(load_rule_set([tmp_path]).rules)
+    pipeline = Pipeline(engine, clock=lambda: datetime.now(timezone.utc), on_alert=lambda a: None)
+    pipeline.start()
+    results: list[str] = []
+    reloader = RuleReloader([str(tmp_path)], builtins=True,
+                            apply=lambda rules: pipeline.call(lambda eng: eng.replace_rules(rules)),
+                            on_result=results.append)
+    return f, engine, pipeline, reloader, results
+
+
+def test_changed_file_is_reloaded_on_the_pipeline_thread(tmp_path):
+    f, engine, pipeline, reloader, results = _setup(tmp_path)
+    try:
+        assert reloader.check_files() is False
+        f.write_text(RULE.replace("{sev}", "critical"))
+        assert reloader.check_files() is True
+        assert {r.name: r.severity for r in engine.rules}["warn"] == "critical"
+        assert results == ["success"]
+    finally:
+        pipeline.stop()
+
+
+def test_invalid_new_rules_are_rejected_and_old_ones_kept(tmp_path, caplog):
+    f, engine, pipeline, reloader, results = _setup(tmp_path)
+    try:
+        f.write_text(RULE.replace("{sev}", "critical") + "detector: nope\n")
+        assert reloader.check_files() is False
+        assert {r.name: r.severity for r in engine.rules}["warn"] == "warning"
+        assert results == ["failure"]
+        assert f"{f}:6: duplicate key `detector`" in caplog.text
+    finally:
+        pipeline.stop()
+
+
+def test_validate_hook_rejects_unknown_notifier(tmp_path):
+    f, engine, pipeline, reloader, results = _setup(tmp_path)
+    reloader.validate = lambda rules: [f"{r.origin}: rule `{r.name}` names unknown notifier `x`" for r in rules if "x" in r.notify]
+    try:
+        f.write_text(RULE.replace("{sev}", "info") + "notify: [x]\n")
+        assert reloader.reload("SIGHUP") is False and results == ["failure"]
+    finally:
+        pipeline.stop()
