@@ -194,6 +194,19 @@ def _check(cfg: Config, b: "_Builder") -> None:
     for name, raw in cfg.notifiers.items():
         if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
             b.fail(("notifiers", name), "expected a mapping with `type` (wecom, dingtalk, feishu or webhook)")
+    for name in ("retention", "digest", "watchdog"):
+        job = getattr(cfg.scheduler, name)
+        if not job.enabled:
+            continue
+        if not job.cron and not job.interval:
+            b.fail(("scheduler", name), "give `cron` or `interval`")
+        elif job.cron and not job.interval:
+            try:
+                from apscheduler.triggers.cron import CronTrigger
+
+                CronTrigger.from_crontab(job.cron)
+            except ValueError as exc:
+                b.fail(("scheduler", name, "cron"), f"invalid crontab expression {job.cron!r}: {exc}")
     try:
         import zoneinfo
 

@@ -82,3 +82,8 @@ def test_cross_field_checks():
 def test_invalid_yaml_and_duplicate_keys():
     assert errors("a: [1\n")[0].startswith("c.yaml:")
     assert errors("cluster: a\ncluster: b\n") == ["c.yaml:2: duplicate key `cluster`"]
+
+
+def test_bad_cron_is_named():
+    found = errors("scheduler:\n  digest: {enabled: true, cron: '61 9 * * *'}\n")
+    assert len(found) == 1 and found[0].startswith("c.yaml:2: scheduler.digest.cron: invalid crontab expression '61 9 * * *'")

@@ -1,0 +1,56 @@
+from datetime import timedelta
+
+from tests.factories import at
+from watcher.config import Job, Scheduler
+from watcher.jobs import Watchdog, build_scheduler
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_watchdog_fires_for_silent_watcher_only_while_api_answers_and_resolves():
+    clock, reachable = Clock(), {"ok": True}
+    last = {"pods": 1000.0}
+    dog = Watchdog(cluster="c", silence=timedelta(minutes=15), watchers={"pods": lambda: last["pods"]},
+                   api_reachable=lambda: reachable["ok"], outbox_pending=lambda: 0, last_confirmed=lambda: None,
+                   monotonic=clock)
+    assert dog.check(at(0)) == []
+    clock.t += 901
+    reachable["ok"] = False
+    assert dog.check(at(901)) == []  # API down: the watcher is not the problem
+    reachable["ok"] = True
+    fired = dog.check(at(902))
+    assert [(a.rule, a.status, a.key) for a in fired] == [("kea-watchdog", "firing", "watch/pods")]
+    assert dog.check(at(903)) == []  # once per problem
+    last["pods"] = clock.t
+    resolved = dog.check(at(904))
+    assert [(a.status, a.incident) for a in resolved] == [("resolved", fired[0].incident)]
+
+
+def test_watchdog_outbox_stuck():
+    clock = Clock()
+    dog = Watchdog(cluster="c", silence=timedelta(seconds=60), watchers={}, api_reachable=lambda: True,
+                   outbox_pending=lambda: 3, last_confirmed=lambda: 1000.0, monotonic=clock)
+    assert dog.check(at(0)) == []
+    clock.t += 61
+    assert [a.key for a in dog.check(at(61))] == ["outbox"]
+
+
+def test_scheduler_honours_enabled_cron_and_interval():
+    cfg = Scheduler(retention=Job(cron="30 3 * * *"), digest=Job(enabled=False, cron="0 9 * * *"),
+                    watchdog=Job(interval=timedelta(minutes=1)))
+    sched = build_scheduler(cfg, "Asia/Shanghai", {"retention": lambda: None, "digest": lambda: None,
+                                                   "watchdog": lambda: None})
+    sched.start(paused=True)
+    try:
+        jobs = {j.id: j for j in sched.get_jobs()}
+        assert set(jobs) == {"retention", "watchdog"}
+        assert "hour='3'" in str(jobs["retention"].trigger) and "minute='30'" in str(jobs["retention"].trigger)
+        assert jobs["watchdog"].trigger.interval == timedelta(minutes=1)
+    finally:
+        sched.shutdown(wait=False)
