@@ -144,6 +144,14 @@ class Config:
     secrets: set[str] = field(default_factory=set, metadata={"internal": True})
 
 
+def notifier_defaults(cfg: Config):
+    """What every notifier inherits from the daemon's config."""
+    from notifiers import NotifierDefaults
+
+    return NotifierDefaults(timezone=cfg.timezone, language=cfg.language, kibana_url=cfg.routing.kibana_url,
+                            mention_label=cfg.routing.mention_label, mention_annotation=cfg.routing.mention_annotation)
+
+
 class ConfigError(ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(map(str, problems)))
@@ -191,9 +199,15 @@ def _check(cfg: Config, b: "_Builder") -> None:
     for i, name in enumerate(cfg.routing.default):
         if name not in cfg.notifiers:
             b.fail(("routing", "default", i), f"no notifier named `{name}` (defined: {', '.join(cfg.notifiers) or 'none'})")
+    from notifiers import SettingsError, build_notifier
+
     for name, raw in cfg.notifiers.items():
-        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-            b.fail(("notifiers", name), "expected a mapping with `type` (wecom, dingtalk, feishu or webhook)")
+        try:
+            notifier = build_notifier(name, raw, defaults=notifier_defaults(cfg))
+        except SettingsError as exc:
+            b.fail(("notifiers", *exc.key_path), exc.message)
+        else:
+            b.secrets.update(notifier.settings.secrets())
     for name in ("retention", "digest", "watchdog"):
         job = getattr(cfg.scheduler, name)
         if not job.enabled:

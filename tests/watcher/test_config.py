@@ -15,11 +15,12 @@ def errors(text: str, env: dict | None = None) -> list[str]:
 
 
 def test_example_config_is_valid_and_documents_every_key(tmp_path):
-    for name in ("url", "secret"):
-        (tmp_path / name).write_text("x")
+    (tmp_path / "url").write_text("https://dingtalk.example.invalid/robot/send?access_token=t0k3n\n")
+    (tmp_path / "secret").write_text("SEC0123456789abcdef\n")
     text = EXAMPLE.read_text().replace("/etc/kube-event-alerter/dingtalk/", f"{tmp_path}/")
     cfg = parse_config(text, "example.yaml", {"WECOM_WEBHOOK_URL": "https://example.invalid/send?key=k"})
     assert cfg.cluster == "prod-bj-1" and cfg.kubernetes.watch_timeout == timedelta(minutes=5)
+    assert {"SEC0123456789abcdef", "https://example.invalid/send?key=k"} <= cfg.secrets
     import dataclasses
 
     from watcher.config import Config
@@ -87,3 +88,10 @@ def test_invalid_yaml_and_duplicate_keys():
 def test_bad_cron_is_named():
     found = errors("scheduler:\n  digest: {enabled: true, cron: '61 9 * * *'}\n")
     assert len(found) == 1 and found[0].startswith("c.yaml:2: scheduler.digest.cron: invalid crontab expression '61 9 * * *'")
+
+
+def test_notifier_settings_are_validated_with_their_key_path():
+    found = errors("notifiers:\n  ops:\n    type: wecom\n    url: https://x.invalid/send?key=k\n    msgtype: card\n")
+    assert len(found) == 1 and found[0].startswith("c.yaml:5: notifiers.ops.msgtype:")
+    found = errors("notifiers:\n  ops:\n    type: carrier-pigeon\n    url: https://x.invalid\n")
+    assert found[0].startswith("c.yaml:3: notifiers.ops.type: expected one of wecom, dingtalk, feishu, webhook")
