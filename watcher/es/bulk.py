@@ -26,7 +26,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from elastic_transport import TransportError
 from elasticsearch.helpers import streaming_bulk
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
 from watcher.es.doc import Doc
 
@@ -64,7 +64,7 @@ class BulkSender:
                  max_backoff: float = 5.0) -> None:
         # Our retries replace the client's: a connection error must come back to us quickly
         # so the documents reach the spool, not sit in the transport's own retry loop.
-        self.client = client.options(max_retries=0)
+        self.client = client.options(max_retries=0, retry_on_timeout=False)
         self.chunk_size = chunk_size
         self.max_chunk_bytes = max_chunk_bytes
         self.stat = on_stat
@@ -80,7 +80,8 @@ class BulkSender:
         pending = list(docs)
         retrying = Retrying(
             stop=stop_after_attempt(max(1, attempts)) | (lambda state: give_up()),
-            wait=wait_exponential_jitter(initial=self.initial_backoff, max=self.max_backoff, jitter=self.initial_backoff),
+            # 0.25 s, 0.5 s, 1 s ... up to max_backoff, plus jitter so replicas don't retry in step
+            wait=wait_exponential(multiplier=self.initial_backoff, max=self.max_backoff) + wait_random(0, self.initial_backoff),
             retry=retry_if_exception_type(_Again),
             sleep=self.sleep,
             reraise=True,

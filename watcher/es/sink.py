@@ -49,7 +49,9 @@ class EsSink:
                  max_queued: Optional[int] = None, attempts: int = 4, max_backoff: float = 5.0) -> None:
         """`max_queued`: documents held in memory before `put` moves them to the spool (default
         20 chunks). `attempts`: bulk tries while ES is up before the documents are spooled."""
-        self.client = client
+        # No transport-level retries: the sink's own policy decides when to retry and when to
+        # spool, and a probe while ES is down must fail fast (one request, not four).
+        self.client = client.options(max_retries=0)
         self.prefix = prefix
         self.chunk_size = max(1, chunk_size)
         self.max_chunk_bytes = max_chunk_bytes
@@ -61,7 +63,7 @@ class EsSink:
         self._stat_fn = on_stat
         self.documenter = Documenter(prefix=prefix, clock=clock)
         self.spool = Spool(spool_dir, max_bytes=spool_max_bytes, on_stat=self._stat)
-        self.sender = BulkSender(client, chunk_size=self.chunk_size, max_chunk_bytes=max_chunk_bytes,
+        self.sender = BulkSender(self.client, chunk_size=self.chunk_size, max_chunk_bytes=max_chunk_bytes,
                                  on_stat=self._stat, sleep=self._nap, max_backoff=max_backoff)
         self._queue: deque[Doc] = deque()
         self._cond = threading.Condition()
