@@ -1,0 +1,66 @@
+"""Retention: which daily indices expire (pure), deleting them on the real node, the job."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.es.helpers import prefix_of
+from tests.harness.es import es_client, es_node, es_prefix  # noqa: F401  (fixtures)
+from watcher.es.retention import add_retention_job, delete_old_indices, expired_indices
+from watcher.es.templates import install_templates
+
+NOW = datetime(2024, 6, 30, 3, 30, tzinfo=timezone.utc)
+
+
+def test_expired_indices_by_the_date_in_the_name():
+    names = ["kea-events-2024.05.30", "kea-events-2024.05.31", "kea-endpoints-2024.01.01",
+             "kea-terminations-2024.06.30", "kea-alerts", "kea-x-events-2024.01.01", "other-events-2024.01.01",
+             "kea-events-2024.13.45", "kea-events-2024.01.01-restored", "kea-events"]
+    assert expired_indices(names, "kea", 30, NOW) == ["kea-endpoints-2024.01.01", "kea-events-2024.05.30"]
+
+
+def test_zero_retention_keeps_everything():
+    assert expired_indices(["kea-events-2000.01.01"], "kea", 0, NOW) == []
+
+
+@pytest.mark.es
+def test_delete_old_indices_on_the_node(es_client, es_prefix):
+    prefix = prefix_of(es_prefix)
+    install_templates(es_client, prefix)
+    keep = [f"{prefix}-events-2024.06.29", f"{prefix}-endpoints-2024.05.31", f"{prefix}-alerts",
+            f"{prefix}x-events-2024.01.01"]  # another prefix that shares ours as its start
+    doomed = [f"{prefix}-events-2024.05.29", f"{prefix}-terminations-2024.01.02"]
+    for name in keep + doomed:
+        es_client.indices.create(index=name)
+    assert delete_old_indices(es_client, prefix, 30, NOW) == sorted(doomed)
+    left = {r["index"] for r in es_client.cat.indices(index=f"{prefix}*", h="index", format="json")}
+    assert left == set(keep)
+    assert delete_old_indices(es_client, prefix, 30, NOW) == []  # idempotent
+
+
+def test_retention_job_is_scheduled_and_runs(monkeypatch):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    calls = []
+    monkeypatch.setattr("watcher.es.retention.delete_old_indices", lambda *a: calls.append(a) or [])
+    scheduler = BackgroundScheduler(timezone="UTC")  # never started: we run the job by hand
+    job = add_retention_job(scheduler, client="C", prefix="kea", retention_days=7, clock=lambda: NOW,
+                            cron="30 3 * * *", timezone_name="Asia/Shanghai")
+    assert "hour='3'" in str(job.trigger) and "minute='30'" in str(job.trigger)
+    job.func()
+    assert calls == [("C", "kea", 7, NOW)]
+    job2 = add_retention_job(scheduler, client="C", prefix="kea", retention_days=7, clock=lambda: NOW,
+                             interval=timedelta(hours=6), job_id="r2")
+    assert job2.trigger.interval == timedelta(hours=6)
+
+
+def test_retention_job_failure_is_logged_not_raised(monkeypatch, caplog):
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    def boom(*a):
+        raise ConnectionError("es down")
+
+    monkeypatch.setattr("watcher.es.retention.delete_old_indices", boom)
+    job = add_retention_job(BackgroundScheduler(timezone="UTC"), client=None, prefix="kea", retention_days=7,
+                            clock=lambda: NOW, cron="0 4 * * *")
+    job.func()
+    assert "retention job failed" in caplog.text
