@@ -1,26 +1,38 @@
-"""`kube-event-alerter run`: wire sources → pipeline → dispatcher, and stop cleanly.
+"""`kube-event-alerter run`: wire sources → pipeline → alert router → dispatcher, the
+Elasticsearch sink beside them, and stop cleanly.
 
-SIGTERM / SIGINT set a stop flag; the daemon then stops its sources, lets the pipeline drain,
-flushes what it can within a deadline and exits 0. What could not be flushed stays on disk
-(outbox) for the next start.
+Start-up order matters: the outbox and the alert history come first (so a restart resends
+what was not confirmed and restores open incidents), then the engine, then the sources. On
+SIGTERM / SIGINT the daemon stops the sources, lets the pipeline drain, flushes the outbox and
+the bulk queue within a deadline (what is left stays on disk for the next start), releases the
+Lease and exits 0. SIGHUP reloads the rules.
 """
 from __future__ import annotations
 
 import logging
 import signal
 import threading
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
+from importlib.metadata import PackageNotFoundError, version
 from typing import Sequence
 
-from rules.alert import Alert
 from rules.engine import Engine
 from rules.loader import load_rule_set
+from watcher.alerting import AlertRouter
 from watcher.config import Config
+from watcher.gctune import freeze_startup_state, tune_gc
+from watcher.health import Health, StatusServer
+from watcher.logsetup import setup_logging
+from watcher.metrics import Metrics
 from watcher.pipeline import Pipeline
+from watcher.reload import RuleReloader
+from watcher.wiring import build_components, rule_problems
 
 log = logging.getLogger("kea.daemon")
 
 SHUTDOWN_DEADLINE_SECONDS = 20.0
+RULE_FILE_CHECK_SECONDS = 30.0
 
 
 def utcnow() -> datetime:
@@ -28,29 +40,77 @@ def utcnow() -> datetime:
 
 
 def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int:
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda signum, frame: stop.set())
+    redactor = setup_logging(cfg.logging.level, cfg.logging.format, cfg.secrets)
+    tune_gc()
+    stop, reload_requested = threading.Event(), threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
+
     loaded = load_rule_set(cfg.rules.paths, builtins=cfg.rules.builtins)
-    if not loaded.ok:
-        for p in loaded.problems:
+    problems = [str(p) for p in loaded.problems] or rule_problems(loaded.rules, cfg)
+    if problems:
+        for p in problems:
             log.error("%s", p)
         return 1
-    engine = Engine(loaded.rules, stale_before=utcnow())
-    pipeline = Pipeline(engine, clock=utcnow, on_alert=_log_alert)
-    pipeline.start()
-    log.info("started: cluster=%s rules=%d", cfg.cluster, len(engine.rules))
-    if replay_files:
-        from watcher.sources import ReplaySource
 
-        source = ReplaySource(replay_files, cluster=cfg.cluster, sink=pipeline.put, stop=stop)
-        source.start()
-    stop.wait()
-    log.info("stopping")
-    pipeline.drain(SHUTDOWN_DEADLINE_SECONDS)
+    metrics = Metrics(_version())
+    health = Health()
+    parts = build_components(cfg, metrics=metrics, health=health, stop=stop, replay=bool(replay_files))
+    redactor.update(cfg.secrets | parts.secrets)
+    # Live, history is whatever happened before this start. A replay feeds old recordings as
+    # if they were happening now, so nothing in them counts as history.
+    engine = Engine(loaded.rules, stale_before=None if replay_files else utcnow())
+    restored = engine.restore(parts.open_incidents())
+    router = AlertRouter(submit=parts.submit, clock=utcnow, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
+                         hold=max(timedelta(minutes=2), cfg.kubernetes.leader_election.lease_duration * 4),
+                         delivered_ids=parts.delivered_ids)
+    pipeline = Pipeline(engine, clock=utcnow, on_alert=router, on_record=parts.on_record)
+    health.liveness["pipeline"] = lambda: (time.time() - pipeline.heartbeat.timestamp() < 30, "")
+    health.readiness["rules"] = lambda: (bool(engine.rules), f"{len(engine.rules)} rules")
+    reloader = RuleReloader(cfg.rules.paths, builtins=cfg.rules.builtins,
+                            apply=lambda rules: pipeline.call(lambda eng: eng.replace_rules(rules)),
+                            validate=lambda rules: rule_problems(rules, cfg),
+                            on_result=lambda result: metrics.reloads.labels(result).inc())
+    server = StatusServer(cfg.metrics.address, cfg.metrics.port, health=health, registry=metrics.registry) \
+        if cfg.metrics.enabled else None
+
+    parts.start_delivery()
+    pipeline.start()
+    if server:
+        server.start()
+    parts.start_sources(pipeline.put, replay_files, leader=router)
+    parts.start_scheduler(router)
+    log.info("started: cluster=%s rules=%d notifiers=%d elasticsearch=%s restored_incidents=%d",
+             cfg.cluster, len(engine.rules), len(cfg.notifiers), "on" if cfg.elasticsearch.enabled else "off", restored)
+    freeze_startup_state()
+
+    next_check = time.monotonic() + RULE_FILE_CHECK_SECONDS
+    while not stop.wait(1.0):
+        metrics.pipeline_queue.set(pipeline.queue.qsize())
+        if reload_requested.is_set():
+            reload_requested.clear()
+            reloader.reload("SIGHUP")
+        elif time.monotonic() >= next_check:
+            next_check = time.monotonic() + RULE_FILE_CHECK_SECONDS
+            reloader.check_files()
+
+    log.info("stopping: draining the pipeline, flushing the outbox and bulk queue (deadline %ss)",
+             SHUTDOWN_DEADLINE_SECONDS)
+    deadline = time.monotonic() + SHUTDOWN_DEADLINE_SECONDS
+    parts.stop_sources()
+    pipeline.drain(max(1.0, deadline - time.monotonic()))
     pipeline.stop()
+    left = parts.stop_delivery(max(1.0, deadline - time.monotonic()))
+    if server:
+        server.stop()
+    log.info("stopped (%d notifications left in the outbox for the next start)", left)
     return 0
 
 
-def _log_alert(alert: Alert) -> None:
-    log.warning("%s %s %s", alert.status.upper(), alert.rule, alert.summary)
+def _version() -> str:
+    try:
+        return version("kube-event-alerter")
+    except PackageNotFoundError:
+        return "unknown"
+

@@ -1,0 +1,43 @@
+from datetime import timedelta
+
+from notifiers import sample_alert
+from tests.factories import at
+from watcher.alerting import AlertRouter
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = at(0)
+
+    def __call__(self):
+        return self.now
+
+
+def test_leader_submits_follower_holds_then_forwards_only_after_last_renewal():
+    clock, sent = Clock(), []
+    router = AlertRouter(submit=sent.append, clock=clock, hold=timedelta(minutes=2))
+    before = sample_alert("oom", now=at(0))
+    router(before)  # decided at t=0, while the old leader was alive (it sent this one)
+    clock.now = at(20)
+    after = sample_alert("unhealthy", now=at(20))
+    router(after)  # decided after the old leader's last renewal at t=10
+    assert sent == []
+    assert router.became_leader(previous_renewal=at(10)) == 1
+    assert sent == [after]
+    late = sample_alert("oom", now=at(30), status="resolved")
+    router(late)
+    assert sent == [after, late]
+
+
+def test_held_alerts_expire_and_history_dedups():
+    clock, sent = Clock(), []
+    first, second = sample_alert("oom", now=at(0)), sample_alert("unhealthy", now=at(0))
+    router = AlertRouter(submit=sent.append, clock=clock, hold=timedelta(seconds=60),
+                         delivered_ids=lambda since: {second.id})
+    router(first)
+    clock.now = at(100)
+    router(second)
+    assert router.became_leader(previous_renewal=None) == 0  # first expired, second delivered already
+    router.lost_leadership()
+    router(first)
+    assert sent == []
