@@ -122,7 +122,9 @@ def rows(alert: Alert, language: str, tz: ZoneInfo,
             add("ratio", f"{_int_or(f.get('unhealthy'), f.get('not_ready'))} / {f.get('total')}")
         add("instances", _addresses(f.get("unhealthy_addresses"), L))
         cause = f.get("cause") if isinstance(f.get("cause"), Mapping) else {}
-        add("node", _listed(f.get("nodes"), L) or cause.get("node"))
+        ips = f.get("node_ips") if isinstance(f.get("node_ips"), Mapping) else {}
+        nodes = [f"{ips[n]} ({n})" if n in ips else n for n in f.get("nodes") or [] if isinstance(n, str)]
+        add("node", _listed(nodes, L) or cause.get("node"))
         if cause:
             add("exit", _exit(cause, L, with_pod=True))
     elif kind == "event":

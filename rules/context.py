@@ -20,10 +20,15 @@ class PodIndex:
 
     def __init__(self) -> None:
         self._last: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self.node_ips: dict[str, str] = {}
+        """Node name -> host IP, learned from Pod status (EndpointSlices name only the node)."""
 
     def observe(self, record: Record) -> None:
         if record.pod is None:
             return
+        pod = record.pod
+        if pod.node and pod.host_ip and self.node_ips.get(pod.node) != pod.host_ip and len(self.node_ips) < 20_000:
+            self.node_ips[pod.node] = pod.host_ip
         key = (record.namespace, record.name)
         if record.watch_type == "DELETED":
             self._last.pop(key, None)

@@ -296,6 +296,9 @@ class EndpointsUnhealthyDetector:
             "addresses": [_addr(a) for a in addresses], "unhealthy_addresses": [_addr(a) for a in bad],
             "nodes": sorted({a.node for a in bad if a.node}),
         }
+        node_ips = {n: ctx.pods.node_ips[n] for n in fields["nodes"] if n in ctx.pods.node_ips}
+        if node_ips:
+            fields["node_ips"] = node_ips
         cause = ctx.pods.cause(record.namespace, [a.pod for a in bad if a.pod])
         if cause:
             fields["cause"] = cause

@@ -36,6 +36,12 @@ def test_unhealthy_card_in_chinese() -> None:
         assert part in text, part
 
 
+def test_unhealthy_card_shows_node_ip_beside_node_name() -> None:
+    alert = sample_alert("unhealthy", now=NOW)
+    alert = replace(alert, fields={**alert.fields, "nodes": ["node-7"], "node_ips": {"node-7": "10.0.7.7"}})
+    assert "10.0.7.7 (node-7)" in _render(alert)
+
+
 def test_resolved_card_shows_start_and_duration() -> None:
     text = _render(sample_alert("oom", now=NOW, status="resolved"))
     assert "【恢复】容器 OOMKilled" in text and "持续时间" in text and "12分" in text

@@ -135,3 +135,10 @@ def test_reload_keeps_state_of_unchanged_and_detector_compatible_rules():
     assert eng.replace_rules(changed) == {"ep": "updated"}
     resolved = eng.process(rec(endpoint_slice([True, True])), at(2))
     assert [(a.status, a.severity, a.incident) for a in resolved] == [("resolved", "critical", fired[0].incident)]
+
+
+def test_node_ips_learned_from_pods_are_attached():
+    eng = engine_for(NO_FOR)
+    eng.process(rec(pod("web-pod-1", node="node-1", rs=None)), at(0))
+    alerts = eng.process(rec(endpoint_slice([True, False])), at(1))
+    assert alerts[0].fields["nodes"] == ["node-1"] and alerts[0].fields["node_ips"] == {"node-1": "192.168.0.11"}
