@@ -57,6 +57,8 @@ class Engine:
         self.ctx = Context(stale_before or _EPOCH)
         self._incidents: dict[str, dict[str, Incident]] = {r.name: {} for r in self.rules}
         self._deadlines: dict[str, Deadlines] = {r.name: Deadlines() for r in self.rules}
+        self.match_counts: dict[str, int] = getattr(self, "match_counts", {})
+        """Records that matched each rule since start (for metrics)."""
 
     @property
     def stale_before(self) -> datetime:
@@ -83,6 +85,7 @@ class Engine:
             matched = rule.matching_views(all_views)
             if not matched:
                 continue
+            self.match_counts[rule.name] = self.match_counts.get(rule.name, 0) + 1
             for det in rule.detector.observe(rule, record, matched, now, self.ctx):
                 out.extend(self._apply(rule, det, now, record.listed))
         return out

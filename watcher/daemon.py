@@ -66,6 +66,7 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
                          hold=max(timedelta(minutes=2), cfg.kubernetes.leader_election.lease_duration * 4),
                          delivered_ids=parts.delivered_ids)
     pipeline = Pipeline(engine, clock=utcnow, on_alert=router, on_record=parts.on_record)
+    metrics.rule_matches_from(lambda: engine.match_counts)
     health.liveness["pipeline"] = lambda: (time.time() - pipeline.heartbeat.timestamp() < 30, "")
     health.readiness["rules"] = lambda: (bool(engine.rules), f"{len(engine.rules)} rules")
     reloader = RuleReloader(cfg.rules.paths, builtins=cfg.rules.builtins,

@@ -14,7 +14,7 @@ import time
 from typing import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 log = logging.getLogger("kea.metrics")
 # `*_created` series double the output and no dashboard here uses them.
@@ -29,7 +29,6 @@ class Metrics:
         self.watch_reconnects = Counter("kea_watch_reconnects_total", "Watch reconnects", ["resource", "reason"], registry=r)
         self.watch_relists = Counter("kea_watch_relists_total", "Relists (410 Gone, empty stream)", ["resource", "reason"], registry=r)
         self.last_event = Gauge("kea_watch_last_event_timestamp_seconds", "Unix time of the last event per watcher", ["resource"], registry=r)
-        self.rule_matches = Counter("kea_rule_matches_total", "Records that matched a rule", ["rule"], registry=r)
         self.alerts = Counter("kea_alerts_total", "Alert changes decided by the rules", ["rule", "status"], registry=r)
         self.notifications = Counter("kea_notifications_total", "Notification outcomes", ["notifier", "platform", "result"], registry=r)
         self.notification_errors = Counter("kea_notification_errors_total", "Failed deliveries by platform code", ["notifier", "platform", "code"], registry=r)
@@ -48,7 +47,9 @@ class Metrics:
         self.unknown_stats = Counter("kea_unknown_stats_total", "Reports with a name this build does not export", ["name"], registry=r)
         Info("kea_build", "Build information", registry=r).info({"version": version})
         self._since_last: dict[str, Callable[[], float | None]] = {}
+        self._match_counts: list[Callable[[], Mapping[str, int]]] = []
         r.register(_SinceLastEvent(self._since_last))
+        r.register(_RuleMatches(self._match_counts))
         self._stats: dict[str, Callable[[float, Mapping[str, str]], None]] = {
             "watch_events": lambda v, l: self.watch_events.labels(l.get("resource", ""), l.get("type", "")).inc(v),
             "records_skipped": lambda v, l: self.records_skipped.labels(l.get("reason", "unknown")).inc(v),
@@ -81,6 +82,11 @@ class Metrics:
         """Export seconds since a watcher's last event (computed at scrape time)."""
         self._since_last[resource] = last_monotonic
 
+    def rule_matches_from(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Export the engine's per-rule match counts (read at scrape time; the engine keeps
+        plain ints so the pure rules package needs no metrics library)."""
+        self._match_counts[:] = [counts]
+
     def record_alert(self, rule: str, status: str) -> None:
         self.alerts.labels(rule, status).inc()
 
@@ -106,3 +112,18 @@ class _SinceLastEvent:
             if value is not None:
                 g.add_metric([resource], max(0.0, now - value))
         yield g
+
+
+class _RuleMatches:
+    def __init__(self, sources: list) -> None:
+        self.sources = sources
+
+    def describe(self) -> Iterable[CounterMetricFamily]:
+        return []
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        c = CounterMetricFamily("kea_rule_matches", "Records that matched a rule", labels=["rule"])
+        for counts in self.sources:
+            for rule, n in dict(counts()).items():
+                c.add_metric([rule], n)
+        yield c

@@ -85,6 +85,7 @@ def test_delivers_once_serves_status_and_never_resends_after_restart(tmp_path, w
                            what="the sent counter")
         assert 'kea_alerts_total{rule="oom-killed",status="firing"} 1.0' in metrics
         assert 'kea_notifications_total{notifier="ops",platform="wecom",result="sent"} 1.0' in metrics
+        assert 'kea_rule_matches_total{rule="oom-killed"}' in metrics
     finally:
         assert stop_daemon(proc) == 0
     logs = (tmp_path / "daemon.log").read_text()
