@@ -58,7 +58,7 @@ def run(client: Elasticsearch, *, events: int, warmup: int, chunk_size: int, flu
     lock = threading.Lock()
 
     def on_stat(name: str, value: float, labels: dict) -> None:
-        if name in ("docs_indexed", "docs_duplicate", "docs_rejected", "docs_spooled", "bulk_retries"):
+        if name in ("docs_indexed", "docs_duplicate", "docs_rejected", "docs_spooled", "bulk_errors"):
             with lock:
                 counts[name] += value
 
@@ -101,7 +101,7 @@ def run(client: Elasticsearch, *, events: int, warmup: int, chunk_size: int, flu
     print(f"es_ingest: {events} events in {elapsed:.2f} s = {rate:,.0f} events/s sustained "
           f"(chunk_size={chunk_size}, flush_interval={flush}s, warm-up {warmup}); stored={stored}, "
           f"rejected={int(counts['docs_rejected'])}, spooled={int(counts['docs_spooled'])}, "
-          f"retries={int(counts['bulk_retries'])}")
+          f"bulk_errors={int(counts['bulk_errors'])}")
     client.indices.delete(index=f"{prefix}-*")
     for name in (f"{prefix}-events", f"{prefix}-endpoints", f"{prefix}-terminations", f"{prefix}-alerts"):
         client.options(ignore_status=404).indices.delete_index_template(name=name)

@@ -1,6 +1,6 @@
 """Records → documents: ids, indices, fields (pure, no Elasticsearch)."""
 from tests.es.helpers import FIXED_NOW, fixed_clock
-from tests.factories import at, endpoint_slice, event, oom, pod, rec
+from tests.factories import at, event, oom, pod, rec
 from watcher.es.doc import Doc
 from watcher.es.documents import Documenter, event_doc, parse_quantity, termination_docs
 

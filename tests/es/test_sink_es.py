@@ -63,7 +63,7 @@ def test_mapping_rejection_is_counted_logged_and_not_retried(es_client, es_prefi
         wait_for(lambda: settled(stats) == 2, timeout=30, what="both documents settled")
         sink.stop(5)
     assert stats.total("docs_rejected", reason="document_parsing_exception", index_kind="events") == 1
-    assert stats.total("docs_indexed") == 1 and stats.total("bulk_retries") == 0
+    assert stats.total("docs_indexed") == 1 and stats.total("bulk_errors") == 0
     assert "bad:1" in caplog.text and "document_parsing_exception" in caplog.text and "count" in caplog.text
     assert sink.status()["spooled_bytes"] == 0
 

@@ -91,7 +91,7 @@ class BulkSender:
                 with attempt:
                     pending = self._attempt(pending, result)
                     if pending:
-                        self.stat("bulk_retries", 1, {"reason": _reason_label(result.error)})
+                        self.stat("bulk_errors", 1, {"reason": _reason_label(result.error)})
                         raise _Again(result.error)
         except _Again:
             result.remaining = pending

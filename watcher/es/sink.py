@@ -8,8 +8,9 @@ One writer thread owns sending. While the spool holds anything, new documents ar
 behind it and the writer sends from the spool's head, so documents reach Elasticsearch in the
 order they were spooled. A document leaves memory only into Elasticsearch or onto disk (fsynced),
 and leaves the disk only after Elasticsearch acknowledged it. What a kill -9 can lose is the
-memory queue (at most `flush_interval` of documents): after the restart the watchers relist and
-the deterministic ids re-create what is still in the API.
+memory queue: while ES is up, what is being sent; while it is down, what arrived since the last
+spool write (one `flush_interval` plus one probe backoff, at most `max_backoff` seconds). After
+the restart the watchers relist and the deterministic ids re-create what is still in the API.
 
 When Elasticsearch is down the writer probes with one bulk request from the spool's head,
 backing off up to `max_backoff` seconds; the first answer resumes normal work. Templates are
@@ -145,21 +146,26 @@ class EsSink:
     def _run(self) -> None:
         backoff = 0.0
         while True:
-            # while the spool drains, don't wait for new documents to fill a chunk
-            batch = self._take(wait=not self._up or self.spool.empty())
+            spooling = not self._up or not self.spool.empty()
+            # while spooling, everything in memory goes to disk at once (memory is what a kill -9
+            # loses); while the spool drains with ES up, don't wait for a chunk to fill
+            batch = self._take(wait=not (spooling and self._up), limit=None if spooling else self.chunk_size)
             with self._cond:
                 self._inflight = batch
+            held = bool(batch)  # the batch is only in memory
             try:
                 if not self._up or not self.spool.empty():
                     # keep order: new documents go behind the spooled ones
                     if batch:
                         self._to_spool(batch, why="")
+                        held = False
                     progressed = self._drain_spool()
                 else:
                     progressed = self._send_direct(batch) if batch else True
+                    held = False
             except Exception:  # a bug must not kill the writer: documents stay where they are
                 log.exception("elasticsearch writer error")
-                if batch:
+                if held:
                     self._to_spool(batch, why="writer error")
                 progressed = False
             with self._cond:
@@ -177,9 +183,9 @@ class EsSink:
                 backoff = min(self.max_backoff, max(0.25, backoff * 2))
                 self._nap(backoff)
 
-    def _take(self, *, wait: bool) -> list[Doc]:
-        """Up to one chunk. With `wait`, gives a partial chunk up to `flush_interval` to fill
-        (a slow trickle still leaves within that time)."""
+    def _take(self, *, wait: bool, limit: Optional[int]) -> list[Doc]:
+        """Up to `limit` documents (all if None). With `wait`, gives a partial chunk up to
+        `flush_interval` to fill (a slow trickle still leaves within that time)."""
         with self._cond:
             end = time.monotonic() + self.flush_interval
             while wait and len(self._queue) < self.chunk_size and not self._stopping.is_set():
@@ -187,8 +193,10 @@ class EsSink:
                 if left <= 0:
                     break
                 self._cond.wait(left)
-            n = min(self.chunk_size, len(self._queue))
-            return [self._queue.popleft() for _ in range(n)]
+            if limit is None or limit >= len(self._queue):
+                batch, self._queue = list(self._queue), deque()
+                return batch
+            return [self._queue.popleft() for _ in range(limit)]
 
     def _send_direct(self, batch: list[Doc]) -> bool:
         if not self._ensure_templates():
