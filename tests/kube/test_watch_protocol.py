@@ -1,0 +1,117 @@
+"""The watch loop against a scripted apiserver: resourceVersion tracking (LIST, events,
+BOOKMARKs), 410 in both forms, torn and cut streams, throttling, paging, skips, stop."""
+from tests.kube.fakeapi import Reply, bookmark, gone_status, line, pod, pod_list
+from tests.kube.helpers import wait_until
+
+
+def test_list_primes_then_watch_resumes_from_bookmarks(fake_api, rig):
+    fake_api.lists.put(Reply(body=pod_list(10, pod("a", 9))))
+    fake_api.watches.put(Reply(chunks=[line("ADDED", pod("b", 11)), bookmark(15)]))  # then a clean end
+    r = rig().start()
+    wait_until(lambda: len(fake_api.watch_requests()) >= 2, 5, "the second watch")
+    first, second = fake_api.watch_requests()[:2]
+    assert first["resourceVersion"] == "10" and first["allowWatchBookmarks"] == "true"
+    assert 0 < int(first["timeoutSeconds"]) <= 30
+    assert second["resourceVersion"] == "15"  # the bookmark's, not the last object's
+    assert r.records.changes() == [("ADDED", "a", True), ("ADDED", "b", False)]
+    assert r.watcher.listed.is_set() and r.stats.count("watch_events", type="BOOKMARK") == 1
+
+
+def test_in_stream_410_relists_and_announces_only_the_difference(fake_api, rig):
+    fake_api.lists.put(Reply(body=pod_list(10, pod("a", 5), pod("b", 6), pod("c", 7))))
+    fake_api.watches.put(Reply(chunks=[line("ERROR", gone_status())]))
+    fake_api.lists.put(Reply(body=pod_list(20, pod("a", 5), pod("b", 18), pod("d", 19))))
+    r = rig().start()
+    wait_until(lambda: len(r.records) >= 6, 5, "the relist's changes")
+    assert r.records.changes(3) == [("MODIFIED", "b", False), ("ADDED", "d", False), ("DELETED", "c", False)]
+    wait_until(lambda: len(fake_api.watch_requests()) >= 2, 5, "the watch after the relist")
+    assert fake_api.watch_requests()[1]["resourceVersion"] == "20"
+    assert r.stats.reasons("watch_relists") == {"expired": 1}
+    assert len(r.records) == 6 and len(r.watcher.known) == 3
+
+
+def test_http_410_when_opening_the_watch_relists(fake_api, rig):
+    fake_api.lists.put(Reply(body=pod_list(10, pod("a", 5))))
+    fake_api.watches.put(Reply(410, gone_status()))
+    fake_api.lists.put(Reply(body=pod_list(12, pod("a", 5))))
+    r = rig().start()
+    wait_until(lambda: len(fake_api.watch_requests()) >= 2, 5, "the watch after the relist")
+    assert fake_api.watch_requests()[1]["resourceVersion"] == "12"
+    assert r.records.changes() == [("ADDED", "a", True)]  # unchanged: not announced again
+    assert r.stats.reasons("watch_relists") == {"expired": 1}
+
+
+def test_torn_chunks_deliver_every_event_once(fake_api, rig):
+    data = b"".join(line("ADDED", pod(n, rv)) for n, rv in (("b", 11), ("c", 12), ("d", 13)))
+    fake_api.lists.put(Reply(body=pod_list(10)))
+    fake_api.watches.put(Reply(chunks=[data[:7], 0.05, data[7:200], data[200:-3], 0.05, data[-3:]]))
+    r = rig().start()
+    wait_until(lambda: len(r.records) >= 3, 5, "three events")
+    assert r.records.changes() == [("ADDED", "b", False), ("ADDED", "c", False), ("ADDED", "d", False)]
+    assert [x.resource_version for x in r.records.items] == ["11", "12", "13"]
+
+
+def test_a_cut_stream_resumes_after_the_last_complete_event(fake_api, rig):
+    half = line("ADDED", pod("c", 12))
+    fake_api.lists.put(Reply(body=pod_list(10)))
+    fake_api.watches.put(Reply(chunks=[line("ADDED", pod("b", 11)), half[:20]], cut=True))
+    fake_api.watches.put(Reply(chunks=[half]))
+    r = rig().start()
+    wait_until(lambda: len(r.records) >= 2, 5, "both events")
+    assert fake_api.watch_requests()[1]["resourceVersion"] == "11"
+    assert r.records.changes() == [("ADDED", "b", False), ("ADDED", "c", False)]
+    assert sum(r.stats.reasons("watch_reconnects").values()) == 1 and not r.stats.reasons("watch_relists")
+
+
+def test_429_waits_at_least_retry_after_and_keeps_the_resource_version(fake_api, rig):
+    fake_api.lists.put(Reply(body=pod_list(10)))
+    fake_api.watches.put(Reply(429, {"kind": "Status", "code": 429, "reason": "TooManyRequests"},
+                               headers={"Retry-After": "7"}))
+    fake_api.watches.put(Reply(503, {"kind": "Status", "code": 503}))
+    r = rig().start()
+    wait_until(lambda: len(fake_api.watch_requests()) >= 3, 5, "two retries")
+    assert r.sleeps[0] >= 7 and r.sleeps[1] < 7
+    assert [q["resourceVersion"] for q in fake_api.watch_requests()[:3]] == ["10", "10", "10"]
+    assert r.stats.reasons("watch_reconnects") == {"throttled": 1, "http_503": 1}
+
+
+def test_an_immediately_empty_stream_is_treated_as_gone(fake_api, rig):
+    fake_api.lists.put(Reply(body=pod_list(10, pod("a", 5))))
+    fake_api.watches.put(Reply(chunks=[]))
+    fake_api.lists.put(Reply(body=pod_list(11, pod("a", 5))))
+    r = rig().start()
+    wait_until(lambda: len(fake_api.list_requests()) >= 2, 5, "a relist")
+    assert r.stats.reasons("watch_relists") == {"empty_stream": 1} and len(r.sleeps) == 1
+    assert r.records.changes() == [("ADDED", "a", True)]
+
+
+def test_lists_are_paged(fake_api, rig):
+    fake_api.lists.put(Reply(body=pod_list(10, pod("a", 5), cont="tok1")))
+    fake_api.lists.put(Reply(body=pod_list(10, pod("b", 6))))
+    r = rig().start()
+    wait_until(r.watcher.listed.is_set, 5, "the list")
+    first, second = fake_api.list_requests()[:2]
+    assert first["limit"] == "500" and "continue" not in first and second["continue"] == "tok1"
+    assert r.records.changes() == [("ADDED", "a", True), ("ADDED", "b", True)]
+
+
+def test_a_malformed_object_is_counted_and_the_stream_goes_on(fake_api, rig):
+    bad = pod("bad", 11, status={"containerStatuses": "oops"})
+    fake_api.lists.put(Reply(body=pod_list(10)))
+    fake_api.watches.put(Reply(chunks=[line("MODIFIED", bad), line("ADDED", pod("ok", 12))]))
+    r = rig().start()
+    wait_until(lambda: len(r.records) >= 1, 5, "the good event")
+    assert r.records.changes() == [("ADDED", "ok", False)]
+    assert r.stats.reasons("records_skipped") == {"bad_field": 1}
+    assert "uid-bad" in r.watcher.known  # remembered: a relist will not announce it as new
+
+
+def test_stop_ends_a_quiet_watch_at_once(fake_api, rig):
+    import time
+
+    fake_api.lists.put(Reply(body=pod_list(10)))
+    r = rig().start()
+    wait_until(lambda: len(fake_api.watch_requests()) >= 1, 5, "the watch")
+    t0 = time.monotonic()
+    r.close()
+    assert time.monotonic() - t0 < 2
