@@ -19,6 +19,19 @@ by writes and must never be created without their mapping.
 """
 from __future__ import annotations
 
+# on_stat(name, value, labels) reports; counters carry the increment, gauges the current value:
+#   docs_indexed     counter  {index_kind}          documents Elasticsearch stored (2xx)
+#   docs_duplicate   counter  {index_kind}          409: already stored (replay) or a newer version wins
+#   docs_rejected    counter  {index_kind, reason}  4xx per document (reason = ES error type), dropped
+#   docs_invalid     counter  {kind}                records no document could be built from
+#   docs_spooled     counter  {}                    documents written to the disk spool
+#   bulk_errors      counter  {reason}              bulk attempts that left documents unaccepted
+#                                                   (reason: 429, 503, ConnectionError, ...)
+#   bulk_seconds     histogram observation {}       duration of one bulk attempt
+#   spool_bytes      gauge    {}                    unsent bytes in the spool
+#   spool_dropped    counter  {}                    documents dropped because the spool hit its bound
+#   spool_corrupt    counter  {}                    damaged spool lines skipped (torn by a crash)
+#   es_up            gauge    {}                    1 while Elasticsearch answers, 0 while spooling
 import logging
 import threading
 import time
@@ -86,6 +99,7 @@ class EsSink:
         return not err
 
     def start(self) -> None:
+        self._stat("es_up", 1.0 if self._up else 0.0, {})  # later values on every change
         self._thread.start()
 
     def put(self, record: Record) -> None:
