@@ -105,3 +105,18 @@ def test_status_and_es_up_while_running(es_client, es_prefix, tmp_path):
     st = sink.status()
     assert st["reachable"] is True and st["queued"] == 0 and st["spooled_bytes"] == 0
     sink.stop(1)
+
+
+def test_flush_waits_for_the_spool_to_drain(es_client, es_prefix, tmp_path):
+    prefix, stats = prefix_of(es_prefix), Stats()
+    sink = EsSink(es_client, prefix=prefix, spool_dir=tmp_path / "spool", spool_max_bytes=10**8, flush_interval=0.1,
+                  clock=fixed_clock, on_stat=stats, max_queued=1000)
+    for r in events(3000):  # more than max_queued before start: most of it is on disk
+        sink.put(r)
+    assert sink.status()["spooled_bytes"] > 0
+    assert sink.flush(0.2) is False  # not started yet: nothing drains
+    sink.install_templates()
+    sink.start()
+    assert sink.flush(60) is True
+    assert stats.total("docs_indexed") == 3000
+    sink.stop(5)

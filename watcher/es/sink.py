@@ -145,6 +145,19 @@ class EsSink:
             self._to_spool(rest, why="shutdown")
         self.spool.close()
 
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued or spooled so far is acknowledged; False on timeout.
+        For start-up: drain alert-history documents left in the spool before reading the
+        history back, or a restart right after an outage could restore too little."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.status()
+            if st["queued"] == 0 and st["spooled_bytes"] == 0:
+                return True
+            if time.monotonic() >= deadline or not self._thread.is_alive():
+                return False
+            time.sleep(0.02)
+
     def status(self) -> dict[str, Any]:
         """For /readyz: ready when `reachable` or spooling works (`spool_ok`)."""
         with self._cond:
