@@ -117,6 +117,7 @@ def test_flush_waits_for_the_spool_to_drain(es_client, es_prefix, tmp_path):
     assert sink.flush(0.2) is False  # not started yet: nothing drains
     sink.install_templates()
     sink.start()
+    sink.start()  # idempotent
     assert sink.flush(60) is True
     assert stats.total("docs_indexed") == 3000
     sink.stop(5)

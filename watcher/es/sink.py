@@ -99,6 +99,10 @@ class EsSink:
         return not err
 
     def start(self) -> None:
+        """Start the writer thread; calling it again is a no-op (start-up may start the sink
+        early to `flush` the spool before restoring state)."""
+        if self._thread.is_alive() or self._thread.ident is not None:
+            return
         self._stat("es_up", 1.0 if self._up else 0.0, {})  # later values on every change
         self._thread.start()
 
