@@ -4,7 +4,7 @@ aggregations, aliases, and data surviving a node restart or crash."""
 
 import pytest
 
-from tests.harness.es import ElasticsearchNode, es_client, es_node, es_prefix  # noqa: F401  (fixtures)
+from tests.harness.es import ElasticsearchNode
 
 pytestmark = pytest.mark.es
 

@@ -6,7 +6,6 @@ import pytest
 from kubernetes import client
 
 from tests.harness import kube
-from tests.harness.kube import kube_control_plane, kube_namespace  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.kube
 

@@ -73,7 +73,7 @@ class Elasticsearch:
     request_timeout: timedelta = _doc("Per-request timeout.", default=timedelta(seconds=10))
     sniff_on_start: bool = _doc("Discover nodes at start (off: often wrong behind a load balancer).", default=False)
     index_prefix: str = _doc("Index names: <prefix>-events-YYYY.MM.DD, <prefix>-alerts, ...", default="kea")
-    retention_days: int = _doc("Delete daily indices older than this (scheduler job).", default=30)
+    retention_days: int = _doc("Delete daily indices older than this many days (scheduler job); 0 keeps them forever.", default=30)
     bulk: Bulk = _doc("Bulk indexing.", factory=Bulk)
     spool_max_bytes: int = _doc("Disk spool bound while Elasticsearch is unreachable; oldest dropped first.", default=512 * 1024 * 1024)
 
@@ -208,6 +208,18 @@ def _check(cfg: Config, b: "_Builder") -> None:
             b.fail(("notifiers", *exc.key_path), exc.message)
         else:
             b.secrets.update(notifier.settings.secrets())
+    if cfg.elasticsearch.enabled:
+        from watcher.es.client import EsConfigError, client_kwargs
+
+        try:
+            client_kwargs(cfg.elasticsearch)
+        except EsConfigError as exc:
+            b.fail(("elasticsearch",), str(exc))
+        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", cfg.elasticsearch.index_prefix):
+            b.fail(("elasticsearch", "index_prefix"), "expected lowercase letters, digits, '.', '_' or '-' "
+                                                      "(an Elasticsearch index name), starting with a letter or digit")
+        if cfg.elasticsearch.bulk.chunk_size < 1:
+            b.fail(("elasticsearch", "bulk", "chunk_size"), "must be at least 1")
     for name in ("retention", "digest", "watchdog"):
         job = getattr(cfg.scheduler, name)
         if not job.enabled:

@@ -82,4 +82,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str]
         root.removeHandler(h)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # The ES transport logs every request at INFO and every failed probe during an outage;
+    # kea.es logs the state changes that matter.
+    logging.getLogger("elastic_transport").setLevel(max(logging.WARNING, root.level))
     return redactor

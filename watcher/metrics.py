@@ -34,12 +34,16 @@ class Metrics:
         self.notification_errors = Counter("kea_notification_errors_total", "Failed deliveries by platform code", ["notifier", "platform", "code"], registry=r)
         self.outbox_pending = Gauge("kea_outbox_pending", "Notifications waiting in the outbox", registry=r)
         self.es_docs = Counter("kea_es_docs_indexed_total", "Documents acknowledged by Elasticsearch", ["index_kind"], registry=r)
-        self.es_rejected = Counter("kea_es_docs_rejected_total", "Documents Elasticsearch rejected", ["reason"], registry=r)
-        self.es_duplicates = Counter("kea_es_docs_duplicate_total", "Documents already present (409 on create)", registry=r)
+        self.es_rejected = Counter("kea_es_docs_rejected_total", "Documents Elasticsearch rejected", ["index_kind", "reason"], registry=r)
+        self.es_duplicates = Counter("kea_es_docs_duplicate_total", "Documents already present (409 on create)", ["index_kind"], registry=r)
         self.es_bulk_seconds = Histogram("kea_es_bulk_seconds", "Bulk request latency", registry=r,
                                          buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
         self.es_spool_bytes = Gauge("kea_es_spool_bytes", "Bytes spooled on disk while Elasticsearch is unreachable", registry=r)
         self.es_spool_dropped = Counter("kea_es_spool_dropped_total", "Documents dropped from a full spool (oldest first)", registry=r)
+        self.es_spooled = Counter("kea_es_docs_spooled_total", "Documents written to the disk spool", registry=r)
+        self.es_invalid = Counter("kea_es_docs_invalid_total", "Records no document could be built from", ["kind"], registry=r)
+        self.es_bulk_errors = Counter("kea_es_bulk_errors_total", "Bulk attempts that left documents unaccepted", ["reason"], registry=r)
+        self.es_spool_corrupt = Counter("kea_es_spool_corrupt_total", "Damaged spool lines skipped (torn by a crash)", registry=r)
         self.es_up = Gauge("kea_es_up", "1 when Elasticsearch answered the last request", registry=r)
         self.leader = Gauge("kea_leader", "1 while this replica holds the Lease", registry=r)
         self.reloads = Counter("kea_config_reloads_total", "Rule/template reloads", ["result"], registry=r)
@@ -57,12 +61,16 @@ class Metrics:
             "watch_relists": lambda v, l: self.watch_relists.labels(l.get("resource", ""), l.get("reason", "")).inc(v),
             "watch_last_event_timestamp": lambda v, l: self.last_event.labels(l.get("resource", "")).set(v),
             "docs_indexed": lambda v, l: self.es_docs.labels(l.get("index_kind", "")).inc(v),
-            "docs_rejected": lambda v, l: self.es_rejected.labels(l.get("reason", "")).inc(v),
-            "docs_duplicate": lambda v, l: self.es_duplicates.inc(v),
+            "docs_rejected": lambda v, l: self.es_rejected.labels(l.get("index_kind", ""), l.get("reason", "")).inc(v),
+            "docs_duplicate": lambda v, l: self.es_duplicates.labels(l.get("index_kind", "")).inc(v),
             "bulk_seconds": lambda v, l: self.es_bulk_seconds.observe(v),
             "spool_bytes": lambda v, l: self.es_spool_bytes.set(v),
             "spool_dropped": lambda v, l: self.es_spool_dropped.inc(v),
             "es_up": lambda v, l: self.es_up.set(v),
+            "docs_spooled": lambda v, l: self.es_spooled.inc(v),
+            "docs_invalid": lambda v, l: self.es_invalid.labels(l.get("kind", "")).inc(v),
+            "bulk_errors": lambda v, l: self.es_bulk_errors.labels(l.get("reason", "")).inc(v),
+            "spool_corrupt": lambda v, l: self.es_spool_corrupt.inc(v),
             "leader": lambda v, l: self.leader.set(v),
             "outbox_pending": lambda v, l: self.outbox_pending.set(v),
         }

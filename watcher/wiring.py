@@ -100,6 +100,10 @@ class Components:
     def open_incidents(self) -> list[Alert]:
         if self.history is None:
             return []
+        # Alert-history documents still in the spool after an outage must reach ES first, or a
+        # restored state would miss them and re-send (start() is idempotent).
+        self.sink.start()
+        self.sink.flush(15.0)
         try:
             return self.history.open_incidents(self.cfg.cluster)
         except Exception as exc:  # ES down at start: start anyway, with empty state

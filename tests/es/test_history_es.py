@@ -8,7 +8,6 @@ from elasticsearch import Elasticsearch
 
 from tests.es.helpers import Stats, events, fixed_clock, prefix_of, wait_for
 from tests.factories import T0, at, endpoint_slice, oom, pod, rec
-from tests.harness.es import es_client, es_node, es_prefix  # noqa: F401  (fixtures)
 from tests.rules.helpers import builtin_engine
 from watcher.es import AlertHistory, EsSink, install_templates
 

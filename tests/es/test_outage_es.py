@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from tests.es.helpers import Stats, events, fixed_clock, prefix_of, wait_for
-from tests.harness.es import es_client, es_node, es_prefix  # noqa: F401  (fixtures)
 from watcher.es import EsSink
 
 pytestmark = pytest.mark.es

@@ -4,7 +4,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.es.helpers import prefix_of
-from tests.harness.es import es_client, es_node, es_prefix  # noqa: F401  (fixtures)
 from watcher.es.retention import add_retention_job, delete_old_indices, expired_indices
 from watcher.es.templates import install_templates
 

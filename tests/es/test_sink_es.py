@@ -5,7 +5,6 @@ import pytest
 
 from tests.es.helpers import Stats, events, fixed_clock, prefix_of, wait_for
 from tests.factories import endpoint_slice, oom, pod, rec
-from tests.harness.es import es_client, es_node, es_prefix  # noqa: F401  (fixtures)
 from watcher.es import Doc, EsSink
 
 pytestmark = pytest.mark.es

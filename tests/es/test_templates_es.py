@@ -4,7 +4,6 @@ import pytest
 
 from tests.es.helpers import Stats, events, fixed_clock, prefix_of, wait_for
 from tests.factories import event, rec
-from tests.harness.es import es_client, es_node, es_prefix  # noqa: F401  (fixtures)
 from watcher.es import EsSink
 from watcher.es.templates import index_templates, install_templates
 
