@@ -202,8 +202,11 @@ def build_context(root: Path = REPO) -> set[str]:
     return files
 
 
-def test_build_context_holds_the_sources_and_nothing_else():
+def test_build_context_holds_the_sources_and_nothing_else(setup_cfg):
     context = build_context()
+    include = setup_cfg["options.packages.find"]["include"].split()
+    missing = [p for p in include if "*" not in p and f"{p.replace('.', '/')}/__init__.py" not in context]
+    assert not missing, f"packages .dockerignore leaves out of the build context: {missing}"
     tracked = subprocess.run(["git", "ls-files", "rules", "notifiers", "watcher"], cwd=REPO,
                              capture_output=True, text=True, check=True).stdout.split()
     needed = {"pyproject.toml", "setup.cfg", "README.md"} | {
