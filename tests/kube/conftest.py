@@ -49,3 +49,13 @@ def rig(fake_api):
     yield make
     for r in rigs:
         r.close()
+
+
+@pytest.fixture(scope="module")
+def apiserver2(kube_control_plane):
+    """A second apiserver on the same etcd, for changes while the first one is down."""
+    from tests.kube.apiserver2 import SecondApiserver
+
+    other = SecondApiserver(kube_control_plane)
+    yield other
+    other.stop()
