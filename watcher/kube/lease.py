@@ -199,10 +199,10 @@ class LeaderElector:
             acquire = _time(spec.get("acquireTime")) if ours else None
             previous = _time(spec.get("renewTime"))
             updated = self._put(lease, self._spec(now, acquire=acquire or now, transitions=transitions))
-            self._won(updated, previous=previous)
             if holder and not ours:
                 log.warning("leader election: took over lease %s from %s (last renewed %s)",
                             self.name, holder, spec.get("renewTime"))
+            self._won(updated, previous=previous)
         except Conflict:
             log.debug("leader election: lost the race for lease %s", self.name)
         except KubeError as exc:
