@@ -154,14 +154,19 @@ class Engine:
             if inc.state == "firing"
         ]
 
-    def restore(self, alerts: Iterable[Alert]) -> int:
+    def restore(self, alerts: Iterable[Alert], now: datetime | None = None) -> int:
         """Re-open incidents that were firing (from the alert history); returns how many.
-        A later healthy state then resolves them, and a repeat within the window is folded."""
+        A later healthy state then resolves them, and a repeat within the window is folded.
+        With `now`, an instant incident (an OOM) whose fold window is over is not restored:
+        there is nothing left to fold into it or resolve."""
         by_name = {r.name: r for r in self.rules}
         restored = 0
         for a in alerts:
             rule = by_name.get(a.rule)
             if rule is None or a.status != "firing":
+                continue
+            if now is not None and rule.detector.instant and not rule.resolve_after \
+                    and a.at + rule.repeat_interval <= now:
                 continue
             det = Detection(key=a.key, incident=a.incident, at=a.started_at, record=None,  # type: ignore[arg-type]
                             fields=dict(a.fields), summary=a.summary, kind=a.kind, name=a.name)

@@ -91,3 +91,12 @@ def test_reload_with_same_detector_remembers_seen_ooms():
     assert how["oom-killed"] == "updated" and how["endpoints-unhealthy"] == "unchanged"
     eng.tick(at(5000))  # past any fold window
     assert eng.process(rec(pod(restarts=1, last=oom(100), ready=True)), at(5000)) == []
+
+
+def test_restore_skips_instant_incidents_whose_window_is_over():
+    eng = builtin_engine()
+    fired = eng.process(rec(pod(restarts=1, last=oom(100))), at(100))
+    fresh = builtin_engine(start=200)
+    assert fresh.restore(fired, now=at(200)) == 1  # inside the 30m fold window
+    assert builtin_engine(start=4000).restore(fired, now=at(4000)) == 0
+    assert fresh.process(rec(pod(restarts=2, last=oom(300))), at(300)) == []  # folded into the restored one
