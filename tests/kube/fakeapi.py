@@ -66,6 +66,8 @@ class FakeApi:
         self.lists: "queue.Queue[Reply]" = queue.Queue()
         self.watches: "queue.Queue[Reply]" = queue.Queue()
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.auth: list[str] = []
+        """The Authorization header of each request."""
         self.closed = threading.Event()
         api = self
 
@@ -79,6 +81,7 @@ class FakeApi:
                 url = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(url.query))
                 api.requests.append((url.path, query))
+                api.auth.append(self.headers.get("Authorization", ""))
                 if query.get("watch") == "true":
                     api._watch(self)
                 else:

@@ -115,3 +115,28 @@ def test_stop_ends_a_quiet_watch_at_once(fake_api, rig):
     t0 = time.monotonic()
     r.close()
     assert time.monotonic() - t0 < 2
+
+
+def test_the_bearer_token_never_reaches_the_logs(fake_api, caplog):
+    import logging
+    import threading
+
+    from kubernetes import client
+
+    from tests.kube.helpers import Stats
+    from watcher.kube import PODS, Watcher
+
+    token = "s3cr3t-token-abcdef"
+    cfg = client.Configuration(host=fake_api.url)
+    cfg.api_key = {"authorization": f"Bearer {token}"}
+    fake_api.lists.put(Reply(403, {"kind": "Status", "code": 403, "reason": "Forbidden",
+                                   "message": 'pods is forbidden: User "x" cannot list resource "pods"'}))
+    stop, stats = threading.Event(), Stats()
+    w = Watcher(client.ApiClient(cfg), PODS, namespace="ns", cluster="c", sink=lambda r: None, stop=stop,
+                watch_timeout=30, request_timeout=40, on_stat=stats, sleep=lambda s: stop.set())
+    with caplog.at_level(logging.DEBUG):
+        w.start()
+        w.join(5)
+    assert stats.reasons("watch_reconnects") == {"http_403": 1}
+    assert fake_api.auth[0] == f"Bearer {token}" and "forbidden" in caplog.text.lower()
+    assert token not in caplog.text

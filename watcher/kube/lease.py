@@ -19,12 +19,17 @@ The rules are client-go's (tools/leaderelection):
 
 `on_started_leading(previous_renewal)` gets the old holder's last `renewTime` as read just
 before the takeover (None when there was none): what the alert router needs to decide which
-held alerts the old leader may not have sent. RBAC: get, create, update on leases.
+held alerts the old leader may not have sent. Both callbacks run in order on their own thread
+(as client-go runs OnStartedLeading in a goroutine): a slow one — the router may query the
+alert history — must not delay renewals past the renew deadline. Before the Lease is released,
+`on_stopped_leading` has returned, so we stop sending before anyone else may start.
+RBAC: get, create, update on leases.
 """
 from __future__ import annotations
 
 import logging
 import os
+import queue
 import random
 import threading
 import time
@@ -95,6 +100,8 @@ class LeaderElector:
         self._lock = threading.Lock()
         self.previous_renewal: Optional[datetime] = None
         self._thread = threading.Thread(target=self._run, name="leader-election", daemon=True)
+        self._callbacks: "queue.Queue[Optional[tuple[Callable[..., None], tuple]]]" = queue.Queue()
+        self._callback_thread = threading.Thread(target=self._run_callbacks, name="leader-callbacks", daemon=True)
 
     # -- public --------------------------------------------------------------------------------
 
@@ -109,6 +116,7 @@ class LeaderElector:
 
     def start(self) -> None:
         self.on_stat("leader", 0, {})
+        self._callback_thread.start()
         self._thread.start()
 
     def join(self, timeout: Optional[float] = None) -> None:
@@ -120,7 +128,34 @@ class LeaderElector:
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
         self._step_down("released")
+        self._flush_callbacks(timeout)
         self._release()
+        self._callbacks.put(None)
+
+    # -- callbacks -----------------------------------------------------------------------------
+
+    def _run_callbacks(self) -> None:
+        while True:
+            item = self._callbacks.get()
+            try:
+                if item is None:
+                    return
+                fn, args = item
+                fn(*args)
+            except Exception:
+                log.exception("leader election: leadership callback failed")
+            finally:
+                self._callbacks.task_done()
+
+    def _flush_callbacks(self, timeout: float) -> None:
+        """Wait (bounded) until every queued callback has returned."""
+        if not self._callback_thread.is_alive():
+            return
+        deadline = time.monotonic() + timeout
+        while self._callbacks.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self._callbacks.unfinished_tasks:
+            log.warning("leader election: leadership callbacks still running after %.0fs", timeout)
 
     # -- loop ----------------------------------------------------------------------------------
 
@@ -153,7 +188,10 @@ class LeaderElector:
         finally:
             self._step_down("stopping")
             if self.release_on_stop and not self._quit.is_set():
+                self._flush_callbacks(10.0)
                 self._release()
+            if not self._quit.is_set():
+                self._callbacks.put(None)  # release() ends the callback thread otherwise
 
     def _timeout(self) -> float:
         # A renew must not hang past the renew deadline: bound each request by what is left.
@@ -218,7 +256,7 @@ class LeaderElector:
             self._leading = True
         log.info("leader election: %s is the leader (lease %s/%s)", self.identity, self.namespace, self.name)
         self.on_stat("leader", 1, {})
-        self.on_started_leading(previous)
+        self._callbacks.put((self.on_started_leading, (previous,)))
 
     def _renew(self) -> None:
         try:
@@ -265,7 +303,7 @@ class LeaderElector:
             self._leading = False
         log.warning("leader election: %s stopped leading: %s", self.identity, why)
         self.on_stat("leader", 0, {})
-        self.on_stopped_leading()
+        self._callbacks.put((self.on_stopped_leading, ()))
 
     def _release(self) -> None:
         """Hand the Lease back if we hold it (client-go's release: empty holder, 1 s)."""
