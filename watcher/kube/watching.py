@@ -9,7 +9,9 @@ Per resource (and namespace) one thread:
    the resourceVersion forward, so a reconnect resumes exactly where we stopped.
 3. The stream ends cleanly (server timeout) → watch again from the last resourceVersion.
    Transport errors, 429 and 5xx → back off (full jitter, Retry-After as a floor) and resume
-   from the same resourceVersion; nothing is relisted, nothing repeated.
+   from the same resourceVersion; nothing is relisted, nothing repeated. Only when the server
+   itself keeps answering with errors (5 sessions in a row) do we relist. Other 4xx (RBAC,
+   a resource not served) are logged as errors and retried every minute.
 4. 410 Gone (HTTP or an in-stream ERROR Status), or an immediately empty stream (a known
    apiserver quirk, kubernetes#104171) → relist and diff against what we announced: new and
    changed objects go out as real changes (`listed=False`: they happened while we were away),
