@@ -59,8 +59,11 @@ class AlertRouter:
             log.warning("could not read delivered ids from the alert history; relying on the outbox")
             done = set()
         forwarded = 0
+        # A second of margin: replicas' clocks and processing speeds differ a little, and a
+        # follower running ahead of the leader must not lose an alert to the comparison.
+        cutoff = previous_renewal - timedelta(seconds=1) if previous_renewal is not None else None
         for decided_at, alert in held:
-            if (previous_renewal is None or decided_at >= previous_renewal) and alert.id not in done:
+            if (cutoff is None or decided_at >= cutoff) and alert.id not in done:
                 self.submit(alert)
                 forwarded += 1
         log.info("leadership acquired: forwarded %d of %d held alerts", forwarded, len(held))

@@ -60,7 +60,9 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     redactor.update(cfg.secrets | parts.secrets)
     # Live, history is whatever happened before this start. A replay feeds old recordings as
     # if they were happening now, so nothing in them counts as history.
-    engine = Engine(loaded.rules, stale_before=None if replay_files else utcnow())
+    # Object times (finishedAt, lastTimestamp) have whole seconds: an OOM in the second of
+    # start-up is not history.
+    engine = Engine(loaded.rules, stale_before=None if replay_files else utcnow().replace(microsecond=0))
     restored = engine.restore(parts.open_incidents(), now=utcnow())
     router = AlertRouter(submit=parts.submit, clock=utcnow, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
                          hold=max(timedelta(minutes=2), cfg.kubernetes.leader_election.lease_duration * 4),

@@ -75,6 +75,7 @@ class Components:
         if cfg.elasticsearch.enabled:
             self._build_es(data)
         self.sources: list[Any] = []
+        self._api_reachable: Callable[[], bool] = lambda: True
         self.elector: Any = None
         self.scheduler: Any = None
 
@@ -181,8 +182,9 @@ class Components:
         self.sources = kube.sources_for(k, api, cluster=self.cfg.cluster, sink=put, stop=self.stop,
                                         on_stat=self.metrics.on_stat)
         for w in self.sources:
-            self.metrics.watch_age(w.spec.name, lambda w=w: w.last_event_monotonic)
-            self.health.liveness[f"watch/{w.spec.name}"] = lambda w=w: (w.is_alive(), "")
+            self.metrics.watch_age(w.name, lambda w=w: w.last_event_monotonic)
+            self.health.liveness[f"watch/{w.name}"] = lambda w=w: (w.is_alive(), "")
+        self._api_reachable = lambda: _api_answers(api)
         self.health.readiness["sources"] = lambda: (all(w.listed.is_set() for w in self.sources),
                                                     f"{sum(w.listed.is_set() for w in self.sources)}/{len(self.sources)} listed")
         for w in self.sources:
@@ -221,9 +223,9 @@ class Components:
         self.scheduler.start()
 
     def _watchdog_job(self, router) -> Callable[[], None]:
-        watchers = {w.spec.name: (lambda w=w: w.last_event_monotonic) for w in self.sources if hasattr(w, "spec")}
+        watchers = {w.name: (lambda w=w: w.last_event_monotonic) for w in self.sources if hasattr(w, "spec")}
         dog = Watchdog(cluster=self.cfg.cluster, silence=self.cfg.scheduler.watchdog_silence, watchers=watchers,
-                       api_reachable=lambda: True, outbox_pending=self.dispatcher.pending,
+                       api_reachable=lambda: self._api_reachable(), outbox_pending=self.dispatcher.pending,
                        last_confirmed=lambda: self._last_confirmed)
 
         def run() -> None:
@@ -240,6 +242,17 @@ class Components:
                      namespace="", kind="Digest", name="daily", workload_kind="", workload_name="",
                      summary=f"{summary['incidents']} new alerts in the last 24h", fields=summary,
                      templates=templates, incident=now.strftime("%Y%m%d"))
+
+
+def _api_answers(api: Any) -> bool:
+    """For the watchdog: a silent watcher is a problem only while the API itself answers."""
+    from watcher import kube
+
+    try:
+        kube.Transport(api).json("GET", "/version", timeout=5.0)
+        return True
+    except kube.KubeError:
+        return False
 
 
 def build_components(cfg: Config, *, metrics: Metrics, health: Health, stop: threading.Event, replay: bool) -> Components:
