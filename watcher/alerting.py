@@ -18,6 +18,12 @@ from rules.alert import Alert
 
 log = logging.getLogger("kea.alerting")
 
+#: On takeover, held alerts decided up to this long before the old leader's last renewal are
+#: forwarded too: replicas' clocks and processing speeds differ a little, and a follower running
+#: ahead of the leader must not lose an alert to the comparison (a duplicate is the lesser harm,
+#: and the alert history's delivered ids remove it where Elasticsearch is on).
+FAILOVER_MARGIN = timedelta(seconds=1)
+
 
 class AlertRouter:
     def __init__(self, *, submit: Callable[[Alert], object], clock: Callable[[], datetime],
@@ -59,9 +65,7 @@ class AlertRouter:
             log.warning("could not read delivered ids from the alert history; relying on the outbox")
             done = set()
         forwarded = 0
-        # A second of margin: replicas' clocks and processing speeds differ a little, and a
-        # follower running ahead of the leader must not lose an alert to the comparison.
-        cutoff = previous_renewal - timedelta(seconds=1) if previous_renewal is not None else None
+        cutoff = previous_renewal - FAILOVER_MARGIN if previous_renewal is not None else None
         for decided_at, alert in held:
             if (cutoff is None or decided_at >= cutoff) and alert.id not in done:
                 self.submit(alert)

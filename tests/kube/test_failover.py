@@ -12,6 +12,7 @@ from tests.kube.stack import Stack
 from tests.kube.test_apiserver_restart import oom_status
 from tests.kube.test_leader_election import LEASE, lease_cfg, read_lease
 from tests.kube.test_oomkilled import ts
+from watcher.alerting import FAILOVER_MARGIN
 from watcher.normalize import parse_time
 
 pytestmark = pytest.mark.kube
@@ -41,9 +42,10 @@ def test_failover_sends_post_kill_incidents_once(kube_control_plane, kube_namesp
             assert [x.name for x in a.delivered.items] == ["p1"] and b.delivered.items == []
             assert [x.name for x in b.decided.items] == ["p1"]
             held_at = utcnow()
-            # a renews after b decided p1 (every 0.5 s): p1 is behind the last renewal.
-            wait_until(lambda: parse_time(read_lease(cp, ns)["renewTime"]) > held_at + timedelta(seconds=0.1),
-                       5, "a renewal after p1")
+            # a renews after b decided p1 (every 0.5 s): p1 is behind the last renewal by more
+            # than the takeover's safety margin.
+            wait_until(lambda: parse_time(read_lease(cp, ns)["renewTime"])
+                       > held_at + FAILOVER_MARGIN + timedelta(seconds=0.1), 5, "a renewal after p1")
 
             a.kill()
             t_kill = time.monotonic()

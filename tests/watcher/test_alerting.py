@@ -41,3 +41,14 @@ def test_held_alerts_expire_and_history_dedups():
     router.lost_leadership()
     router(first)
     assert sent == []
+
+
+def test_alert_decided_just_before_the_renewal_is_still_forwarded():
+    from watcher.alerting import FAILOVER_MARGIN
+
+    clock, sent = Clock(), []
+    router = AlertRouter(submit=sent.append, clock=clock)
+    clock.now = at(10) - FAILOVER_MARGIN / 2  # a follower a little ahead of the leader
+    a = sample_alert("oom", now=at(10))
+    router(a)
+    assert router.became_leader(previous_renewal=at(10)) == 1 and sent == [a]
