@@ -124,6 +124,12 @@ class Components:
     # -- delivery ------------------------------------------------------------------------------
 
     def submit(self, alert: Alert) -> None:
+        if not (alert.notify or self.cfg.routing.default):
+            # Nothing is dropped silently: an alert with nowhere to go is logged and counted.
+            log.warning("alert %s (%s) has no notifier: the rule has no `notify` and routing.default is empty: %s",
+                        alert.id, alert.status, alert.summary)
+            self.metrics.record_delivery("", "", "unrouted")
+            return
         self._recent[alert.id] = alert
         while len(self._recent) > 50_000:
             self._recent.popitem(last=False)
