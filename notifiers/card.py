@@ -123,7 +123,9 @@ def rows(alert: Alert, language: str, tz: ZoneInfo,
         add("instances", _addresses(f.get("unhealthy_addresses"), L))
         cause = f.get("cause") if isinstance(f.get("cause"), Mapping) else {}
         ips = f.get("node_ips") if isinstance(f.get("node_ips"), Mapping) else {}
-        nodes = [f"{ips[n]} ({n})" if n in ips else n for n in f.get("nodes") or [] if isinstance(n, str)]
+        nodes = f.get("nodes")
+        if isinstance(nodes, (list, tuple)):  # any field may hold anything: rule authors' data
+            nodes = [f"{ips[n]} ({n})" if isinstance(n, str) and n in ips else n for n in nodes]
         add("node", _listed(nodes, L) or cause.get("node"))
         if cause:
             add("exit", _exit(cause, L, with_pod=True))
