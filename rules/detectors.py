@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol
 
 from rules.deadlines import Deadlines
 from rules.model import Record, Termination
@@ -28,8 +28,8 @@ class Detection:
     """Occurrence id from the object's own data (see `Alert.incident`)."""
     at: datetime
     record: Record
-    fields: dict[str, Any]
-    summary: str
+    fields: Optional[dict[str, Any]] = None
+    summary: str = ""
     active: bool = True
     level: int = 1
     """Condition detectors: how bad (e.g. unhealthy endpoints); a primed incident fires when the
@@ -37,6 +37,16 @@ class Detection:
     count: int = 1
     kind: str = ""
     name: str = ""
+    view: Optional[Mapping[str, Any]] = None
+    describe: Optional[Callable[["Detection"], tuple[dict[str, Any], str]]] = None
+    """Builds `fields` and `summary` on demand: most occurrences are folded into an open
+    incident and never become a message, so they need no text."""
+
+    def materialize(self) -> "Detection":
+        if self.describe is not None:
+            self.fields, self.summary = self.describe(self)
+            self.describe = None
+        return self
 
 
 class Detector(Protocol):
@@ -73,6 +83,10 @@ def _describe(record: Record, view: Mapping[str, Any]) -> str:
     return where
 
 
+def _any_detail(det: Detection) -> tuple[dict[str, Any], str]:
+    return _view_fields(det.record, det.view), _describe(det.record, det.view)
+
+
 def _view_fields(record: Record, view: Mapping[str, Any]) -> dict[str, Any]:
     if record.event is not None:
         return _event_fields(record)
@@ -94,8 +108,7 @@ class AnyDetector:
             suffix = f"/{view['container']}" if "container" in view else ""
             out.append(Detection(
                 key=rule.key_for(view), incident=f"{record.uid}{suffix}@{record.resource_version}",
-                at=_when(record, now), record=record, fields=_view_fields(record, view),
-                summary=_describe(record, view), count=n,
+                at=_when(record, now), record=record, count=n, view=view, describe=_any_detail,
             ))
         return out
 
@@ -138,12 +151,9 @@ class FrequencyDetector:
             total = self._prune(key, max(at, now))
             self._expiry.schedule(key, hits[0].at + self.window)
             suffix = f"/{view['container']}" if "container" in view else ""
-            fields = {**_view_fields(record, view), "count": total, "threshold": self.threshold,
-                      "window": _fmt(self.window)}
             det = Detection(
                 key=key, incident=f"{record.uid}{suffix}@{record.resource_version}", at=at, record=record,
-                fields=fields, summary=f"{total}× in {_fmt(self.window)}: {_describe(record, view)}",
-                active=total >= self.threshold, count=total,
+                active=total >= self.threshold, count=total, view=view, describe=self._detail,
             )
             self._last[key] = det
             out.append(det)
@@ -157,10 +167,8 @@ class FrequencyDetector:
             total = self._prune(key, now)
             last = self._last[key]
             if total < self.threshold and last.active:
-                last = Detection(key=key, incident=last.incident, at=now, record=last.record,
-                                 fields={**last.fields, "count": total}, active=False, count=total,
-                                 summary=f"below {self.threshold} in {_fmt(self.window)}: "
-                                         f"{_describe(last.record, last.fields)}")
+                last = Detection(key=key, incident=last.incident, at=now, record=last.record, active=False,
+                                 count=total, view=last.view, describe=self._detail)
                 self._last[key] = last
                 out.append(last)
             hits = self._hits[key]
@@ -169,6 +177,12 @@ class FrequencyDetector:
             else:
                 del self._hits[key], self._last[key], self._totals[key]
         return out
+
+    def _detail(self, det: Detection) -> tuple[dict[str, Any], str]:
+        fields = {**_view_fields(det.record, det.view), "count": det.count, "threshold": self.threshold,
+                  "window": _fmt(self.window)}
+        verb = f"{det.count}× in" if det.active else f"below {self.threshold} in"
+        return fields, f"{verb} {_fmt(self.window)}: {_describe(det.record, det.view)}"
 
     def _prune(self, key: str, now: datetime) -> int:
         """Drop hits older than the window; returns the count left (kept as a running total)."""

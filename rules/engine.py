@@ -70,23 +70,26 @@ class Engine:
 
     def process(self, record: Record, now: datetime) -> list[Alert]:
         """Feed one record; returns the alert changes it causes (often none)."""
-        self.ctx.begin(record)
+        ctx = self.ctx
+        ctx.begin(record)
         index = self._by_source.get(record.source)
         if index is None:
             return []
         all_views = list(record_views(record))
         out: list[Alert] = []
-        no_occurrence = self.ctx.occurrences <= 0
+        no_occurrence = ctx.occurrences <= 0
+        counts = self.match_counts
         for rule in index.candidates(all_views):
-            if no_occurrence and rule.detector.counts_occurrences:
+            detector = rule.detector
+            if no_occurrence and detector.counts_occurrences:
                 continue
             if not rule.matches(record):
                 continue
             matched = rule.matching_views(all_views)
             if not matched:
                 continue
-            self.match_counts[rule.name] = self.match_counts.get(rule.name, 0) + 1
-            for det in rule.detector.observe(rule, record, matched, now, self.ctx):
+            counts[rule.name] = counts.get(rule.name, 0) + 1
+            for det in detector.observe(rule, record, matched, now, ctx):
                 out.extend(self._apply(rule, det, now, record.listed))
         return out
 
@@ -263,7 +266,7 @@ class Engine:
         return [self._alert(rule, inc, "firing", inc.started_at)]
 
     def _alert(self, rule: Rule, inc: Incident, status: str, at: datetime) -> Alert:
-        det = inc.detection
+        det = inc.detection.materialize()
         restored: Alert | None = inc.extra.get("restored")
         rec = det.record
         if rec is None and restored is not None:
@@ -317,7 +320,7 @@ def _resolving(opened: Detection, closing: Detection) -> Detection:
     if closing.record is None:
         return opened
     closing.key = opened.key
-    return closing
+    return closing.materialize()
 
 
 def _replace_alert(a: Alert, **changes) -> Alert:
