@@ -46,6 +46,8 @@ class Kubernetes:
     context: str = _doc("kubeconfig context; empty = current.", default="")
     namespaces: list[str] = _doc("Namespaces to watch; empty = all.", factory=list)
     label_selector: str = _doc("Label selector applied to Pods and Events lists/watches.", default="")
+    event_field_selector: str = _doc("Field selector for Events, evaluated by the apiserver (e.g. type!=Normal).", default="")
+    pod_field_selector: str = _doc("Field selector for Pods (e.g. spec.nodeName=node-1).", default="")
     events: bool = _doc("Watch core/v1 Events.", default=True)
     pods: bool = _doc("Watch Pods (OOMKilled and terminations).", default=True)
     endpoints: str = _doc("Endpoint source: `endpointslices`, `endpoints` or `auto` (slices where served).", default="auto")

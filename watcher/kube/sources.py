@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from typing import Any, Callable, Optional
 
 from rules.model import Record
@@ -52,10 +53,12 @@ def sources_for(cfg: Any, api_client: Any, *, cluster: str, sink: Callable[[Reco
     """One (not yet started) `Watcher` per enabled resource and configured namespace
     (cluster-wide when `cfg.namespaces` is empty). `cfg`: `watcher.config.Kubernetes`."""
     specs: list[ResourceSpec] = []
+    # Field selectors are evaluated by the apiserver: `type!=Normal` on Events cuts the
+    # stream (and the Elasticsearch history) to what can alert.
     if cfg.events:
-        specs.append(EVENTS)
+        specs.append(replace(EVENTS, field_selector=cfg.event_field_selector))
     if cfg.pods:
-        specs.append(PODS)
+        specs.append(replace(PODS, field_selector=cfg.pod_field_selector))
     specs.append(endpoint_spec(cfg.endpoints, api_client, sleep=stop.wait))
     namespaces: list[Optional[str]] = list(dict.fromkeys(cfg.namespaces)) or [None]
     return [
