@@ -5,24 +5,17 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_daemon_replay import KEY, get, wait_for
-from tests.notifiers.receivers import FakeClock, WeComReceiver, free_port
+from tests.e2e.support import KEY, wait_for
+from tests.notifiers.receivers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDINGS = [str(p) for p in sorted((REPO / "examples" / "recordings").glob("*.jsonl"))]
 pytestmark = pytest.mark.es
 
-
-@pytest.fixture
-def wecom():
-    rx = WeComReceiver(FakeClock(datetime.now(timezone.utc)), keys=(KEY,)).start()
-    yield rx
-    rx.stop()
 
 
 def run(tmp_path, es_node, prefix, wecom, port, files):

@@ -5,24 +5,17 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_daemon_replay import KEY, get, wait_for
+from tests.e2e.support import KEY, get, wait_for
 from tests.harness.kube import container_status, create_pod, patch_pod_status, request, terminated
-from tests.notifiers.receivers import FakeClock, WeComReceiver, free_port
+from tests.notifiers.receivers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.kube
 
-
-@pytest.fixture
-def wecom():
-    rx = WeComReceiver(FakeClock(datetime.now(timezone.utc)), keys=(KEY,)).start()
-    yield rx
-    rx.stop()
 
 
 def test_oomkilled_from_the_apiserver_reaches_wecom_once_and_lease_is_released(

@@ -7,44 +7,14 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
-from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 
-from tests.notifiers.receivers import FakeClock, WeComReceiver, free_port
+from tests.e2e.support import KEY, get, wait_for
+from tests.notifiers.receivers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 OOM = str(REPO / "examples" / "recordings" / "oomkilled-crashloop.jsonl")
-KEY = "wk-e2e-5a4b3c2d1e0f"
-
-
-def wait_for(check, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def get(url):
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-    except OSError:
-        return None, ""
-
-
-@pytest.fixture
-def wecom():
-    rx = WeComReceiver(FakeClock(datetime.now(timezone.utc)), keys=(KEY,)).start()
-    yield rx
-    rx.stop()
 
 
 def start_daemon(tmp_path, wecom, port):
