@@ -92,7 +92,10 @@ class Pipeline:
                     self.queue.task_done()
             if now.timestamp() - last_tick >= self.tick_seconds:
                 last_tick = now.timestamp()
-                self._emit(self.engine.tick(now))
+                try:
+                    self._emit(self.engine.tick(now))
+                except Exception:  # the loop must outlive a failing sink; liveness shows it if not
+                    log.exception("timer tick failed")
 
     def _run_calls(self) -> None:
         while True:

@@ -53,3 +53,26 @@ def test_validate_hook_rejects_unknown_notifier(tmp_path):
         assert reloader.reload("SIGHUP") is False and results == ["failure"]
     finally:
         pipeline.stop()
+
+
+def test_pipeline_survives_a_failing_alert_sink(tmp_path):
+    from rules.loader import load_text
+    from tests.factories import event, rec
+
+    rules = load_text("name: w\nsource: event\nmatch: {type: Warning}\ndetector: any\n", "r.yaml").rules
+    calls = []
+
+    def flaky(alert):
+        calls.append(alert)
+        if len(calls) == 1:
+            raise OSError("disk full")
+
+    pipeline = Pipeline(Engine(rules), clock=lambda: datetime.now(timezone.utc), on_alert=flaky)
+    pipeline.start()
+    try:
+        pipeline.put(rec(event("a.1", last=0), "ADDED"))
+        pipeline.put(rec(event("a.2", last=1), "ADDED"))
+        assert pipeline.drain(5)
+        assert len(calls) == 2 and pipeline.processed == 2
+    finally:
+        pipeline.stop()
