@@ -29,11 +29,13 @@ class AlertRouter:
     def __init__(self, *, submit: Callable[[Alert], object], clock: Callable[[], datetime],
                  hold: timedelta = timedelta(minutes=2), max_held: int = 10_000,
                  on_alert: Callable[[Alert], None] = lambda a: None,
-                 delivered_ids: Callable[[datetime], Iterable[str]] = lambda since: ()) -> None:
+                 delivered_ids: Callable[[datetime], Iterable[str]] = lambda since: (),
+                 on_dropped: Callable[[Alert], None] = lambda a: None) -> None:
         """`hold`: how long a follower keeps decided alerts (must exceed the lease duration plus
         the time a takeover takes). `delivered_ids(since)`: ids already confirmed (history)."""
         self.submit, self.clock, self.hold, self.on_alert = submit, clock, hold, on_alert
         self.delivered_ids = delivered_ids
+        self.on_dropped = on_dropped
         self._held: deque[tuple[datetime, Alert]] = deque(maxlen=max_held)
         self._leader = False
         self._lock = threading.Lock()
@@ -47,8 +49,13 @@ class AlertRouter:
         self.on_alert(alert)
         with self._lock:
             if not self._leader:
-                self._held.append((self.clock(), alert))
                 self._trim()
+                if len(self._held) == self._held.maxlen:
+                    _, oldest = self._held[0]
+                    log.warning("follower hold buffer full (%d): dropping the oldest held alert %s",
+                                len(self._held), oldest.id)
+                    self.on_dropped(oldest)
+                self._held.append((self.clock(), alert))
                 return
         self.submit(alert)
 

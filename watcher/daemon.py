@@ -66,7 +66,8 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     restored = engine.restore(parts.open_incidents(), now=utcnow())
     router = AlertRouter(submit=parts.submit, clock=utcnow, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
                          hold=max(timedelta(minutes=2), cfg.kubernetes.leader_election.lease_duration * 4),
-                         delivered_ids=parts.delivered_ids)
+                         delivered_ids=parts.delivered_ids,
+                         on_dropped=lambda a: metrics.record_delivery("", "", "dropped", "follower_hold_full"))
     pipeline = Pipeline(engine, clock=utcnow, on_alert=router, on_record=parts.on_record)
     metrics.rule_matches_from(lambda: engine.match_counts)
     health.liveness["pipeline"] = lambda: (time.time() - pipeline.heartbeat.timestamp() < 30, "")

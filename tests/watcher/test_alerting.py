@@ -52,3 +52,14 @@ def test_alert_decided_just_before_the_renewal_is_still_forwarded():
     a = sample_alert("oom", now=at(10))
     router(a)
     assert router.became_leader(previous_renewal=at(10)) == 1 and sent == [a]
+
+
+def test_full_hold_buffer_drops_oldest_and_says_so(caplog):
+    clock, dropped = Clock(), []
+    router = AlertRouter(submit=lambda a: None, clock=clock, max_held=2, on_dropped=dropped.append)
+    from dataclasses import replace
+
+    alerts = [replace(sample_alert("oom", now=at(i)), key=f"k{i}") for i in range(3)]
+    for a in alerts:
+        router(a)
+    assert dropped == [alerts[0]] and "hold buffer full" in caplog.text
