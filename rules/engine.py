@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 from rules.alert import Alert
 from rules.context import Context
 from rules.deadlines import Deadlines
-from rules.match import _text
+from rules.match import as_text
 from rules.detectors import Detection
 from rules.model import Record
 from rules.rule import Rule
@@ -49,16 +49,22 @@ class Engine:
     def __init__(self, rules: Sequence[Rule], *, stale_before: datetime | None = None) -> None:
         """`stale_before`: occurrences older than this are history and never fire (the daemon's
         start, or the first record's time in a replay). Unset: nothing counts as history."""
-        self.rules = [r for r in rules if r.enabled]
-        by_source: dict[str, list[Rule]] = {}
-        for r in self.rules:
-            by_source.setdefault(r.source, []).append(r)
-        self._by_source = {source: _RuleIndex(rules) for source, rules in by_source.items()}
         self.ctx = Context(stale_before or _EPOCH)
-        self._incidents: dict[str, dict[str, Incident]] = {r.name: {} for r in self.rules}
-        self._deadlines: dict[str, Deadlines] = {r.name: Deadlines() for r in self.rules}
-        self.match_counts: dict[str, int] = getattr(self, "match_counts", {})
+        self.match_counts: dict[str, int] = {}
         """Records that matched each rule since start (for metrics)."""
+        self._incidents: dict[str, dict[str, Incident]] = {}
+        self._deadlines: dict[str, Deadlines] = {}
+        self._install([r for r in rules if r.enabled])
+
+    def _install(self, rules: list[Rule]) -> None:
+        """Make `rules` the running set; state for rule names not seen before starts empty."""
+        self.rules = rules
+        by_source: dict[str, list[Rule]] = {}
+        for r in rules:
+            by_source.setdefault(r.source, []).append(r)
+        self._by_source = {source: _RuleIndex(group) for source, group in by_source.items()}
+        self._incidents = {r.name: self._incidents.get(r.name, {}) for r in rules}
+        self._deadlines = {r.name: self._deadlines.get(r.name, Deadlines()) for r in rules}
 
     @property
     def stale_before(self) -> datetime:
@@ -135,13 +141,10 @@ class Engine:
             else:
                 kept.append(rule)
                 how[rule.name] = "new"
-        incidents = {r.name: self._incidents.get(r.name, {}) if how[r.name] != "new" else {} for r in kept}
-        deadlines = {r.name: self._deadlines.get(r.name, Deadlines()) if how[r.name] != "new" else Deadlines()
-                     for r in kept}
-        stale_before = self.ctx.stale_before
-        ctx = self.ctx
-        self.__init__(kept, stale_before=stale_before)
-        self.ctx, self._incidents, self._deadlines = ctx, incidents, deadlines
+        for name in (n for n, h in how.items() if h == "new"):
+            self._incidents.pop(name, None)
+            self._deadlines.pop(name, None)
+        self._install(kept)
         for name in old.keys() - how.keys():
             how[name] = "removed"
         return how
@@ -309,7 +312,7 @@ class _RuleIndex:
             return self.rules
         hits: set[int] = set()
         for view in views:
-            hits.update(self.by_value.get(_text(view.get(self.field)), ()))
+            hits.update(self.by_value.get(as_text(view.get(self.field)), ()))
         if not hits:
             return [self.rules[i] for i in self.always]
         return [self.rules[i] for i in sorted(hits.union(self.always))]

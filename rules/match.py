@@ -47,13 +47,13 @@ def compile_value(spec: Any, path: Sequence[str | int]) -> Predicate:
         tests = [compile_value(s, [*path, i]) for i, s in enumerate(spec)]
         wanted = exact_values(spec)
         if wanted is not None:  # all plain values: one set lookup
-            return lambda v: (v if v.__class__ is str else _text(v)) in wanted
+            return lambda v: (v if v.__class__ is str else as_text(v)) in wanted
         return lambda v: any(t(v) for t in tests)
     if isinstance(spec, dict):
         return _compile_ops(spec, path)
     if spec is None or isinstance(spec, (str, int, float, bool)):
-        want = _text(spec)
-        return lambda v: (v if v.__class__ is str else _text(v)) == want
+        want = as_text(spec)
+        return lambda v: (v if v.__class__ is str else as_text(v)) == want
     raise MatchError(path, f"unsupported value of type {type(spec).__name__}")
 
 
@@ -92,12 +92,12 @@ def _memo(pred: Predicate, size: int = 4096) -> Predicate:
 
 
 def exact_values(spec: Any) -> frozenset[str] | None:
-    """The values a plain equality (or list of them) accepts, as compared (`_text`); None for
+    """The values a plain equality (or list of them) accepts, as compared (`as_text`); None for
     regexes, negations and comparisons, which no index can serve."""
     items = spec if isinstance(spec, list) else [spec]
     if not items or any(isinstance(i, (dict, list)) or (isinstance(i, str) and i.startswith("~")) for i in items):
         return None
-    return frozenset(_text(i) for i in items)
+    return frozenset(as_text(i) for i in items)
 
 
 def _compile_ops(spec: Mapping[str, Any], path: Sequence[str | int]) -> Predicate:
@@ -197,7 +197,8 @@ def _globs(value: Any, path: Sequence[str | int]) -> list[str]:
     return value
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A field value as `match` compares it: None is '', booleans are true/false."""
     if value is None:
         return ""
     if isinstance(value, bool):
