@@ -56,12 +56,11 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
 
     metrics = Metrics(_version())
     health = Health()
-    parts = build_components(cfg, metrics=metrics, health=health, stop=stop, replay=bool(replay_files))
+    parts = build_components(cfg, metrics=metrics, health=health, stop=stop)
     redactor.update(cfg.secrets | parts.secrets)
-    # Live, history is whatever happened before this start. A replay feeds old recordings as
-    # if they were happening now, so nothing in them counts as history.
-    # Object times (finishedAt, lastTimestamp) have whole seconds: an OOM in the second of
-    # start-up is not history.
+    # Live, history is whatever happened before this start (to the second: object times such as
+    # finishedAt have whole seconds, and an OOM in the second of start-up is not history). A
+    # replay feeds old recordings as if they were happening now: nothing in them is history.
     engine = Engine(loaded.rules, stale_before=None if replay_files else utcnow().replace(microsecond=0))
     restored = engine.restore(parts.open_incidents(), now=utcnow())
     router = AlertRouter(submit=parts.submit, clock=utcnow, on_alert=lambda a: metrics.record_alert(a.rule, a.status),

@@ -261,5 +261,5 @@ def _api_answers(api: Any) -> bool:
         return False
 
 
-def build_components(cfg: Config, *, metrics: Metrics, health: Health, stop: threading.Event, replay: bool) -> Components:
+def build_components(cfg: Config, *, metrics: Metrics, health: Health, stop: threading.Event) -> Components:
     return Components(cfg, metrics=metrics, health=health, stop=stop)
