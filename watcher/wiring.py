@@ -241,13 +241,17 @@ class Components:
         return run
 
     def digest_alert(self, now: datetime) -> Alert:
-        summary = self.history.digest(self.cfg.cluster, now - timedelta(days=1), until=now)
-        templates = {platform: DIGEST_TEMPLATE for platform in ("wecom", "dingtalk", "feishu", "webhook")}
-        return Alert(rule="kea-daily-digest", key=now.strftime("%Y-%m-%d"), status="firing", severity="info",
-                     sequence=1, started_at=now, at=now, count=summary["incidents"], cluster=self.cfg.cluster,
-                     namespace="", kind="Digest", name="daily", workload_kind="", workload_name="",
-                     summary=f"{summary['incidents']} new alerts in the last 24h", fields=summary,
-                     templates=templates, incident=now.strftime("%Y%m%d"))
+        return digest_alert(self.cfg.cluster, self.history.digest(self.cfg.cluster, now - timedelta(days=1), until=now), now)
+
+
+def digest_alert(cluster: str, summary: dict, now: datetime) -> Alert:
+    """The daily digest as an alert the notifiers can render (with a template override)."""
+    templates = {platform: DIGEST_TEMPLATE for platform in ("wecom", "dingtalk", "feishu", "webhook")}
+    return Alert(rule="kea-daily-digest", key=now.strftime("%Y-%m-%d"), status="firing", severity="info",
+                 sequence=1, started_at=now, at=now, count=summary.get("incidents", 0), cluster=cluster,
+                 namespace="", kind="Digest", name="daily", workload_kind="", workload_name="",
+                 summary=f"{summary.get('incidents', 0)} new alerts in the last 24h", fields=summary,
+                 templates=templates, incident=now.strftime("%Y%m%d"))
 
 
 def _api_answers(api: Any) -> bool:

@@ -54,3 +54,17 @@ def test_scheduler_honours_enabled_cron_and_interval():
         assert jobs["watchdog"].trigger.interval == timedelta(minutes=1)
     finally:
         sched.shutdown(wait=False)
+
+
+def test_daily_digest_renders_through_a_robot():
+    from notifiers import build_notifier
+    from watcher.wiring import digest_alert
+
+    summary = {"incidents": 7, "resolved": 5, "failed_deliveries": 0, "by_rule": {"oom-killed": 4, "endpoints-unhealthy": 3},
+               "by_namespace": {"shop": 6, "portal": 1}, "warning_events": 1234,
+               "top_warning_reasons": [{"reason": "BackOff", "count": 900}, {"reason": "Unhealthy", "count": 300}]}
+    alert = digest_alert("prod-bj-1", summary, at(0))
+    n = build_notifier("ops", {"type": "dingtalk", "url": "https://x.invalid/robot/send?access_token=t", "keywords": ["日报"]})
+    text = n.build([alert]).message.text
+    for part in ("【日报】prod-bj-1", "新告警 7", "已恢复 5", "oom-killed: 4", "shop 6", "Warning 事件 1234", "BackOff 900"):
+        assert part in text, (part, text)
