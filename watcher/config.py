@@ -342,7 +342,8 @@ class _Builder:
         elif origin is dict:
             if isinstance(value, dict):
                 return self._notifiers(value, path)
-        self.fail(path, f"expected {_describe(hint)}, got {_typename(value)} {value!r:.40}")
+        shown = "" if str(path[-1]) in _SECRET_KEYS else f" {value!r:.40}"  # never echo a secret
+        self.fail(path, f"expected {_describe(hint)}, got {_typename(value)}{shown}")
         return _BAD
 
     def _notifiers(self, value: dict, path: tuple) -> dict:
@@ -367,6 +368,7 @@ class _Builder:
 
 
 _BAD = object()
+_SECRET_KEYS = frozenset({"password", "api_key", "url", "secret", "hmac_secret", "token", "key"})
 
 
 def _typename(value: Any) -> str:

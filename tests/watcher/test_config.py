@@ -95,3 +95,8 @@ def test_notifier_settings_are_validated_with_their_key_path():
     assert len(found) == 1 and found[0].startswith("c.yaml:5: notifiers.ops.msgtype:")
     found = errors("notifiers:\n  ops:\n    type: carrier-pigeon\n    url: https://x.invalid\n")
     assert found[0].startswith("c.yaml:3: notifiers.ops.type: expected one of wecom, dingtalk, feishu, webhook")
+
+
+def test_a_mistyped_secret_is_not_echoed():
+    found = errors("elasticsearch:\n  password: [hunter2-secret]\n")
+    assert found == ["c.yaml:2: elasticsearch.password: expected a string, got a list"]
