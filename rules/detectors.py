@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol
 
 from rules.deadlines import Deadlines
 from rules.model import Record, Termination
+from rules.state import ServiceEndpoints
 from rules.views import container_fields
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ class FrequencyDetector:
 
     def observe(self, rule, record, views, now, ctx):
         n = ctx.occurrences
-        if n <= 0 or record.listed or _when(record, now) < ctx.stale_before:
+        if n <= 0 or _when(record, now) < ctx.stale_before:
             return []
         out = []
         for view in views:
@@ -198,49 +199,36 @@ class OomKilledDetector:
     """A container's newest termination says OOMKilled (optionally: one of `exit_codes`).
 
     Exit 137 alone is not proof (a liveness-probe kill looks the same), so exit codes count only
-    when the rule lists them. Dedup on pod uid + container + the termination's finishedAt (else
-    its containerID): a status patch without a new termination never fires twice.
+    when the rule lists them. Which terminations are new comes from the shared cluster state
+    (pod uid + container + finishedAt, else the container id): a status patch without a new
+    termination never fires twice, and a rule added by a reload does not re-announce old ones.
     """
 
     reasons: frozenset[str] = frozenset({"OOMKilled"})
     exit_codes: frozenset[int] = frozenset()
     instant = True
     counts_occurrences = False
-    _seen: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
     def observe(self, rule, record, views, now, ctx):
         pod = record.pod
-        if pod is None:
-            return []
-        if record.watch_type == "DELETED":
-            for c in pod.containers:
-                self._seen.pop((record.uid, c.name), None)
+        if pod is None or record.watch_type == "DELETED":
             return []
         wanted = {v["container"] for v in views}
         out = []
-        for c in pod.containers:
-            if c.name not in wanted:
+        for new in ctx.obs.terminations:
+            c, t = new.container, new.termination
+            if c.name not in wanted or not self._is_oom(t):
                 continue
-            seen = self._seen.setdefault((record.uid, c.name), set())
-            for t in (c.terminated, c.last_terminated):
-                if t is None or not self._is_oom(t):
-                    continue
-                ident = _termination_id(t, c.restart_count)
-                if ident in seen:
-                    continue
-                if len(seen) >= 8:
-                    seen.clear()
-                seen.add(ident)
-                fields = {**container_fields(c), "pod": record.name, "node": pod.node, "pod_ip": pod.pod_ip,
-                          "host_ip": pod.host_ip, "reason": t.reason, "exit_code": t.exit_code,
-                          "restarts": c.restart_count, "finished_at": t.finished_at, "message": t.message}
-                out.append(Detection(
-                    key=rule.key_for({**fields, **_ident_fields(record)}), incident=f"{record.uid}/{c.name}@{ident}",
-                    at=t.finished_at or _when(record, now), record=record, fields=fields,
-                    summary=(f"{t.reason or 'exit'} {t.exit_code}: container {c.name} in pod "
-                             f"{record.namespace}/{record.name} ({record.workload}), restarts {c.restart_count}, "
-                             f"memory limit {c.memory_limit or 'none'}, node {pod.node or '?'}"),
-                ))
+            fields = {**container_fields(c), "pod": record.name, "node": pod.node, "pod_ip": pod.pod_ip,
+                      "host_ip": pod.host_ip, "reason": t.reason, "exit_code": t.exit_code,
+                      "restarts": c.restart_count, "finished_at": t.finished_at, "message": t.message}
+            out.append(Detection(
+                key=rule.key_for({**fields, **_ident_fields(record)}), incident=f"{record.uid}/{c.name}@{new.ident}",
+                at=t.finished_at or _when(record, now), record=record, fields=fields,
+                summary=(f"{t.reason or 'exit'} {t.exit_code}: container {c.name} in pod "
+                         f"{record.namespace}/{record.name} ({record.workload}), restarts {c.restart_count}, "
+                         f"memory limit {c.memory_limit or 'none'}, node {pod.node or '?'}"),
+            ))
         return out
 
     def expire(self, rule, now):
@@ -250,81 +238,58 @@ class OomKilledDetector:
         return t.reason in self.reasons or (t.exit_code is not None and t.exit_code in self.exit_codes)
 
 
-def _termination_id(t: Termination, restarts: int) -> str:
-    if t.finished_at is not None:
-        return t.finished_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return t.container_id or f"restart-{restarts}"
-
-
 def _ident_fields(record: Record) -> dict[str, Any]:
-    return {"namespace": record.namespace, "name": record.name, "cluster": record.cluster,
-            "workload": record.workload, "workload_kind": record.workload_kind, "workload_name": record.workload_name}
+    return {"namespace": record.namespace, "name": record.name, "uid": record.uid, "cluster": record.cluster,
+            "kind": record.kind, "workload": record.workload, "workload_kind": record.workload_kind,
+            "workload_name": record.workload_name}
 
 
 @dataclass
 class EndpointsUnhealthyDetector:
     """Ready endpoints of a Service fall below its total (or `min_ready` / `min_ready_ratio`).
 
-    Summed over all of a Service's EndpointSlices; terminating endpoints are left out of the total
-    so a rolling update's old pods do not count as unhealthy. Where a Service has slices, core/v1
-    Endpoints records for it are ignored (they describe the same addresses).
+    Counts come from the shared cluster state: one endpoint per pod across all of the Service's
+    EndpointSlices and address families; terminating endpoints are left out of the total so a
+    rolling update's old pods do not count as unhealthy. Where a Service has slices, its core/v1
+    Endpoints records are ignored (they describe the same addresses).
     """
 
     min_ready: Optional[int] = None
     min_ready_ratio: Optional[float] = None
     instant = False
     counts_occurrences = False
-    _objects: dict[tuple[str, str, str], tuple] = field(default_factory=dict)
-    _by_service: dict[tuple[str, str], set[tuple[str, str, str]]] = field(default_factory=dict)
 
     def observe(self, rule, record, views, now, ctx):
-        info = record.endpoints
-        if info is None or not views:
+        svc = ctx.obs.service
+        if svc is None or not views or not ctx.obs.authoritative:
             return []
-        svc = (record.namespace, info.service)
-        obj = (record.kind, record.namespace, record.name)
-        members = self._by_service.setdefault(svc, set())
-        if record.watch_type == "DELETED":
-            self._objects.pop(obj, None)
-            members.discard(obj)
-        else:
-            self._objects[obj] = info.addresses
-            members.add(obj)
-        use_kind = "EndpointSlice" if any(k == "EndpointSlice" for k, _, _ in members) else "Endpoints"
-        if record.kind != use_kind and record.watch_type != "DELETED":
-            return []
-        addresses = [a for m in sorted(members) if m[0] == use_kind for a in self._objects[m]]
-        if not members:
-            del self._by_service[svc]
-        ready = sum(1 for a in addresses if a.ready and not a.terminating)
-        not_ready = sum(1 for a in addresses if not a.ready and not a.terminating)
-        terminating = sum(1 for a in addresses if a.terminating)
-        total = ready + not_ready
+        return [self.judge(rule, record, views[0], svc, now, ctx)]
+
+    def judge(self, rule, record, view, svc: ServiceEndpoints, now, ctx) -> Detection:
+        """The detection for Service `svc` as it stands (also used to prime a new rule)."""
+        ready, total = svc.ready, svc.total
         active = self._unhealthy(ready, total)
-        bad = [a for a in addresses if not a.ready and not a.terminating]
-        view = {**views[0], "service": info.service, "ready": ready, "not_ready": not_ready,
-                "terminating": terminating, "total": total}
-        fields = {
-            "service": info.service, "ready": ready, "not_ready": not_ready, "terminating": terminating,
-            "total": total, "unhealthy": total - ready,
-            "addresses": [_addr(a) for a in addresses], "unhealthy_addresses": [_addr(a) for a in bad],
+        bad = svc.unhealthy_addresses
+        at = _when(record, now)
+        fields: dict[str, Any] = {
+            "service": svc.service, **svc.counts(), "unhealthy": total - ready,
+            "addresses": [_addr(a) for a in svc.addresses], "unhealthy_addresses": [_addr(a) for a in bad],
             "nodes": sorted({a.node for a in bad if a.node}),
         }
         node_ips = {n: ctx.pods.node_ips[n] for n in fields["nodes"] if n in ctx.pods.node_ips}
         if node_ips:
             fields["node_ips"] = node_ips
-        cause = ctx.pods.cause(record.namespace, [a.pod for a in bad if a.pod])
+        cause = ctx.pods.cause(svc.namespace, [a.pod for a in bad if a.pod], at)
         if cause:
             fields["cause"] = cause
-        state = "unhealthy" if active else "healthy"
-        summary = f"Service {record.namespace}/{info.service} {state}: {ready}/{total} ready"
+        summary = f"Service {svc.namespace}/{svc.service} {'unhealthy' if active else 'healthy'}: {ready}/{total} ready"
         if active and cause:
             summary += f" (pod {cause['pod']} {cause['reason']} exit {cause['exit_code']})"
-        return [Detection(
-            key=rule.key_for(view), incident=f"{info.service}@{record.resource_version}", at=_when(record, now),
-            record=record, fields=fields, summary=summary, active=active, level=total - ready,
-            kind="Service", name=info.service,
-        )]
+        return Detection(
+            key=rule.key_for({**view, **svc.counts(), "service": svc.service}),
+            incident=f"{svc.service}@{record.resource_version}", at=at, record=record, fields=fields,
+            summary=summary, active=active, level=total - ready, kind="Service", name=svc.service,
+        )
 
     def expire(self, rule, now):
         return []

@@ -1,59 +1,54 @@
 """The rules engine: `process(record, now)` and `tick(now)` return alert changes.
 
-Pure: no I/O and no clock; state lives in this object and can be listed (`open_incidents`) and
-restored (`restore`) so a restarted daemon or a new leader neither forgets nor repeats.
+Pure: no I/O and no clock; state lives in this object and can be saved (`snapshot`) and restored
+(`restore_snapshot`, or `restore` from the alert history) so a restarted daemon or a new leader
+neither forgets nor repeats. Incident states are described in `rules.incidents`.
 
-An incident moves through these states, per rule and key:
-    instant detectors:   (detection) → firing → [resolved after `resolve_after` quiet] → gone
-    condition detectors: pending → firing (after `for`) → resolved (condition false) → gone
-                         primed: the condition already held in the start-up list; never fires
-                         unless it gets worse, never resolves out loud.
+History and news: occurrences older than `stale_before` never fire. Live, that boundary is the
+last moment the cluster was known to be watched (a checkpoint the daemon keeps), else the
+process start; a replay uses its first record's time. A condition the first LIST shows is
+*primed* (remembered, not announced) only when nothing was watched before (`watched_until` unset):
+after a checkpoint, whatever the restored state does not know of happened while nobody watched,
+and is news.
 """
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
+from rules import migrate
 from rules.alert import Alert
 from rules.context import Context
 from rules.deadlines import Deadlines
-from rules.match import as_text
 from rules.detectors import Detection
+from rules.incidents import SNAPSHOT_VERSION, Incident, from_snapshot, restored_incident, to_snapshot
+from rules.match import as_text
 from rules.model import Record
 from rules.rule import Rule
+from rules.state import Observation
 from rules.views import views as record_views
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-@dataclass(slots=True)
-class Incident:
-    detection: Detection
-    incident: str
-    state: str
-    """`pending`, `firing` or `primed`."""
-    started_at: datetime
-    since: datetime
-    """When the engine first saw the condition (its clock), for `for`."""
-    count: int = 1
-    sequence: int = 0
-    notified_at: datetime | None = None
-    last_seen: datetime | None = None
-    primed_level: int = 0
-    extra: dict = field(default_factory=dict)
-
-
 class Engine:
-    def __init__(self, rules: Sequence[Rule], *, stale_before: datetime | None = None) -> None:
-        """`stale_before`: occurrences older than this are history and never fire (the daemon's
-        start, or the first record's time in a replay). Unset: nothing counts as history."""
-        self.ctx = Context(stale_before or _EPOCH)
+    def __init__(self, rules: Sequence[Rule], *, stale_before: Optional[datetime] = None,
+                 watched_until: Optional[datetime] = None) -> None:
+        """`stale_before`: occurrences older than this are history (unset: nothing is).
+        `watched_until`: the checkpoint of an earlier run; it is the boundary then, and listed
+        conditions the restored state does not know of are news, not primed."""
+        self.ctx = Context(watched_until or stale_before or _EPOCH)
+        self.resumed = watched_until is not None
         self.match_counts: dict[str, int] = {}
         """Records that matched each rule since start (for metrics)."""
         self._incidents: dict[str, dict[str, Incident]] = {}
         self._deadlines: dict[str, Deadlines] = {}
+        self._last_now = self.ctx.stale_before
+        """The newest `now` seen: the time of changes decided outside `process`/`tick`."""
+        self._later: list[Alert] = []
+        """Alert changes decided outside `process`/`tick` (a reload): the next tick returns them."""
         self._install([r for r in rules if r.enabled])
 
     def _install(self, rules: list[Rule]) -> None:
@@ -74,16 +69,33 @@ class Engine:
     def stale_before(self, value: datetime) -> None:
         self.ctx.stale_before = value
 
+    @property
+    def state(self):
+        """The shared cluster state (`rules.state.ClusterState`)."""
+        return self.ctx.state
+
+    # -- records and time -------------------------------------------------------------------------
+
     def process(self, record: Record, now: datetime) -> list[Alert]:
         """Feed one record; returns the alert changes it causes (often none)."""
+        return self.evaluate(record, self.observe(record), now)
+
+    def observe(self, record: Record) -> Observation:
+        """Update the cluster state with `record` (once per record; other consumers of the record,
+        such as the Elasticsearch documents, read the returned observation)."""
+        return self.ctx.begin(record)
+
+    def evaluate(self, record: Record, obs: Observation, now: datetime) -> list[Alert]:
+        """Run the rules on a record already `observe`d."""
         ctx = self.ctx
-        ctx.begin(record)
+        ctx.obs = obs
+        self._last_now = now
         index = self._by_source.get(record.source)
         if index is None:
             return []
-        all_views = list(record_views(record))
+        all_views = list(record_views(record, obs))
         out: list[Alert] = []
-        no_occurrence = ctx.occurrences <= 0
+        no_occurrence = obs.occurrences <= 0
         counts = self.match_counts
         for rule in index.candidates(all_views):
             detector = rule.detector
@@ -100,8 +112,9 @@ class Engine:
         return out
 
     def tick(self, now: datetime) -> list[Alert]:
-        """Advance time: window expiry, `for` timers, reminders, `resolve_after`."""
-        out: list[Alert] = []
+        """Advance time: window expiry, `for` timers, reminders, fold windows, `resolve_after`."""
+        out, self._later = self._later, []
+        self._last_now = now
         for rule in self.rules:
             for det in rule.detector.expire(rule, now):
                 out.extend(self._apply(rule, det, now, False))
@@ -116,38 +129,42 @@ class Engine:
                     out.extend(self._maybe_fire(rule, inc, now))
                 elif inc.state == "firing" and rule.repeat_interval and inc.notified_at is not None \
                         and now - inc.notified_at >= rule.repeat_interval:
-                    inc.sequence += 1
-                    inc.notified_at = now
-                    out.append(self._alert(rule, inc, "firing", now))
+                    out.append(self._notify(rule, inc, now, at=now))
                 if key in incidents:
                     self._schedule(rule, key, inc)
         return out
 
-    def replace_rules(self, rules: Sequence[Rule]) -> dict[str, str]:
+    def replace_rules(self, rules: Sequence[Rule], now: Optional[datetime] = None) -> dict[str, str]:
         """Swap in a reloaded rule set, keeping what can be kept: an unchanged rule keeps its
         detector and incidents; a rule whose detector spec is unchanged keeps its detector's
-        memory and open incidents; a changed or new rule starts empty. Returns name -> how."""
-        old = {r.name: r for r in self.rules}
-        kept: list[Rule] = []
-        how: dict[str, str] = {}
-        for rule in (r for r in rules if r.enabled):
-            prev = old.get(rule.name)
-            if prev is not None and prev.fingerprint == rule.fingerprint:
-                kept.append(prev)
-                how[rule.name] = "unchanged"
-            elif prev is not None and prev.detector_fingerprint == rule.detector_fingerprint:
-                kept.append(replace(rule, detector=prev.detector))
-                how[rule.name] = "updated"
-            else:
-                kept.append(rule)
-                how[rule.name] = "new"
-        for name in (n for n, h in how.items() if h == "new"):
-            self._incidents.pop(name, None)
+        memory and open incidents; a changed rule's open incidents are carried over or resolved,
+        a new rule is primed from the current cluster state (`rules.migrate`). Resolutions go out
+        with the next `tick`. Returns rule name -> `unchanged` / `updated` / `new` / `removed`."""
+        plan = migrate.plan(self.rules, [r for r in rules if r.enabled])
+        old_incidents = {name: self._incidents.pop(name, {}) for name, how in plan.how.items()
+                         if how in ("new", "removed")}
+        for name in old_incidents:
             self._deadlines.pop(name, None)
-        self._install(kept)
-        for name in old.keys() - how.keys():
-            how[name] = "removed"
-        return how
+        self._install(plan.rules)
+        when = now or self._last_now
+        for rule in (r for r in plan.rules if plan.how[r.name] == "new"):
+            kept, resolved = migrate.carry_over(self, rule, old_incidents.get(rule.name, {}),
+                                                plan.old.get(rule.name), when)
+            for key, inc in kept.items():
+                self._incidents[rule.name][key] = inc
+                self._schedule(rule, key, inc)
+            self._later.extend(resolved)
+        for name in (n for n, h in plan.how.items() if h == "removed"):
+            self._later.extend(migrate.resolve_all(self, plan.old[name], old_incidents.get(name, {}), when))
+        return plan.how
+
+    def alert_for(self, rule: Rule, inc: Incident, status: str, at: datetime) -> Alert:
+        """The alert that tells `inc`'s state (for `rules.migrate`)."""
+        return self._alert(rule, inc, status, at)
+
+    def views_of(self, record: Record) -> list[dict[str, Any]]:
+        """The field views of a record as the state sees it now (for `rules.migrate`)."""
+        return list(record_views(record, self.ctx.state.peek(record)))
 
     # -- state for restarts and failover -------------------------------------------------------
 
@@ -160,7 +177,30 @@ class Engine:
             if inc.state == "firing"
         ]
 
-    def restore(self, alerts: Iterable[Alert], now: datetime | None = None) -> int:
+    def snapshot(self) -> dict[str, Any]:
+        """Every open incident (pending, firing, primed), JSON-ready, for `restore_snapshot`."""
+        return {"version": SNAPSHOT_VERSION, "incidents": [
+            to_snapshot(rule.name, inc, self._alert(rule, inc, "firing", inc.notified_at or inc.started_at))
+            for rule in self.rules for inc in self._incidents[rule.name].values()]}
+
+    def restore_snapshot(self, snapshot: dict[str, Any], now: Optional[datetime] = None) -> int:
+        """Re-open the incidents of a `snapshot()`; entries of rules no longer running, or that
+        cannot be read, are skipped. Returns how many were restored."""
+        by_name = {r.name: r for r in self.rules}
+        restored = 0
+        for doc in snapshot.get("incidents") or ():
+            try:
+                name, inc = from_snapshot(doc)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue
+            rule = by_name.get(name)
+            if rule is None or (rule.detector.instant and self._window_over(rule, inc, now)):
+                continue
+            self._put_restored(rule, inc)
+            restored += 1
+        return restored
+
+    def restore(self, alerts: Iterable[Alert], now: Optional[datetime] = None) -> int:
         """Re-open incidents that were firing (from the alert history); returns how many.
         A later healthy state then resolves them, and a repeat within the window is folded.
         With `now`, an instant incident (an OOM) whose fold window is over is not restored:
@@ -169,23 +209,42 @@ class Engine:
         restored = 0
         for a in alerts:
             rule = by_name.get(a.rule)
-            if rule is None or a.status != "firing":
+            if rule is None or a.status != "firing" or a.key in self._incidents[rule.name]:
                 continue
-            if now is not None and rule.detector.instant and not rule.resolve_after \
-                    and a.at + rule.repeat_interval <= now:
+            inc = restored_incident(a)
+            if rule.detector.instant and self._window_over(rule, inc, now):
                 continue
-            det = Detection(key=a.key, incident=a.incident, at=a.started_at, record=None,  # type: ignore[arg-type]
-                            fields=dict(a.fields), summary=a.summary, kind=a.kind, name=a.name)
-            self._incidents[rule.name][a.key] = Incident(
-                detection=det, incident=a.incident, state="firing", started_at=a.started_at, since=a.started_at,
-                count=a.count, sequence=a.sequence, notified_at=a.at, last_seen=a.at,
-                extra={"restored": a},
-            )
-            self._schedule(rule, a.key, self._incidents[rule.name][a.key])
+            self._put_restored(rule, inc)
             restored += 1
         return restored
 
+    def reconcile(self, now: datetime) -> list[Alert]:
+        """After the first LIST: condition incidents restored from an earlier run that no listed
+        record refreshed have lost their subject (a Service deleted while nobody watched): a
+        firing one resolves, the others are forgotten."""
+        out: list[Alert] = []
+        for rule in self.rules:
+            if rule.detector.instant:
+                continue
+            incidents = self._incidents[rule.name]
+            for key in [k for k, inc in incidents.items() if inc.stale]:
+                inc = incidents.pop(key)
+                self._deadlines[rule.name].cancel(key)
+                if inc.state == "firing" and rule.send_resolved:
+                    out.append(self._alert(rule, inc, "resolved", now))
+        return out
+
     # -- internals -------------------------------------------------------------------------------
+
+    def _put_restored(self, rule: Rule, inc: Incident) -> None:
+        self._incidents[rule.name][inc.detection.key] = inc
+        self._schedule(rule, inc.detection.key, inc)
+
+    @staticmethod
+    def _window_over(rule: Rule, inc: Incident, now: Optional[datetime]) -> bool:
+        last = inc.notified_at or inc.last_seen
+        return now is not None and not rule.resolve_after and last is not None \
+            and last + rule.repeat_interval <= now
 
     def _apply(self, rule: Rule, det: Detection, now: datetime, listed: bool) -> list[Alert]:
         out = self._transition(rule, det, now, listed)
@@ -197,26 +256,18 @@ class Engine:
         return out
 
     def _transition(self, rule: Rule, det: Detection, now: datetime, listed: bool) -> list[Alert]:
+        if rule.detector.instant:
+            return self._occurrence(rule, det, now)
         incidents = self._incidents[rule.name]
         inc = incidents.get(det.key)
-        if rule.detector.instant:
-            if listed or det.at < self.ctx.stale_before:
-                return []
-            if inc is not None and self._instant_open(rule, inc, now):
-                inc.count += det.count
-                inc.last_seen = det.at
-                return []
-            inc = Incident(detection=det, incident=det.incident, state="firing", started_at=det.at, since=now,
-                           count=det.count, sequence=1, notified_at=now, last_seen=det.at)
-            incidents[det.key] = inc
-            return [self._alert(rule, inc, "firing", det.at)]
         if det.active:
             if inc is None:
-                inc = Incident(detection=det, incident=det.incident, state="primed" if listed else "pending",
+                primed = listed and not self.resumed
+                inc = Incident(detection=det, incident=det.incident, state="primed" if primed else "pending",
                                started_at=det.at, since=now, count=det.count, primed_level=det.level)
                 incidents[det.key] = inc
-                return [] if listed else self._maybe_fire(rule, inc, now)
-            inc.detection, inc.count = det, det.count
+                return [] if primed else self._maybe_fire(rule, inc, now)
+            inc.detection, inc.count, inc.stale = det, det.count, False
             if inc.state == "primed" and not listed and det.level > inc.primed_level:
                 inc.state, inc.incident, inc.started_at, inc.since = "pending", det.incident, det.at, now
             return self._maybe_fire(rule, inc, now) if inc.state == "pending" else []
@@ -226,11 +277,27 @@ class Engine:
         if inc.state != "firing" or not rule.send_resolved:
             return []
         inc.detection = _resolving(inc.detection, det)
+        inc.restored = None
         return [self._alert(rule, inc, "resolved", det.at if det.at >= inc.started_at else now)]
+
+    def _occurrence(self, rule: Rule, det: Detection, now: datetime) -> list[Alert]:
+        """An instant detection: history, folded into the open incident, or a new incident."""
+        if det.at < self.ctx.stale_before:
+            return []
+        incidents = self._incidents[rule.name]
+        inc = incidents.get(det.key)
+        if inc is not None and self._instant_open(rule, inc, now):
+            inc.count += det.count
+            inc.last_seen = det.at
+            return []
+        inc = Incident(detection=det, incident=det.incident, state="firing", started_at=det.at, since=now,
+                       count=det.count, sequence=1, notified_at=now, last_seen=det.at, notified_count=det.count)
+        incidents[det.key] = inc
+        return [self._alert(rule, inc, "firing", det.at)]
 
     def _schedule(self, rule: Rule, key: str, inc: Incident) -> None:
         """When this incident next needs `tick`: a `for` timer, a reminder, a quiet period
-        for `resolve_after`, or the end of the fold window (to forget it)."""
+        for `resolve_after`, or the end of the fold window."""
         when = None
         if rule.detector.instant:
             if rule.resolve_after and inc.last_seen is not None:
@@ -258,26 +325,35 @@ class Engine:
                 if rule.send_resolved:
                     return [self._alert(rule, inc, "resolved", now)]
             return []
-        if inc.notified_at is None or now - inc.notified_at >= rule.repeat_interval:
-            del self._incidents[rule.name][key]  # window over: forget it
+        if inc.notified_at is not None and now - inc.notified_at < rule.repeat_interval:
+            return []
+        del self._incidents[rule.name][key]  # fold window over: forget it
+        if inc.count > inc.notified_count:
+            # Repeats were folded into this incident since its last message: say how many, once.
+            return [self._notify(rule, inc, now, at=now)]
         return []
+
+    def _notify(self, rule: Rule, inc: Incident, now: datetime, *, at: datetime) -> Alert:
+        """A further notification of a firing incident (a reminder, or a fold window's count)."""
+        inc.sequence += 1
+        inc.notified_at, inc.notified_count = now, inc.count
+        return self._alert(rule, inc, "firing", at)
 
     def _maybe_fire(self, rule: Rule, inc: Incident, now: datetime) -> list[Alert]:
         if now - inc.since < rule.for_:
             return []
-        inc.state, inc.sequence, inc.notified_at = "firing", 1, now
+        inc.state, inc.sequence, inc.notified_at, inc.notified_count = "firing", 1, now, inc.count
         return [self._alert(rule, inc, "firing", inc.started_at)]
 
     def _alert(self, rule: Rule, inc: Incident, status: str, at: datetime) -> Alert:
         det = inc.detection.materialize()
-        restored: Alert | None = inc.extra.get("restored")
         rec = det.record
-        if rec is None and restored is not None:
-            return _replace_alert(restored, status=status, at=at, count=inc.count, sequence=inc.sequence,
-                                  summary=det.summary, fields=det.fields)
-        fields = dict(det.fields)
+        fields = dict(det.fields or {})
         if rule.detector.instant and inc.count > 1:
             fields["occurrences"] = inc.count
+        if rec is None and inc.restored is not None:
+            return replace(inc.restored, status=status, at=at, count=inc.count, sequence=max(inc.sequence, 1),
+                           summary=det.summary, fields=fields)
         return Alert(
             rule=rule.name, key=det.key, status=status, severity=rule.severity, sequence=max(inc.sequence, 1),
             started_at=inc.started_at, at=at, count=inc.count, cluster=rec.cluster, namespace=rec.namespace,
@@ -324,8 +400,3 @@ def _resolving(opened: Detection, closing: Detection) -> Detection:
         return opened
     closing.key = opened.key
     return closing.materialize()
-
-
-def _replace_alert(a: Alert, **changes) -> Alert:
-    return replace(a, **changes)
-

@@ -6,9 +6,10 @@ reference and listed in `FIELDS` so the loader can reject a misspelt field.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 from rules.model import ContainerInfo, Record
+from rules.state import Observation
 
 COMMON_FIELDS = frozenset(
     {"cluster", "kind", "watch_type", "namespace", "name", "uid", "workload", "workload_kind", "workload_name"}
@@ -24,8 +25,9 @@ FIELDS: dict[str, frozenset[str]] = {
 }
 
 
-def views(record: Record) -> Iterator[dict[str, Any]]:
-    """Yield the flat views of one record."""
+def views(record: Record, obs: Optional[Observation] = None) -> Iterator[dict[str, Any]]:
+    """Yield the flat views of one record. With the record's `Observation`, an endpoints record's
+    counts are its Service's (all slices and address families), not the one slice's."""
     base = {
         "cluster": record.cluster,
         "kind": record.kind,
@@ -52,10 +54,12 @@ def views(record: Record) -> Iterator[dict[str, Any]]:
             yield {**base, **container_fields(c)}
     elif record.endpoints is not None:
         ep = record.endpoints
-        base.update(
-            service=ep.service, ready=ep.ready, not_ready=ep.not_ready, terminating=ep.terminating,
-            total=ep.ready + ep.not_ready,
-        )
+        svc = obs.service if obs is not None else None
+        if svc is not None:
+            base.update(service=ep.service, **svc.counts())
+        else:
+            base.update(service=ep.service, ready=ep.ready, not_ready=ep.not_ready, terminating=ep.terminating,
+                        total=ep.ready + ep.not_ready)
         yield base
 
 

@@ -51,10 +51,18 @@ def test_deleted_event_is_not_an_occurrence():
     assert eng.process(rec(event("a.1", last=1), "DELETED"), at(1)) == []
 
 
-def test_listed_and_stale_events_never_fire():
+def test_events_before_the_boundary_never_fire_listed_or_not():
     eng = engine_for(ANY, start=100)
-    assert eng.process(rec(event("a.1", last=150), "ADDED", listed=True), at(150)) == []
+    assert eng.process(rec(event("a.1", last=50), "ADDED", listed=True), at(150)) == []
     assert eng.process(rec(event("a.2", last=50), "ADDED"), at(150)) == []
+
+
+def test_an_event_after_the_boundary_fires_even_when_it_arrives_in_the_first_list():
+    # It happened after the daemon started (or after its checkpoint) but reached it in the
+    # initial LIST: news, not history (this was dropped for good before).
+    eng = engine_for(ANY, start=100)
+    fired = eng.process(rec(event("a.1", last=150), "ADDED", listed=True), at(150))
+    assert [(a.rule, a.status) for a in fired] == [("warnings", "firing")]
 
 
 def test_frequency_counts_event_count_deltas_and_resolves_when_window_passes():

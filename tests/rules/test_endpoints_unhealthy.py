@@ -33,8 +33,31 @@ def test_flap_shorter_than_for_sends_nothing():
 
 def test_slices_of_one_service_are_summed():
     eng = engine_for(NO_FOR)
-    eng.process(rec(endpoint_slice([True, True], name="web-a"), "ADDED"), at(0))
-    alerts = eng.process(rec(endpoint_slice([True, False], name="web-b"), "ADDED"), at(1))
+    eng.process(rec(endpoint_slice([True, True], name="web-a", pods=["a-0", "a-1"]), "ADDED"), at(0))
+    alerts = eng.process(rec(endpoint_slice([True, False], name="web-b", pods=["b-0", "b-1"]), "ADDED"), at(1))
+    assert [(a.fields["ready"], a.fields["total"]) for a in alerts] == [(3, 4)]
+
+
+def test_dual_stack_slices_count_each_pod_once():
+    # An IPv4 and an IPv6 slice list the same two pods: two endpoints, not four.
+    eng = engine_for(NO_FOR)
+    eng.process(rec(endpoint_slice([True, True], name="web-v4"), "ADDED"), at(0))
+    assert eng.process(rec(endpoint_slice([True, True], name="web-v6"), "ADDED"), at(1)) == []
+    alerts = eng.process(rec(endpoint_slice([True, False], name="web-v4")), at(2))
+    alerts += eng.process(rec(endpoint_slice([True, False], name="web-v6")), at(3))
+    assert [(a.status, a.fields["ready"], a.fields["total"], len(a.fields["addresses"])) for a in alerts] \
+        == [("firing", 1, 2, 2)]
+
+
+def test_an_endpoints_rule_matches_on_the_services_totals_not_one_slices():
+    eng = engine_for("""
+name: big-service-degraded
+source: endpoints
+detector: endpoints_unhealthy
+match: {total: {gte: 4}}
+""")
+    eng.process(rec(endpoint_slice([True, True], name="web-a", pods=["a-0", "a-1"]), "ADDED"), at(0))
+    alerts = eng.process(rec(endpoint_slice([True, False], name="web-b", pods=["b-0", "b-1"]), "ADDED"), at(1))
     assert [(a.fields["ready"], a.fields["total"]) for a in alerts] == [(3, 4)]
 
 

@@ -1,0 +1,285 @@
+"""The cluster as the rules see it: derived facts kept once and updated once per record.
+
+Several consumers need the same facts about the cluster, and used to compute them each on their
+own: a Service's endpoints summed over its EndpointSlices (the `endpoints_unhealthy` detector and
+the Elasticsearch endpoint-health documents), whether a container termination is new (the
+`oom_killed` detector and the termination documents), an Event's occurrences since it was last
+seen, node IPs and the last termination of a pod (the cause of an endpoint drop). `ClusterState`
+holds them; `observe(record)` updates them and returns an `Observation` — what this record changed
+— that every consumer of the record reads. Alerts and Kibana then agree by construction.
+
+Pure: no clock, no I/O. Bounded: every table forgets its oldest entries past a limit.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterator, Optional
+
+from rules.model import ContainerInfo, EndpointAddress, Record, Termination
+
+#: Bound on remembered Event counts (uid -> count); the oldest are forgotten first.
+MAX_EVENTS = 200_000
+#: Bound on containers whose terminations are remembered, and on pods kept for cause lookups.
+MAX_CONTAINERS = 200_000
+#: Terminations remembered per container: a crash-looping container repeats its last one in every
+#: status update; older ones only need to be recognised while they can still appear.
+SEEN_PER_CONTAINER = 16
+#: A pod's termination explains an endpoint drop only if it happened this close to the drop.
+CAUSE_WINDOW = timedelta(minutes=15)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceEndpoints:
+    """A Service's endpoints across all its slices and address families: one entry per endpoint
+    (a pod in an IPv4 and an IPv6 slice is one endpoint). Terminating endpoints are on their way
+    out (a rolling update) and are counted apart from the total."""
+
+    namespace: str
+    service: str
+    source_kind: str
+    """`EndpointSlice`, or `Endpoints` where the Service has no slices."""
+    addresses: tuple[EndpointAddress, ...]
+
+    @property
+    def ready(self) -> int:
+        return sum(1 for a in self.addresses if a.ready and not a.terminating)
+
+    @property
+    def terminating(self) -> int:
+        return sum(1 for a in self.addresses if a.terminating)
+
+    @property
+    def not_ready(self) -> int:
+        return len(self.addresses) - self.ready - self.terminating
+
+    @property
+    def total(self) -> int:
+        return self.ready + self.not_ready
+
+    @property
+    def unhealthy_addresses(self) -> tuple[EndpointAddress, ...]:
+        return tuple(a for a in self.addresses if not a.ready and not a.terminating)
+
+    def counts(self) -> dict[str, int]:
+        return {"ready": self.ready, "not_ready": self.not_ready, "terminating": self.terminating,
+                "total": self.total}
+
+
+@dataclass(frozen=True, slots=True)
+class NewTermination:
+    """A container termination this record shows for the first time."""
+
+    container: ContainerInfo
+    termination: Termination
+    ident: str
+    """The termination's identity within its container: finishedAt, else the container id."""
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one record changed, as every consumer of the record reads it."""
+
+    occurrences: int = 0
+    """How many occurrences the record stands for: an Event's count increase since it was last
+    seen (client-go's recorder bumps `count` on repeats), 1 for other changes, 0 for a deletion."""
+    service: Optional[ServiceEndpoints] = None
+    """Endpoints records: the Service after this change."""
+    authoritative: bool = False
+    """Endpoints records: the Service is counted from this record's kind (a Service with slices
+    ignores its core/v1 Endpoints, which describe the same addresses)."""
+    terminations: tuple[NewTermination, ...] = ()
+    """Pod records: terminations seen for the first time, in container order."""
+
+
+def termination_ident(t: Termination, restarts: int) -> str:
+    if t.finished_at is not None:
+        return t.finished_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.container_id or f"restart-{restarts}"
+
+
+def endpoint_identity(a: EndpointAddress) -> tuple[str, str]:
+    """One endpoint per pod, whatever its address families; an address without a pod is itself."""
+    return ("pod", a.pod) if a.pod else ("ip", a.ip)
+
+
+@dataclass(slots=True)
+class _Service:
+    members: dict[tuple[str, str], tuple[EndpointAddress, ...]] = field(default_factory=dict)
+    """(record kind, object name) -> its addresses."""
+    record: Optional[Record] = None
+    """The latest record the Service is counted from (its labels, workload, resourceVersion)."""
+
+
+class Services:
+    """Endpoints per Service, merged across slices and address families."""
+
+    def __init__(self) -> None:
+        self._services: dict[tuple[str, str], _Service] = {}
+
+    def __len__(self) -> int:
+        return len(self._services)
+
+    def observe(self, record: Record) -> Observation:
+        info = record.endpoints
+        assert info is not None
+        svc_key = (record.namespace, info.service)
+        svc = self._services.setdefault(svc_key, _Service())
+        member = (record.kind, record.name)
+        if record.watch_type == "DELETED":
+            svc.members.pop(member, None)
+        else:
+            svc.members[member] = info.addresses
+        view = _merge(record.namespace, info.service, svc)
+        if not svc.members:
+            del self._services[svc_key]
+        authoritative = record.kind == view.source_kind or record.watch_type == "DELETED"
+        if authoritative:
+            svc.record = record
+        return Observation(occurrences=0 if record.watch_type == "DELETED" else 1, service=view,
+                           authoritative=authoritative)
+
+    def latest(self) -> Iterator[tuple[ServiceEndpoints, Record]]:
+        """Every Service as it stands, with the latest record it is counted from."""
+        for (namespace, service), svc in list(self._services.items()):
+            if svc.record is not None:
+                yield _merge(namespace, service, svc), svc.record
+
+    def get(self, namespace: str, service: str) -> Optional[ServiceEndpoints]:
+        svc = self._services.get((namespace, service))
+        return _merge(namespace, service, svc) if svc is not None else None
+
+
+def _merge(namespace: str, service: str, svc: _Service) -> ServiceEndpoints:
+    kind = "EndpointSlice" if any(k == "EndpointSlice" for k, _ in svc.members) else "Endpoints"
+    merged: dict[tuple[str, str], EndpointAddress] = {}
+    for member in sorted(m for m in svc.members if m[0] == kind):
+        for a in svc.members[member]:
+            ident = endpoint_identity(a)
+            seen = merged.get(ident)
+            # The same pod in several slices (IPv4 + IPv6): ready only where every family says
+            # so, terminating where any does; the first address (sorted by slice) names it.
+            merged[ident] = a if seen is None else EndpointAddress(
+                ip=seen.ip, ready=seen.ready and a.ready, serving=seen.serving and a.serving,
+                terminating=seen.terminating or a.terminating, node=seen.node or a.node, pod=seen.pod)
+    return ServiceEndpoints(namespace, service, kind, tuple(merged.values()))
+
+
+class Pods:
+    """Per container: the terminations already seen. Per pod: the newest termination (the cause
+    of an endpoint drop). Per node: its IP (slices name only the node)."""
+
+    def __init__(self) -> None:
+        self._seen: OrderedDict[tuple[str, str], OrderedDict[str, None]] = OrderedDict()
+        self._newest: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self.node_ips: dict[str, str] = {}
+
+    def observe(self, record: Record) -> Observation:
+        pod = record.pod
+        assert pod is not None
+        if pod.node and pod.host_ip and self.node_ips.get(pod.node) != pod.host_ip and len(self.node_ips) < 20_000:
+            self.node_ips[pod.node] = pod.host_ip
+        if record.watch_type == "DELETED":
+            for c in pod.containers:
+                self._seen.pop((record.uid, c.name), None)
+            self._newest.pop((record.namespace, record.name), None)
+            return Observation(occurrences=0)
+        new: list[NewTermination] = []
+        for c in pod.containers:
+            new.extend(self._new_terminations(record.uid, c))
+        self._remember_newest(record)
+        return Observation(occurrences=1, terminations=tuple(new))
+
+    def _new_terminations(self, uid: str, c: ContainerInfo) -> list[NewTermination]:
+        out = []
+        key = (uid, c.name)
+        seen = self._seen.get(key)
+        for t in (c.terminated, c.last_terminated):
+            if t is None:
+                continue
+            ident = termination_ident(t, c.restart_count)
+            if seen is None:
+                seen = self._seen[key] = OrderedDict()
+                if len(self._seen) > MAX_CONTAINERS:
+                    self._seen.popitem(last=False)
+            if ident in seen:
+                continue
+            seen[ident] = None
+            if len(seen) > SEEN_PER_CONTAINER:
+                seen.popitem(last=False)  # forget the oldest, never the one just seen
+            out.append(NewTermination(c, t, ident))
+        if seen is not None:
+            self._seen.move_to_end(key)
+        return out
+
+    def _remember_newest(self, record: Record) -> None:
+        assert record.pod is not None
+        newest: Optional[dict[str, Any]] = None
+        for c in record.pod.containers:
+            for t in (c.terminated, c.last_terminated):
+                if t is None or t.finished_at is None:
+                    continue
+                if newest is None or t.finished_at > newest["finished_at"]:
+                    newest = {"pod": record.name, "container": c.name, "reason": t.reason,
+                              "exit_code": t.exit_code, "finished_at": t.finished_at,
+                              "node": record.pod.node, "restarts": c.restart_count,
+                              "memory_limit": c.memory_limit}
+        if newest is not None:
+            key = (record.namespace, record.name)
+            self._newest[key] = newest
+            self._newest.move_to_end(key)
+            if len(self._newest) > MAX_CONTAINERS:
+                self._newest.popitem(last=False)
+
+    def cause(self, namespace: str, pods: list[str], at: datetime) -> Optional[dict[str, Any]]:
+        """The newest termination among `pods` that happened within `CAUSE_WINDOW` of `at`."""
+        found = [c for p in pods if (c := self._newest.get((namespace, p))) is not None
+                 and abs(at - c["finished_at"]) <= CAUSE_WINDOW]
+        return max(found, key=lambda c: c["finished_at"]) if found else None
+
+
+class Events:
+    """Occurrences per Event: its count increase since it was last seen."""
+
+    def __init__(self) -> None:
+        self._counts: OrderedDict[str, int] = OrderedDict()
+
+    def observe(self, record: Record) -> Observation:
+        assert record.event is not None
+        if record.watch_type == "DELETED":
+            self._counts.pop(record.uid, None)
+            return Observation(occurrences=0)
+        known = self._counts.get(record.uid)
+        count = record.event.count or 1
+        self._counts[record.uid] = count
+        self._counts.move_to_end(record.uid)
+        if len(self._counts) > MAX_EVENTS:
+            self._counts.popitem(last=False)
+        return Observation(occurrences=1 if known is None else max(0, count - known))
+
+
+class ClusterState:
+    """Everything the rules derive from the stream, in one place (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.services = Services()
+        self.pods = Pods()
+        self.events = Events()
+
+    def observe(self, record: Record) -> Observation:
+        if record.event is not None:
+            return self.events.observe(record)
+        if record.pod is not None:
+            return self.pods.observe(record)
+        if record.endpoints is not None:
+            return self.services.observe(record)
+        return Observation(occurrences=0 if record.watch_type == "DELETED" else 1)
+
+    def peek(self, record: Record) -> Observation:
+        """The observation of an already observed endpoints record as the state stands now,
+        without changing anything (to judge a Service again after a rule reload)."""
+        if record.endpoints is None:
+            return Observation(occurrences=0)
+        svc = self.services.get(record.namespace, record.endpoints.service)
+        return Observation(occurrences=0, service=svc, authoritative=True)
