@@ -234,6 +234,10 @@ class Engine:
                     out.append(self._alert(rule, inc, "resolved", now))
         return out
 
+    def defer(self, alerts: Iterable[Alert]) -> None:
+        """Hand alert changes decided outside `process`/`tick` to the next `tick`."""
+        self._later.extend(alerts)
+
     # -- internals -------------------------------------------------------------------------------
 
     def _put_restored(self, rule: Rule, inc: Incident) -> None:

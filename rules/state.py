@@ -41,6 +41,8 @@ class ServiceEndpoints:
     source_kind: str
     """`EndpointSlice`, or `Endpoints` where the Service has no slices."""
     addresses: tuple[EndpointAddress, ...]
+    objects: int = 0
+    """How many slices (or Endpoints objects) it is counted from; 0: the Service's are gone."""
 
     @property
     def ready(self) -> int:
@@ -163,7 +165,8 @@ def _merge(namespace: str, service: str, svc: _Service) -> ServiceEndpoints:
             merged[ident] = a if seen is None else EndpointAddress(
                 ip=seen.ip, ready=seen.ready and a.ready, serving=seen.serving and a.serving,
                 terminating=seen.terminating or a.terminating, node=seen.node or a.node, pod=seen.pod)
-    return ServiceEndpoints(namespace, service, kind, tuple(merged.values()))
+    return ServiceEndpoints(namespace, service, kind, tuple(merged.values()),
+                            objects=sum(1 for m in svc.members if m[0] == kind))
 
 
 class Pods:

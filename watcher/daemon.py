@@ -40,6 +40,10 @@ def utcnow() -> datetime:
 
 
 def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int:
+    # The first boundary between history and news is this moment, not the end of a slow start-up
+    # (templates, the spool, the history): an OOM during start-up is news. Object times have whole
+    # seconds, and an OOM in the second of start-up is not history either.
+    started = utcnow().replace(microsecond=0)
     redactor = setup_logging(cfg.logging.level, cfg.logging.format, cfg.secrets)
     tune_gc()
     stop, reload_requested = threading.Event(), threading.Event()
@@ -58,16 +62,15 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     health = Health()
     parts = build_components(cfg, metrics=metrics, health=health, stop=stop)
     redactor.update(cfg.secrets | parts.secrets)
-    # Live, history is whatever happened before this start (to the second: object times such as
-    # finishedAt have whole seconds, and an OOM in the second of start-up is not history). A
-    # replay feeds old recordings as if they were happening now: nothing in them is history.
-    engine = Engine(loaded.rules, stale_before=None if replay_files else utcnow().replace(microsecond=0))
-    restored = engine.restore(parts.open_incidents(), now=utcnow())
+    engine, checkpoint, restored = _engine(cfg, loaded.rules, parts, started=started, replay=bool(replay_files))
     router = AlertRouter(submit=parts.submit, clock=utcnow, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
                          hold=max(timedelta(minutes=2), cfg.kubernetes.leader_election.lease_duration * 4),
                          delivered_ids=parts.delivered_ids,
                          on_dropped=lambda a: metrics.record_delivery("", "", "dropped", "follower_hold_full"))
-    pipeline = Pipeline(engine, clock=utcnow, on_alert=router, on_record=parts.on_record)
+    pipeline = Pipeline(engine, clock=utcnow, on_alert=router, handlers=[parts.on_record],
+                        checkpoint=None if checkpoint is None else parts.checkpointer(
+                            boundary=checkpoint[0], complete=checkpoint[1], is_leader=lambda: router.leader),
+                        on_error=lambda stage: metrics.pipeline_errors.labels(stage).inc())
     metrics.rule_matches_from(lambda: engine.match_counts)
     health.liveness["pipeline"] = lambda: (time.time() - pipeline.heartbeat.timestamp() < 30, "")
     health.readiness["rules"] = lambda: (bool(engine.rules), f"{len(engine.rules)} rules")
@@ -89,8 +92,11 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     freeze_startup_state()
 
     next_check = time.monotonic() + RULE_FILE_CHECK_SECONDS
+    reconciled = bool(replay_files)
     while not stop.wait(1.0):
         metrics.pipeline_queue.set(pipeline.queue.qsize())
+        if not reconciled and parts.all_listed():
+            reconciled = _reconcile(pipeline)
         if reload_requested.is_set():
             reload_requested.clear()
             reloader.reload("SIGHUP")
@@ -104,11 +110,47 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     parts.stop_sources()
     pipeline.drain(max(1.0, deadline - time.monotonic()))
     pipeline.stop()
+    if pipeline.checkpoint is not None:  # the pipeline thread is gone: the engine is ours now
+        pipeline.checkpoint.save(engine, utcnow())  # type: ignore[attr-defined]
+    if parts.es_checkpoints is not None:
+        parts.es_checkpoints.stop()
     left = parts.stop_delivery(max(1.0, deadline - time.monotonic()))
     if server:
         server.stop()
     log.info("stopped (%d notifications left in the outbox for the next start)", left)
     return 0
+
+
+def _engine(cfg: Config, rules, parts, *, started: datetime, replay: bool):
+    """The engine, resumed from the newest checkpoint and the alert history. Returns (engine,
+    (boundary, complete) for the checkpointer or None in a replay, incidents restored)."""
+    if replay:
+        # A replay feeds old recordings as if they were happening now: nothing in them is history.
+        return Engine(rules), None, 0
+    history = parts.open_incidents()  # first: it drains the spool, which may hold the checkpoint's peers
+    saved = parts.load_checkpoint()
+    now = utcnow()
+    if saved is None:
+        engine = Engine(rules, stale_before=started)
+        restored = 0
+        log.info("no checkpoint: history is what happened before %s", started.isoformat())
+    else:
+        engine = Engine(rules, stale_before=saved.watched_until,
+                        watched_until=saved.watched_until if saved.complete else None)
+        restored = engine.restore_snapshot(saved.snapshot, now=now)
+        log.info("resuming from the checkpoint: watched until %s; what happened since is news (%d incidents restored)",
+                 saved.watched_until.isoformat(), restored)
+    restored += engine.restore(history, now=now)
+    boundary = saved.watched_until if saved is not None else started
+    return engine, (boundary, saved.complete if saved is not None else False), restored
+
+
+def _reconcile(pipeline: Pipeline) -> bool:
+    """Once the first LISTs are in: settle restored incidents whose subject is gone."""
+    if not pipeline.drain(5.0):
+        return False
+    pipeline.call(lambda eng: eng.defer(eng.reconcile(utcnow())))
+    return True
 
 
 def _version() -> str:

@@ -48,6 +48,9 @@ class Metrics:
         self.leader = Gauge("kea_leader", "1 while this replica holds the Lease", registry=r)
         self.reloads = Counter("kea_config_reloads_total", "Rule/template reloads", ["result"], registry=r)
         self.pipeline_queue = Gauge("kea_pipeline_queue", "Records waiting for the rules engine", registry=r)
+        self.pipeline_errors = Counter("kea_pipeline_errors_total",
+                                       "Pipeline steps that failed on a record or a tick (each fails alone)",
+                                       ["stage"], registry=r)
         self.unknown_stats = Counter("kea_unknown_stats_total", "Reports with a name this build does not export", ["name"], registry=r)
         Info("kea_build", "Build information", registry=r).info({"version": version})
         self._since_last: dict[str, Callable[[], float | None]] = {}

@@ -1,9 +1,14 @@
-"""The one-way pipeline in the daemon: records in, alert changes out to the dispatcher.
+"""The one-way pipeline in the daemon: records in, alert changes out, each record fanned out.
 
 One thread owns the engine (it is not thread-safe by design: a single writer keeps it simple
-and fast). Sources put records on a bounded queue; the pipeline thread drains it, calls the
-engine, ticks timers once a second, and hands alert changes to `on_alert`. Only the leader
-sends: followers keep the engine warm so a failover loses nothing.
+and fast). Sources put records on a bounded queue; the pipeline thread drains it and, per record:
+  1. updates the shared cluster state once (`Engine.observe`),
+  2. runs the rules on it (`Engine.evaluate`) and hands each alert change to `on_alert`,
+  3. hands the record and what it changed to every other handler (the Elasticsearch sink),
+each step behind its own error boundary, as an informer's handlers are: a failing alert path
+never costs a document, a failing sink never costs an alert. It ticks timers once a second and
+lets the checkpointer save the engine's state. Only the leader sends: followers keep the engine
+warm so a failover loses nothing.
 """
 from __future__ import annotations
 
@@ -12,25 +17,39 @@ import queue
 import threading
 from concurrent.futures import Future
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Callable, Optional, Protocol, Sequence
 
 from rules.alert import Alert
 from rules.engine import Engine
 from rules.model import Record
+from rules.state import Observation
 
 log = logging.getLogger("kea.pipeline")
 
 Clock = Callable[[], datetime]
+RecordHandler = Callable[[Record, Optional[Observation]], None]
+
+
+class Checkpointing(Protocol):
+    def changed(self) -> None: ...
+
+    def maybe_save(self, engine: Engine, now: datetime, *, idle: bool) -> None: ...
 
 
 class Pipeline:
     def __init__(self, engine: Engine, *, clock: Clock, on_alert: Callable[[Alert], None],
-                 on_record: Optional[Callable[[Record], None]] = None,
+                 handlers: Sequence[RecordHandler] = (), checkpoint: Optional[Checkpointing] = None,
+                 on_error: Callable[[str], None] = lambda stage: None,
                  max_queue: int = 100_000, tick_seconds: float = 1.0) -> None:
+        """`handlers`: the record's other consumers, each called with the record and what it
+        changed in the state. `on_error(stage)`: counts a failure of `observe`, `rules`,
+        `alert` (one alert change's delivery), `handler` or `tick`."""
         self.engine = engine
         self.clock = clock
         self.on_alert = on_alert
-        self.on_record = on_record
+        self.handlers = tuple(handlers)
+        self.checkpoint = checkpoint
+        self.on_error = on_error
         self.queue: "queue.Queue[Record]" = queue.Queue(maxsize=max_queue)
         self.tick_seconds = tick_seconds
         self.processed = 0
@@ -82,20 +101,47 @@ class Pipeline:
             self._run_calls()
             if record is not None:
                 try:
-                    self._emit(self.engine.process(record, now))
-                    if self.on_record is not None:
-                        self.on_record(record)
-                except Exception:  # one bad record must not stop the daemon
-                    log.exception("failed to process %s %s/%s", record.kind, record.namespace, record.name)
+                    self._fan_out(record, now)
                 finally:
                     self.processed += 1
                     self.queue.task_done()
             if now.timestamp() - last_tick >= self.tick_seconds:
                 last_tick = now.timestamp()
-                try:
-                    self._emit(self.engine.tick(now))
-                except Exception:  # the loop must outlive a failing sink; liveness shows it if not
-                    log.exception("timer tick failed")
+                self._guard("tick", lambda: self._emit(self.engine.tick(now)))
+            if self.checkpoint is not None:
+                self._guard("checkpoint", lambda: self.checkpoint.maybe_save(  # type: ignore[union-attr]
+                    self.engine, now, idle=self.queue.empty()))
+
+    def _fan_out(self, record: Record, now: datetime) -> None:
+        """One record to the state, the rules and the other handlers, each failing alone."""
+        where = f"{record.kind} {record.namespace}/{record.name}"
+        obs: Optional[Observation] = None
+        try:
+            obs = self.engine.observe(record)
+        except Exception:  # the state could not take it: the rules skip it, the sink still gets it
+            log.exception("failed to update the cluster state with %s", where)
+            self.on_error("observe")
+        if obs is not None:
+            try:
+                alerts = self.engine.evaluate(record, obs, now)
+            except Exception:
+                log.exception("rules failed on %s", where)
+                self.on_error("rules")
+                alerts = []
+            self._emit(alerts)
+        for handler in self.handlers:
+            try:
+                handler(record, obs)
+            except Exception:
+                log.exception("record handler %s failed on %s", getattr(handler, "__qualname__", handler), where)
+                self.on_error("handler")
+
+    def _guard(self, stage: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:  # the loop must outlive a failing sink; liveness shows it if not
+            log.exception("%s failed", stage)
+            self.on_error(stage)
 
     def _run_calls(self) -> None:
         while True:
@@ -111,4 +157,10 @@ class Pipeline:
     def _emit(self, alerts: list[Alert]) -> None:
         for alert in alerts:
             log.info("alert decision rule=%s key=%s status=%s id=%s", alert.rule, alert.key, alert.status, alert.id)
-            self.on_alert(alert)
+            try:
+                self.on_alert(alert)
+            except Exception:  # one alert's trouble must not cost the next one, or the record's documents
+                log.exception("alert %s could not be handed on", alert.id)
+                self.on_error("alert")
+        if alerts and self.checkpoint is not None:
+            self.checkpoint.changed()

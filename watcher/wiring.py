@@ -20,6 +20,8 @@ from notifiers import DeliveryOutcome, Dispatcher, Outbox, build_notifier, check
 from rules.alert import Alert
 from rules.model import Record
 from rules.rule import Rule
+from rules.state import Observation
+from watcher.checkpoint import Checkpoint, Checkpointer, LocalCheckpoints, newest
 from watcher.config import Config, notifier_defaults
 from watcher.health import Health
 from watcher.jobs import Watchdog, build_scheduler
@@ -72,6 +74,8 @@ class Components:
         self._recent: OrderedDict[str, Alert] = OrderedDict()
         self._last_confirmed: Optional[float] = None
         self.es = self.sink = self.history = None
+        self.local_checkpoints = LocalCheckpoints(data)
+        self.es_checkpoints: Any = None
         if cfg.elasticsearch.enabled:
             self._build_es(data)
         self.sources: list[Any] = []
@@ -90,6 +94,9 @@ class Components:
                            chunk_size=es.bulk.chunk_size, max_chunk_bytes=es.bulk.max_chunk_bytes,
                            flush_interval=es.bulk.flush_interval.total_seconds(), on_stat=self.metrics.on_stat)
         self.history = AlertHistory(self.es, prefix=es.index_prefix, sink=self.sink)
+        from watcher.es.checkpoint import EsCheckpoints
+
+        self.es_checkpoints = EsCheckpoints(self.es, prefix=es.index_prefix)
         self.sink.install_templates()
         self.health.readiness["elasticsearch"] = self._es_ready
 
@@ -117,9 +124,31 @@ class Components:
             return set()
         return self.history.delivered_ids(since, cluster=self.cfg.cluster)
 
-    def on_record(self, record: Record) -> None:
+    def on_record(self, record: Record, observation: Optional[Observation]) -> None:
+        """The Elasticsearch sink's handler of each record (the pipeline calls it after the
+        rules, behind its own error boundary)."""
         if self.sink is not None:
-            self.sink.put(record)
+            self.sink.put(record, observation)
+
+    # -- checkpoint ----------------------------------------------------------------------------
+
+    def load_checkpoint(self) -> Optional[Checkpoint]:
+        """The newest checkpoint: the local file, or Elasticsearch's when that is newer (a
+        replica on a new node). Call after `open_incidents` (which drains the spool)."""
+        local = self.local_checkpoints.load(self.cfg.cluster)
+        remote = self.es_checkpoints.load(self.cfg.cluster) if self.es_checkpoints is not None else None
+        return newest(local, remote)
+
+    def checkpointer(self, *, boundary: datetime, complete: bool, is_leader: Callable[[], bool]) -> Checkpointer:
+        return Checkpointer(self.local_checkpoints, cluster=self.cfg.cluster, boundary=boundary, complete=complete,
+                            watching=self.watching, remote=self.es_checkpoints, is_leader=is_leader)
+
+    def watching(self) -> bool:
+        """Every cluster watcher has listed and is streaming (a replay never is)."""
+        return bool(self.sources) and all(getattr(w, "watching", False) for w in self.sources)
+
+    def all_listed(self) -> bool:
+        return bool(self.sources) and all(w.listed.is_set() for w in self.sources if hasattr(w, "listed"))
 
     # -- delivery ------------------------------------------------------------------------------
 

@@ -1,11 +1,17 @@
 """Endpoint-health documents: aggregated per Service across slices, one per change of counts."""
 from tests.es.helpers import FIXED_NOW
 from tests.factories import at, endpoint_slice, rec
-from watcher.es.endpoints import EndpointHealth
+from tests.rules.helpers import engine_for
+from watcher.es.documents import Documenter
+
+
+def EndpointHealth(prefix):
+    """A fresh daemon's documenter (its own cluster state), as the sink uses it."""
+    return Documenter(prefix=prefix, clock=lambda: FIXED_NOW)
 
 
 def observe(agg, obj, watch_type="MODIFIED", **kw):
-    return agg.observe(rec(obj, watch_type, **kw), now=FIXED_NOW)
+    return agg.documents(rec(obj, watch_type, **kw))
 
 
 def test_first_sight_is_initial_with_counts_and_addresses():
@@ -36,15 +42,15 @@ def test_only_count_changes_emit_with_the_transition():
 
 def test_counts_sum_over_the_services_slices():
     agg = EndpointHealth(prefix="kea")
-    observe(agg, endpoint_slice([True, True], name="web-a"))
-    (d,) = observe(agg, endpoint_slice([False], name="web-b"))
+    observe(agg, endpoint_slice([True, True], name="web-a", pods=["a-0", "a-1"]))
+    (d,) = observe(agg, endpoint_slice([False], name="web-b", pods=["b-0"]))
     assert (d.source["ready"], d.source["not_ready"], d.source["total"]) == (2, 1, 3)
     assert len(d.source["addresses"]) == 3
-    (d,) = observe(agg, endpoint_slice([False], name="web-b"), "DELETED")
+    (d,) = observe(agg, endpoint_slice([False], name="web-b", pods=["b-0"]), "DELETED")
     assert (d.source["ready"], d.source["not_ready"]) == (2, 0) and d.source["change"] == "improved"
-    (d,) = observe(agg, endpoint_slice([True, True], name="web-a"), "DELETED")
+    (d,) = observe(agg, endpoint_slice([True, True], name="web-a", pods=["a-0", "a-1"]), "DELETED")
     assert d.source["change"] == "deleted" and d.source["total"] == 0
-    assert len(agg) == 0
+    assert len(agg.endpoints) == 0
 
 
 def test_services_are_independent_and_ids_deterministic():
@@ -59,3 +65,17 @@ def test_services_are_independent_and_ids_deterministic():
 
 def test_deleting_an_unknown_slice_emits_nothing():
     assert observe(EndpointHealth(prefix="kea"), endpoint_slice([True]), "DELETED") == []
+
+
+def test_dual_stack_documents_count_each_pod_once_and_agree_with_the_alert():
+    docs = EndpointHealth(prefix="kea")
+    eng = engine_for("name: ep\nsource: endpoints\ndetector: endpoints_unhealthy\n")
+    seen, alerts = [], []
+    for name, ready in (("web-v4", [True, True]), ("web-v6", [True, True]),
+                        ("web-v4", [True, False]), ("web-v6", [True, False])):
+        r = rec(endpoint_slice(ready, name=name), "MODIFIED")
+        obs = eng.observe(r)
+        alerts += eng.evaluate(r, obs, FIXED_NOW)
+        seen += docs.documents(r, obs)
+    assert [(d.source["ready"], d.source["total"]) for d in seen] == [(2, 2), (1, 2)]
+    assert [(a.fields["ready"], a.fields["total"]) for a in alerts] == [(1, 2)]

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
 from datetime import datetime
-from typing import Callable, Iterable, Optional
+from typing import Callable, Optional
 
 from rules.model import ContainerInfo, Record, Termination
+from rules.state import ClusterState, Observation
 from watcher.es.doc import Doc, common_fields, iso
 from watcher.es.endpoints import EndpointHealth
 from watcher.es.templates import daily_index
@@ -53,28 +53,33 @@ def termination_id(record: Record, container: ContainerInfo, term: Termination) 
 
 def termination_docs(record: Record, *, prefix: str, now: datetime) -> list[Doc]:
     """One document per container termination present in the Pod's status (current state and
-    last state); the caller drops the ones it already wrote."""
+    last state), new or not."""
     pod = record.pod
     if pod is None:
         return []
-    out: list[Doc] = []
-    for c in pod.containers:
-        for state, term in (("terminated", c.terminated), ("last_terminated", c.last_terminated)):
-            if term is None or (term.finished_at is None and not term.container_id):
-                continue  # no identity to dedupe on: a termination still being written
-            when = term.finished_at or record.timestamp or now
-            src = common_fields(record, when)
-            src.update(
-                pod=record.name, pod_uid=record.uid, container=c.name, init=c.init, state=state,
-                reason=term.reason, exit_code=term.exit_code, signal=term.signal, message=term.message,
-                oom=term.reason == "OOMKilled", started_at=iso(term.started_at), finished_at=iso(term.finished_at),
-                container_id=term.container_id, restart_count=c.restart_count, memory_limit=c.memory_limit,
-                memory_limit_bytes=parse_quantity(c.memory_limit), node=pod.node, workload=record.workload,
-                workload_kind=record.workload_kind, workload_name=record.workload_name,
-            )
-            out.append(Doc("terminations", daily_index(prefix, "terminations", when),
-                           termination_id(record, c, term), src))
-    return out
+    return [doc for c in pod.containers for term in (c.terminated, c.last_terminated)
+            if term is not None and (doc := termination_doc(record, c, term, prefix=prefix, now=now)) is not None]
+
+
+def termination_doc(record: Record, c: ContainerInfo, term: Termination, *, prefix: str,
+                    now: datetime) -> Optional[Doc]:
+    """The document of one container termination; None while it has no identity yet (no
+    finishedAt and no container id: a termination still being written)."""
+    pod = record.pod
+    if pod is None or (term.finished_at is None and not term.container_id):
+        return None
+    when = term.finished_at or record.timestamp or now
+    src = common_fields(record, when)
+    src.update(
+        pod=record.name, pod_uid=record.uid, container=c.name, init=c.init,
+        state="terminated" if term is c.terminated else "last_terminated",
+        reason=term.reason, exit_code=term.exit_code, signal=term.signal, message=term.message,
+        oom=term.reason == "OOMKilled", started_at=iso(term.started_at), finished_at=iso(term.finished_at),
+        container_id=term.container_id, restart_count=c.restart_count, memory_limit=c.memory_limit,
+        memory_limit_bytes=parse_quantity(c.memory_limit), node=pod.node, workload=record.workload,
+        workload_kind=record.workload_kind, workload_name=record.workload_name,
+    )
+    return Doc("terminations", daily_index(prefix, "terminations", when), termination_id(record, c, term), src)
 
 
 _QUANTITY = re.compile(r"^([0-9.]+(?:[eE][0-9]+)?)([a-zA-Z]*)$")
@@ -94,37 +99,31 @@ def parse_quantity(text: str) -> Optional[int]:
 
 
 class Documenter:
-    """Record → documents, with the small state two kinds need: the endpoint-health aggregator
-    (a service's counts span its slices) and the termination ids already written (a Pod's status
-    repeats its last termination in every later update). Thread-safe; all state is in memory and
-    a restart rebuilds it, deterministic ids keep what it re-emits from duplicating."""
+    """Record → documents. Which terminations are new (a Pod's status repeats its last
+    termination in every later update) and a Service's counts (across its slices) come from the
+    rules' cluster state: the daemon passes the observation its pipeline made of the record, so
+    Kibana and the alerts agree by construction; used on its own (tests, benchmarks) the
+    documenter keeps a state of its own. Thread-safe; a restart rebuilds the state, and
+    deterministic ids keep what it re-emits from duplicating."""
 
-    def __init__(self, *, prefix: str, clock: Clock, seen_limit: int = 100_000) -> None:
+    def __init__(self, *, prefix: str, clock: Clock) -> None:
         self.prefix = prefix
         self.clock = clock
         self.endpoints = EndpointHealth(prefix=prefix)
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._seen_limit = seen_limit
+        self._state = ClusterState()
         self._lock = threading.Lock()
 
-    def documents(self, record: Record) -> list[Doc]:
+    def documents(self, record: Record, observation: Optional[Observation] = None) -> list[Doc]:
         now = self.clock()
         if record.kind == "Event":
             doc = event_doc(record, prefix=self.prefix, now=now)
             return [doc] if doc else []
         with self._lock:
+            obs = observation if observation is not None else self._state.observe(record)
             if record.kind == "Pod":
-                return self._new_terminations(termination_docs(record, prefix=self.prefix, now=now))
-            return self.endpoints.observe(record, now=now)
-
-    def _new_terminations(self, docs: Iterable[Doc]) -> list[Doc]:
-        out = []
-        for doc in docs:
-            if doc.id in self._seen:
-                self._seen.move_to_end(doc.id)
-                continue
-            self._seen[doc.id] = None
-            if len(self._seen) > self._seen_limit:
-                self._seen.popitem(last=False)
-            out.append(doc)
-        return out
+                return [doc for new in obs.terminations
+                        if (doc := termination_doc(record, new.container, new.termination,
+                                                   prefix=self.prefix, now=now)) is not None]
+            if obs.service is None or not obs.authoritative:
+                return []
+            return self.endpoints.observe(record, obs.service, now=now)

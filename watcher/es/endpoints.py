@@ -2,23 +2,25 @@
 
 A Service's endpoints are spread over several EndpointSlices (split by address family, at most
 100 endpoints per slice by default; label `kubernetes.io/service-name`), so a single slice's
-update says little on its own. This aggregator keeps the latest addresses of every slice per
-Service and emits a document only when the Service's totals change, with the transition
+update says little on its own. The counts come from the rules' cluster state
+(`rules.state.ServiceEndpoints`: one endpoint per pod across slices and address families), so a
+document says what the `endpoints-unhealthy` alert says; this module only remembers the last
+counts written per Service and emits a document when they change, with the transition
 (`{"from": {...}, "to": {...}}`). Address churn with unchanged counts (a pod replaced by another)
 is not a health change and writes nothing.
 
-After a restart the state is empty: the first record per Service emits `change: initial`.
-With a multi-slice Service the start-up LIST then yields one partial total per slice; the
-`listed: true` flag tells those apart in Kibana. The `_id` is the triggering object's uid and
+After a restart the memory is empty: the first record per Service emits `change: initial`; the
+start-up LIST's records carry `listed: true`. The `_id` is the triggering object's uid and
 resourceVersion, so a relist of unchanged slices re-emits the same ids and ES keeps one copy.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional
 
 from rules.model import EndpointAddress, Record
+from rules.state import ServiceEndpoints
 from watcher.es.doc import Doc, common_fields
 from watcher.es.templates import daily_index
 
@@ -59,59 +61,43 @@ def change_kind(before: Optional[Counts], after: Counts, *, gone: bool) -> str:
     return "scaled"
 
 
-@dataclass(slots=True)
-class _Service:
-    slices: dict[str, tuple[EndpointAddress, ...]] = field(default_factory=dict)
-    last: Optional[Counts] = None
-
-
 class EndpointHealth:
-    """Per-service aggregation across slices. Not thread-safe (the Documenter locks)."""
+    """The last counts written per Service. Not thread-safe (the Documenter locks)."""
 
     def __init__(self, *, prefix: str) -> None:
         self.prefix = prefix
-        self._services: dict[tuple[str, str, str, str], _Service] = {}
+        self._last: dict[tuple[str, str, str], Counts] = {}
 
     def __len__(self) -> int:
-        return len(self._services)
+        return len(self._last)
 
-    def observe(self, record: Record, *, now: datetime) -> list[Doc]:
-        ep = record.endpoints
-        if ep is None:
-            return []
-        # core/v1 Endpoints and EndpointSlices of one Service are kept apart: when both are
-        # watched (a migration) they describe the same pods twice.
-        key = (record.cluster, record.namespace, ep.service, record.kind)
-        svc = self._services.setdefault(key, _Service())
-        slice_key = record.uid or record.name
-        if record.watch_type == "DELETED":
-            svc.slices.pop(slice_key, None)
-        else:
-            svc.slices[slice_key] = ep.addresses
-        addresses = [a for addrs in svc.slices.values() for a in addrs]
-        after = count(addresses)
-        before = svc.last
-        gone = not svc.slices
+    def observe(self, record: Record, service: ServiceEndpoints, *, now: datetime) -> list[Doc]:
+        """`service`: the Service after `record` (from `rules.state`)."""
+        key = (record.cluster, record.namespace, service.service)
+        after = Counts(ready=service.ready, not_ready=service.not_ready, terminating=service.terminating)
+        before = self._last.get(key)
+        gone = service.objects == 0
         if gone:
-            del self._services[key]
+            self._last.pop(key, None)
             if before is None:
                 return []  # a deletion of something we never saw: nothing changed for us
         elif before == after:
             return []
-        svc.last = after
-        return [self._doc(record, ep.service, before, after, addresses, gone, now)]
+        else:
+            self._last[key] = after
+        return [self._doc(record, service, before, after, gone, now)]
 
-    def _doc(self, record: Record, service: str, before: Optional[Counts], after: Counts,
-             addresses: list[EndpointAddress], gone: bool, now: datetime) -> Doc:
+    def _doc(self, record: Record, service: ServiceEndpoints, before: Optional[Counts], after: Counts,
+             gone: bool, now: datetime) -> Doc:
         when = record.timestamp or now
         src: dict[str, Any] = common_fields(record, when)
         src.update(
-            service=service, source_kind=record.kind, slice=record.name,
+            service=service.service, source_kind=record.kind, slice=record.name,
             change=change_kind(before, after, gone=gone), healthy=after.not_ready == 0 and after.ready > 0,
             transition={"from": before.as_dict() if before else None, "to": after.as_dict()},
             addresses=[{"ip": a.ip, "node": a.node, "pod": a.pod, "ready": a.ready, "serving": a.serving,
-                        "terminating": a.terminating} for a in addresses],
+                        "terminating": a.terminating} for a in service.addresses],
             **after.as_dict(),
         )
-        ident = f"{record.cluster}/{record.namespace}/{service}/{record.uid or record.name}:{record.resource_version}"
+        ident = f"{record.cluster}/{record.namespace}/{service.service}/{record.uid or record.name}:{record.resource_version}"
         return Doc("endpoints", daily_index(self.prefix, "endpoints", when), ident, src)

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from rules.model import Record
+from rules.state import Observation
 from watcher.es.bulk import BulkSender, describe_error
 from watcher.es.doc import Doc
 from watcher.es.documents import Documenter
@@ -106,11 +107,12 @@ class EsSink:
         self._stat("es_up", 1.0 if self._up else 0.0, {})  # later values on every change
         self._thread.start()
 
-    def put(self, record: Record) -> None:
+    def put(self, record: Record, observation: Optional[Observation] = None) -> None:
         """Never blocks on Elasticsearch and never drops: documents go to memory, or to the
-        spool when memory holds `max_queued` already."""
+        spool when memory holds `max_queued` already. `observation`: what the record changed in
+        the rules' cluster state, so the documents say what the alerts say."""
         try:
-            docs = self.documenter.documents(record)
+            docs = self.documenter.documents(record, observation)
         except Exception:  # one odd record must not stop the watchers feeding us
             log.exception("cannot build documents for %s %s/%s", record.kind, record.namespace, record.name)
             self._stat("docs_invalid", 1, {"kind": record.kind})

@@ -99,6 +99,12 @@ class Watcher:
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
+    @property
+    def watching(self) -> bool:
+        """Listed, and no failure since the stream last made progress: what this watcher has
+        passed on so far is complete (the daemon's checkpoint advances only while it is)."""
+        return self.listed.is_set() and self._failures == 0
+
     def _interrupt_on_stop(self) -> None:
         # A quiet watch blocks in a socket read for up to request_timeout; shutting the socket
         # down from here ends that read at once (urllib3 ≥ 2.3 HTTPResponse.shutdown).
