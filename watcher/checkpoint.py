@@ -104,32 +104,29 @@ class CheckpointStore(Protocol):
 
 class Checkpointer:
     """Saves the engine's snapshot and the watched-until time as the pipeline goes (called on the
-    pipeline thread): soon after alert changes (when the queue is idle, at most once a
-    `min_gap`), and every `every` seconds anyway so the boundary keeps up. `watched_until`
+    pipeline thread): before alert changes are handed on (`save`), and every `every` seconds
+    (`maybe_save`) so the boundary keeps up. `watched_until`
     advances only while `watching()` (every watcher listed and streaming): while the apiserver
     is out of reach nothing is known to be watched, and what comes later is news."""
 
     def __init__(self, local: CheckpointStore, *, cluster: str, boundary: datetime, complete: bool = False,
                  watching: Callable[[], bool], remote: Optional[CheckpointStore] = None,
-                 is_leader: Callable[[], bool] = lambda: True, every: float = 5.0, min_gap: float = 1.0,
+                 is_leader: Callable[[], bool] = lambda: True, every: float = 5.0,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.local, self.remote, self.cluster = local, remote, cluster
         self.watched_until = boundary
         self.complete = complete
         """Inherited from the checkpoint this run started from, until its own first LIST ends."""
         self.watching, self.is_leader = watching, is_leader
-        self.every, self.min_gap, self.monotonic = every, min_gap, monotonic
-        self._dirty = False
+        self.every, self.monotonic = every, monotonic
         self._last = float("-inf")
         self.failures = 0
 
-    def changed(self) -> None:
-        self._dirty = True
-
     def maybe_save(self, engine: Any, now: datetime, *, idle: bool) -> None:
-        mono = self.monotonic()
-        due = mono - self._last >= self.every or (self._dirty and idle and mono - self._last >= self.min_gap)
-        if due:
+        """The periodic save; `idle`: the pipeline's queue is empty (saving waits for that while
+        records stream in, but never longer than twice `every`)."""
+        waited = self.monotonic() - self._last
+        if waited >= 2 * self.every or (idle and waited >= self.every):
             self.save(engine, now)
 
     def save(self, engine: Any, now: datetime) -> None:
@@ -137,7 +134,7 @@ class Checkpointer:
             self.watched_until = max(self.watched_until, now - MARGIN)
             self.complete = True
         cp = Checkpoint(self.watched_until, engine.snapshot(), self.cluster, self.complete)
-        self._last, self._dirty = self.monotonic(), False
+        self._last = self.monotonic()
         try:
             self.local.save(cp)
             self.failures = 0

@@ -45,6 +45,7 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     # seconds, and an OOM in the second of start-up is not history either.
     started = utcnow().replace(microsecond=0)
     redactor = setup_logging(cfg.logging.level, cfg.logging.format, cfg.secrets)
+    log.info("starting: cluster=%s at %s", cfg.cluster, started.isoformat())
     tune_gc()
     stop, reload_requested = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -124,10 +125,12 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
 def _engine(cfg: Config, rules, parts, *, started: datetime, replay: bool):
     """The engine, resumed from the newest checkpoint and the alert history. Returns (engine,
     (boundary, complete) for the checkpointer or None in a replay, incidents restored)."""
-    if replay:
-        # A replay feeds old recordings as if they were happening now: nothing in them is history.
-        return Engine(rules), None, 0
     history = parts.open_incidents()  # first: it drains the spool, which may hold the checkpoint's peers
+    if replay:
+        # A replay feeds old recordings as if they were happening now: nothing in them is history,
+        # and no checkpoint is read or written. Open incidents still come from the history.
+        engine = Engine(rules)
+        return engine, None, engine.restore(history, now=utcnow())
     saved = parts.load_checkpoint()
     now = utcnow()
     if saved is None:

@@ -31,7 +31,7 @@ RecordHandler = Callable[[Record, Optional[Observation]], None]
 
 
 class Checkpointing(Protocol):
-    def changed(self) -> None: ...
+    def save(self, engine: Engine, now: datetime) -> None: ...
 
     def maybe_save(self, engine: Engine, now: datetime, *, idle: bool) -> None: ...
 
@@ -107,7 +107,7 @@ class Pipeline:
                     self.queue.task_done()
             if now.timestamp() - last_tick >= self.tick_seconds:
                 last_tick = now.timestamp()
-                self._guard("tick", lambda: self._emit(self.engine.tick(now)))
+                self._guard("tick", lambda: self._emit(self.engine.tick(now), now))
             if self.checkpoint is not None:
                 self._guard("checkpoint", lambda: self.checkpoint.maybe_save(  # type: ignore[union-attr]
                     self.engine, now, idle=self.queue.empty()))
@@ -128,7 +128,7 @@ class Pipeline:
                 log.exception("rules failed on %s", where)
                 self.on_error("rules")
                 alerts = []
-            self._emit(alerts)
+            self._emit(alerts, now)
         for handler in self.handlers:
             try:
                 handler(record, obs)
@@ -154,7 +154,11 @@ class Pipeline:
             except Exception as exc:
                 future.set_exception(exc)
 
-    def _emit(self, alerts: list[Alert]) -> None:
+    def _emit(self, alerts: list[Alert], now: datetime) -> None:
+        if alerts and self.checkpoint is not None:
+            # Saved before anything can reach a robot: a crash right after a message must not
+            # leave a restart without the incident it announced (it would never resolve).
+            self._guard("checkpoint", lambda: self.checkpoint.save(self.engine, now))  # type: ignore[union-attr]
         for alert in alerts:
             log.info("alert decision rule=%s key=%s status=%s id=%s", alert.rule, alert.key, alert.status, alert.id)
             try:
@@ -162,5 +166,3 @@ class Pipeline:
             except Exception:  # one alert's trouble must not cost the next one, or the record's documents
                 log.exception("alert %s could not be handed on", alert.id)
                 self.on_error("alert")
-        if alerts and self.checkpoint is not None:
-            self.checkpoint.changed()

@@ -79,6 +79,9 @@ class Components:
         if cfg.elasticsearch.enabled:
             self._build_es(data)
         self.sources: list[Any] = []
+        # Not ready until the sources say so: the status server starts before they do, and a
+        # readiness check that does not exist yet must not read as ready.
+        self.health.readiness["sources"] = lambda: (False, "starting")
         self._api_reachable: Callable[[], bool] = lambda: True
         self.elector: Any = None
         self.scheduler: Any = None

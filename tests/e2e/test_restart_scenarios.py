@@ -1,0 +1,179 @@
+"""Restarts during activity, with the daemon run as a user runs it against the real apiserver:
+what happened while it was away or starting is news and alerts once, what it had announced is
+neither repeated nor left unresolved (the checkpoint in data_dir, no Elasticsearch)."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.support import KEY, get, wait_for
+from tests.harness.kube import apply_endpointslice, container_status, create_pod, patch_pod_status, terminated
+from tests.notifiers.receivers import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.kube
+SERVICES = ["svc-0", "svc-1", "svc-2"]
+
+
+class Daemon:
+    """One replica, started and stopped like a user would, on one data_dir."""
+
+    def __init__(self, tmp_path, cp, ns, wecom, *, for_="1s", extra=""):
+        self.tmp, self.port = tmp_path, free_port()
+        rules = tmp_path / "rules.yaml"
+        rules.write_text("name: endpoints-unhealthy\nsource: endpoints\ndetector: endpoints_unhealthy\n"
+                         f"severity: critical\ngroup_by: [namespace, service]\nfor: {for_}\n")
+        self.cfg = tmp_path / "config.yaml"
+        self.cfg.write_text(f"""
+cluster: e2e
+data_dir: {tmp_path / 'data'}
+metrics: {{address: 127.0.0.1, port: {self.port}}}
+kubernetes:
+  kubeconfig: {cp.kubeconfig_path}
+  namespaces: [{ns}]
+  leader_election: {{enabled: false}}
+rules: {{paths: ["{rules}"]}}
+notifiers:
+  ops: {{type: wecom, url: "{wecom.base}/cgi-bin/webhook/send?key={KEY}"}}
+routing: {{default: [ops]}}
+{extra}""")
+        self.proc = None
+        self.log = tmp_path / "daemon.log"
+
+    def start(self, *, wait_ready=True):
+        self.proc = subprocess.Popen([sys.executable, "-m", "watcher.cli", "run", "-c", str(self.cfg)], cwd=REPO,
+                                     env=dict(os.environ), stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+        if wait_ready:
+            wait_for(lambda: get(f"http://127.0.0.1:{self.port}/readyz")[0] == 200, timeout=60, what="/readyz")
+        return self
+
+    def metric(self, text):
+        return text in get(f"http://127.0.0.1:{self.port}/metrics")[1]
+
+    def stop(self, sig=signal.SIGTERM):
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=40)
+        assert code == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
+
+    def kill(self):
+        self.stop(signal.SIGKILL)
+
+
+def ready(n_ready, n=2):
+    return [(f"10.9.0.{i + 1}", i < n_ready, f"node-{i}", f"pod-{i}") for i in range(n)]
+
+
+def said(wecom, marker, service):
+    """How many accepted messages carry `marker` (【告警】/【恢复】) for `service` (a digest counts once
+    per service it names)."""
+    return sum(1 for t in wecom.texts() if marker in t and service in t)
+
+
+def test_restart_while_unhealthy_still_sends_each_recovery_once(tmp_path, kube_control_plane, kube_namespace, wecom):
+    cp, ns = kube_control_plane, kube_namespace
+    with cp.api_client() as api:
+        for svc in SERVICES:
+            apply_endpointslice(api, ns, svc, ready(2))
+        d = Daemon(tmp_path, cp, ns, wecom).start()
+        for svc in SERVICES:
+            apply_endpointslice(api, ns, svc, ready(1))
+        wait_for(lambda: all(said(wecom, "【告警】", s) == 1 for s in SERVICES), timeout=60, what="3 firings")
+        d.stop()
+        d.start()
+        for svc in SERVICES:
+            apply_endpointslice(api, ns, svc, ready(2))
+        wait_for(lambda: all(said(wecom, "【恢复】", s) == 1 for s in SERVICES), timeout=60, what="3 recoveries")
+        d.stop()
+    assert all(said(wecom, "【告警】", s) == 1 and said(wecom, "【恢复】", s) == 1 for s in SERVICES)
+    assert "Traceback" not in d.log.read_text()
+
+
+def test_a_sigterm_during_for_does_not_lose_the_firing(tmp_path, kube_control_plane, kube_namespace, wecom):
+    cp, ns = kube_control_plane, kube_namespace
+    with cp.api_client() as api:
+        for svc in SERVICES:
+            apply_endpointslice(api, ns, svc, ready(2))
+        d = Daemon(tmp_path, cp, ns, wecom, for_="8s").start()
+        for svc in SERVICES:
+            apply_endpointslice(api, ns, svc, ready(1))
+        wait_for(lambda: d.metric('kea_watch_events_total{resource="endpointslices",type="MODIFIED"} 3.0'),
+                 timeout=30, what="the drops seen")
+        d.stop()  # a rolling update of the alerter, a few seconds into the outage
+        assert wecom.accepted == []
+        d.start()
+        wait_for(lambda: all(said(wecom, "【告警】", s) == 1 for s in SERVICES), timeout=60, what="3 firings")
+        d.stop()
+    assert all(said(wecom, "【告警】", s) == 1 for s in SERVICES)
+
+
+def test_a_kill_right_after_the_first_firing_loses_and_repeats_nothing(tmp_path, kube_control_plane,
+                                                                       kube_namespace, wecom):
+    cp, ns = kube_control_plane, kube_namespace
+    with cp.api_client() as api:
+        for svc in SERVICES:
+            apply_endpointslice(api, ns, svc, ready(2))
+        d = Daemon(tmp_path, cp, ns, wecom, for_="0s").start()
+        for svc in SERVICES:
+            apply_endpointslice(api, ns, svc, ready(1))
+        wait_for(lambda: len(wecom.accepted) >= 1, timeout=30, what="the first firing")
+        d.kill()
+        d.start()
+        wait_for(lambda: all(said(wecom, "【告警】", s) >= 1 for s in SERVICES), timeout=60, what="every firing")
+        for svc in SERVICES:
+            apply_endpointslice(api, ns, svc, ready(2))
+        wait_for(lambda: all(said(wecom, "【恢复】", s) == 1 for s in SERVICES), timeout=60, what="every recovery")
+        d.stop()
+    assert all(said(wecom, "【告警】", s) == 1 for s in SERVICES), wecom.texts()
+
+
+def test_what_happened_while_the_daemon_was_stopped_is_news(tmp_path, kube_control_plane, kube_namespace, wecom):
+    cp, ns = kube_control_plane, kube_namespace
+    with cp.api_client() as api:
+        create_pod(api, ns, "pay-7c9f8d6b5-abcde", ["app"], owner_rs="pay-7c9f8d6b5", labels={"app": "pay"})
+        apply_endpointslice(api, ns, "pay", ready(2))
+        d = Daemon(tmp_path, cp, ns, wecom).start()
+        d.stop()
+        # while nobody watches: an OOM and an endpoint drop, and etcd compacts the history
+        patch_pod_status(api, ns, "pay-7c9f8d6b5-abcde", pod_ip="10.1.2.3", host_ip="192.168.1.7",
+                         container_statuses=[container_status("app", ready=False, restart_count=1,
+                                                              last_state=terminated("OOMKilled", 137))])
+        apply_endpointslice(api, ns, "pay", ready(1))
+        cp.compact_etcd()
+        d.start()
+        wait_for(lambda: said(wecom, "OOMKilled", "pay") >= 1 and said(wecom, "【告警】应用不健康", "pay") == 1,
+                 timeout=60, what="the OOM and the drop")
+        d.stop()
+        d.start()  # and a restart now repeats neither
+        apply_endpointslice(api, ns, "pay", ready(2))
+        wait_for(lambda: said(wecom, "【恢复】", "pay") == 1, timeout=60, what="the recovery")
+        d.stop()
+    assert sum(1 for t in wecom.texts() if "OOMKilled" in t and "【告警】应用不健康" not in t) == 1
+    assert said(wecom, "【告警】应用不健康", "pay") == 1
+
+
+def test_an_oom_while_the_daemon_is_starting_is_not_history(tmp_path, kube_control_plane, kube_namespace, wecom):
+    cp, ns = kube_control_plane, kube_namespace
+    # Elasticsearch that never answers makes the start-up slow (templates, the history restore)
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)
+    try:
+        with cp.api_client() as api:
+            create_pod(api, ns, "pay-7c9f8d6b5-abcde", ["app"], owner_rs="pay-7c9f8d6b5", labels={"app": "pay"})
+            d = Daemon(tmp_path, cp, ns, wecom, extra=(
+                f"elasticsearch: {{enabled: true, hosts: ['http://127.0.0.1:{hole.getsockname()[1]}'], "
+                "request_timeout: 3s}\n"))
+            d.start(wait_ready=False)
+            wait_for(lambda: "starting: cluster=e2e" in d.log.read_text(), timeout=30, what="the start")
+            patch_pod_status(api, ns, "pay-7c9f8d6b5-abcde", pod_ip="10.1.2.3", host_ip="192.168.1.7",
+                             container_statuses=[container_status("app", ready=False, restart_count=1,
+                                                                  last_state=terminated("OOMKilled", 137))])
+            assert get(f"http://127.0.0.1:{d.port}/readyz")[0] != 200  # still starting
+            wait_for(lambda: said(wecom, "OOMKilled", "pay") == 1, timeout=90, what="the OOM")
+            d.stop()
+    finally:
+        hole.close()
