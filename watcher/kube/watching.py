@@ -9,7 +9,9 @@ Per resource (and namespace) one thread:
    the resourceVersion forward, so a reconnect resumes exactly where we stopped.
 3. The stream ends cleanly (server timeout) → watch again from the last resourceVersion.
    Transport errors, 429 and 5xx → back off (full jitter, Retry-After as a floor) and resume
-   from the same resourceVersion; nothing is relisted, nothing repeated. Only when the server
+   from the same resourceVersion; nothing is relisted, nothing repeated. A refused connection
+   (apiserver down or restarting) is retried within a short cap (`Backoff.refused_maximum`),
+   so the watch is back within seconds of the server answering. Only when the server
    itself keeps answering with errors (5 sessions in a row) do we relist. Other 4xx (RBAC,
    a resource not served) are logged as errors and retried every minute.
 4. 410 Gone (HTTP or an in-stream ERROR Status), or an immediately empty stream (a known
@@ -124,7 +126,8 @@ class Watcher:
                 if self.stop.is_set():
                     break
                 self._failures += 1
-                delay = REJECTED_DELAY if isinstance(exc, Rejected) else self._backoff.next(exc.retry_after)
+                delay = (REJECTED_DELAY if isinstance(exc, Rejected)
+                         else self._backoff.next(exc.retry_after, refused=exc.reason == "connection"))
                 self.on_stat("watch_reconnects", 1, {**labels, "reason": exc.reason})
                 level = logging.ERROR if isinstance(exc, Rejected) else logging.WARNING
                 log.log(level, "%s: %s; retrying in %.1fs (failure %d)", self.name, exc, delay, self._failures)
