@@ -79,3 +79,13 @@ def test_doc_line_round_trip():
     assert Doc.from_line(d.to_line()) == d and d.to_line().endswith(b"\n")
     assert d.action() == {"_op_type": "index", "_index": "kea-alerts", "_id": "a|b", "_source": d.source,
                           "version": 7, "version_type": "external"}
+
+
+def test_an_oomkilled_ephemeral_container_gets_a_termination_doc():
+    obj = pod()
+    obj["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "busybox"}]
+    obj["status"]["ephemeralContainerStatuses"] = [{"name": "debugger", "restartCount": 0,
+                                                    "state": {"terminated": oom(100)}}]
+    (d,) = termination_docs(rec(obj), prefix="kea", now=FIXED_NOW)
+    assert (d.source["container"], d.source["ephemeral"], d.source["init"], d.source["oom"]) == (
+        "debugger", True, False, True)

@@ -65,7 +65,7 @@ def termination_docs(record: Record, *, prefix: str, now: datetime) -> list[Doc]
             when = term.finished_at or record.timestamp or now
             src = common_fields(record, when)
             src.update(
-                pod=record.name, pod_uid=record.uid, container=c.name, init=c.init, state=state,
+                pod=record.name, pod_uid=record.uid, container=c.name, init=c.init, ephemeral=c.ephemeral, state=state,
                 reason=term.reason, exit_code=term.exit_code, signal=term.signal, message=term.message,
                 oom=term.reason == "OOMKilled", started_at=iso(term.started_at), finished_at=iso(term.finished_at),
                 container_id=term.container_id, restart_count=c.restart_count, memory_limit=c.memory_limit,
