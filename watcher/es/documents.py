@@ -8,22 +8,34 @@ storing a second copy:
     termination  `<pod uid>/<container>/<finishedAt>/<containerID>`: the same termination seen
                  first in `state.terminated` and later in `lastState.terminated` is one document.
     endpoints    `<service key>/<slice uid>:<resourceVersion>` of the change (see endpoints.py).
-`@timestamp` is the object's own time, and the daily index is derived from it.
+`@timestamp` is the object's own time, and the daily index is derived from it, within the
+retention window (see retention.py): a document dated before the oldest day retention keeps is
+not written (counted in `docs_skipped{reason="older_than_retention"}` and logged at debug),
+because writing it to its day would re-create an index retention deleted, and writing it to
+today's would store a fresh copy every day (ids are unique per index only) of something older
+than what we promise to keep. One dated more than `FUTURE_SKEW` ahead goes to today's index, so
+retention retires it.
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
 import threading
 from collections import OrderedDict
 from datetime import datetime
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from rules.model import ContainerInfo, Record, Termination
 from watcher.es.doc import Doc, common_fields, iso
 from watcher.es.endpoints import EndpointHealth
-from watcher.es.templates import daily_index
+from watcher.es.retention import FUTURE_SKEW, oldest_kept_day, utc_day
+from watcher.es.templates import daily_index, daily_index_pattern, parse_day
+
+log = logging.getLogger("kea.es")
 
 Clock = Callable[[], datetime]
+StatFn = Callable[[str, float, dict], Any]
 
 
 def event_doc(record: Record, *, prefix: str, now: datetime) -> Optional[Doc]:
@@ -93,15 +105,36 @@ def parse_quantity(text: str) -> Optional[int]:
         return None
 
 
+def within_retention(doc: Doc, *, prefix: str, now: datetime, retention_days: int) -> Optional[Doc]:
+    """`doc` in the daily index the retention window allows: None when its day is older than
+    retention keeps, today's index when it is dated beyond `FUTURE_SKEW`, else unchanged
+    (as is any index that is not daily)."""
+    m = daily_index_pattern(prefix).match(doc.index)
+    if m is None:
+        return doc
+    day = parse_day(m.group("day"))
+    cutoff = oldest_kept_day(now, retention_days)
+    if cutoff is not None and day < cutoff:
+        return None
+    if day > utc_day(now + FUTURE_SKEW):
+        return dataclasses.replace(doc, index=daily_index(prefix, m.group("kind"), now))
+    return doc
+
+
 class Documenter:
     """Record → documents, with the small state two kinds need: the endpoint-health aggregator
     (a service's counts span its slices) and the termination ids already written (a Pod's status
     repeats its last termination in every later update). Thread-safe; all state is in memory and
-    a restart rebuilds it, deterministic ids keep what it re-emits from duplicating."""
+    a restart rebuilds it, deterministic ids keep what it re-emits from duplicating.
+    `retention_days` (0: keep forever) bounds the days documents are written to; `on_stat`
+    counts the ones left out."""
 
-    def __init__(self, *, prefix: str, clock: Clock, seen_limit: int = 100_000) -> None:
+    def __init__(self, *, prefix: str, clock: Clock, seen_limit: int = 100_000, retention_days: int = 0,
+                 on_stat: Optional[StatFn] = None) -> None:
         self.prefix = prefix
         self.clock = clock
+        self.retention_days = retention_days
+        self._on_stat = on_stat
         self.endpoints = EndpointHealth(prefix=prefix)
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_limit = seen_limit
@@ -111,11 +144,27 @@ class Documenter:
         now = self.clock()
         if record.kind == "Event":
             doc = event_doc(record, prefix=self.prefix, now=now)
-            return [doc] if doc else []
-        with self._lock:
-            if record.kind == "Pod":
-                return self._new_terminations(termination_docs(record, prefix=self.prefix, now=now))
-            return self.endpoints.observe(record, now=now)
+            docs = [doc] if doc else []
+        else:
+            with self._lock:
+                if record.kind == "Pod":
+                    docs = self._new_terminations(termination_docs(record, prefix=self.prefix, now=now))
+                else:
+                    docs = self.endpoints.observe(record, now=now)
+        return self._within_retention(docs, now)
+
+    def _within_retention(self, docs: list[Doc], now: datetime) -> list[Doc]:
+        out = []
+        for doc in docs:
+            placed = within_retention(doc, prefix=self.prefix, now=now, retention_days=self.retention_days)
+            if placed is None:
+                log.debug("not writing %s %s: older than retention (%d days), for %s",
+                          doc.kind, doc.id, self.retention_days, doc.index)
+                if self._on_stat is not None:
+                    self._on_stat("docs_skipped", 1, {"index_kind": doc.kind, "reason": "older_than_retention"})
+                continue
+            out.append(placed)
+        return out
 
     def _new_terminations(self, docs: Iterable[Doc]) -> list[Doc]:
         out = []

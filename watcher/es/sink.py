@@ -24,6 +24,7 @@ from __future__ import annotations
 #   docs_duplicate   counter  {index_kind}          409: already stored (replay) or a newer version wins
 #   docs_rejected    counter  {index_kind, reason}  4xx per document (reason = ES error type), dropped
 #   docs_invalid     counter  {kind}                records no document could be built from
+#   docs_skipped     counter  {index_kind, reason}  documents not written (older_than_retention)
 #   docs_spooled     counter  {}                    documents written to the disk spool
 #   bulk_errors      counter  {reason}              bulk attempts that left documents unaccepted
 #                                                   (reason: 429, 503, ConnectionError, ...)
@@ -60,9 +61,11 @@ class EsSink:
     def __init__(self, client: Any, *, prefix: str, spool_dir: str | Path, spool_max_bytes: int,
                  chunk_size: int = 500, max_chunk_bytes: int = 5 * 1024 * 1024, flush_interval: float = 2.0,
                  clock: Callable[[], datetime] = _utcnow, on_stat: Optional[StatFn] = None,
-                 max_queued: Optional[int] = None, attempts: int = 4, max_backoff: float = 5.0) -> None:
+                 max_queued: Optional[int] = None, attempts: int = 4, max_backoff: float = 5.0,
+                 retention_days: int = 0) -> None:
         """`max_queued`: documents held in memory before `put` moves them to the spool (default
-        20 chunks). `attempts`: bulk tries while ES is up before the documents are spooled."""
+        20 chunks). `attempts`: bulk tries while ES is up before the documents are spooled.
+        `retention_days`: documents dated before what retention keeps are not written."""
         # No transport-level retries: the sink's own policy decides when to retry and when to
         # spool, and a probe while ES is down must fail fast (one request, not four).
         self.client = client.options(max_retries=0)
@@ -75,7 +78,7 @@ class EsSink:
         self.max_backoff = max_backoff
         self.max_queued = max_queued or max(1000, 20 * self.chunk_size)
         self._stat_fn = on_stat
-        self.documenter = Documenter(prefix=prefix, clock=clock)
+        self.documenter = Documenter(prefix=prefix, clock=clock, retention_days=retention_days, on_stat=self._stat)
         self.spool = Spool(spool_dir, max_bytes=spool_max_bytes, on_stat=self._stat)
         self.sender = BulkSender(self.client, chunk_size=self.chunk_size, max_chunk_bytes=max_chunk_bytes,
                                  on_stat=self._stat, sleep=self._nap, max_backoff=max_backoff)
