@@ -317,8 +317,9 @@ def _parse_time(value: str) -> datetime:
     """Cached: a burst of changes shares a handful of distinct second-resolution timestamps."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        # OverflowError: valid as written, outside datetime's range once in UTC (9999-12-31T23:59-01:00)
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise MalformedObject("bad_timestamp", f"timestamp {value[:40]!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)

@@ -96,6 +96,9 @@ def test_annotations_drop_last_applied():
     ("ADDED", {"kind": "Pod", "metadata": {"name": "x"}, "status": {"containerStatuses": {}}}, "bad_field"),
     ("ADDED", {"kind": "Pod", "metadata": {"name": "x"}, "status": {"containerStatuses": [{"restartCount": "2"}]}}, "bad_field"),
     ("ADDED", {"kind": "Event", "metadata": {"name": "x"}, "lastTimestamp": "yesterday"}, "bad_timestamp"),
+    # found by the property: in range as written, out of range in UTC (an OverflowError)
+    ("ADDED", {"kind": "Event", "metadata": {"name": "x"}, "lastTimestamp": "9999-12-31T23:59:59-01:00"}, "bad_timestamp"),
+    ("ADDED", {"kind": "Pod", "metadata": {"name": "x", "creationTimestamp": "0001-01-01T00:00:00+01:00"}}, "bad_timestamp"),
     ("ADDED", {"kind": "EndpointSlice", "metadata": {"name": "x"}}, "no_service"),
     ("ADDED", {"kind": "Pod", "metadata": {"name": "x"}, "status": {"ephemeralContainerStatuses": {}}}, "bad_field"),
 ])
