@@ -21,6 +21,7 @@ Per resource (and namespace) one thread:
 """
 from __future__ import annotations
 
+import http.client
 import logging
 import random
 import threading
@@ -28,6 +29,7 @@ import time
 from typing import Any, Callable, Optional
 
 import orjson
+import urllib3
 
 from rules.model import Record
 from watcher.kube.client import (Backoff, Gone, KubeError, Rejected, Transport, Unavailable, status_error,
@@ -50,6 +52,8 @@ EMPTY_STREAM_SECONDS = 1.0
 #: is the safe way back. (An unreachable server is not such a case: resume when it is back.)
 RELIST_AFTER_FAILURES = 5
 TRANSPORT_REASONS = frozenset({"connection", "timeout", "protocol", "tls"})
+#: What a cut or stalled stream raises while we read it (urllib3 2.x, http.client, sockets).
+TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
 #: Rejections (403, 404) are retried too (RBAC may be fixed while we run), but slowly.
 REJECTED_DELAY = 60.0
 
@@ -275,8 +279,8 @@ class Watcher:
         except Exception as exc:
             if self.stop.is_set():
                 return
-            if isinstance(exc, KubeError):
-                raise
+            if isinstance(exc, KubeError) or not isinstance(exc, TRANSPORT_ERRORS):
+                raise  # not the network: _run counts it as internal_error, on the long backoff
             # ProtocolError / IncompleteRead / reset / read timeout mid-stream.
             raise Unavailable(transport_reason(exc), f"watch {self._path}: {exc.__class__.__name__}: {exc}") from None
         finally:
@@ -330,6 +334,10 @@ class Watcher:
         except MalformedObject as exc:
             self.on_stat("records_skipped", 1, {"reason": exc.reason})
             log.warning("%s: skipped %s %s: %s", self.name, watch_type, _where(obj), exc)
+            return
+        except Exception:  # a normaliser bug: raising would resume at this object again, forever
+            self.on_stat("records_skipped", 1, {"reason": "normalize_error"})
+            log.exception("%s: skipped %s %s: the normaliser failed", self.name, watch_type, _where(obj))
             return
         self.sink(record)
 
