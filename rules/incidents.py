@@ -12,7 +12,7 @@ announced it (or would), so a restarted daemon continues where the last one stop
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Mapping, Optional
 

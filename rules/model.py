@@ -72,6 +72,8 @@ class ContainerInfo:
     """`lastState.terminated`: where an OOMKilled restart shows."""
     memory_limit: str
     """`resources.limits.memory` from the pod spec, as written (`256Mi`), or ''."""
+    ephemeral: bool = False
+    """An ephemeral (`kubectl debug`) container, from `status.ephemeralContainerStatuses`."""
 
 
 @dataclass(frozen=True, slots=True)

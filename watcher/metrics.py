@@ -39,9 +39,10 @@ class Metrics:
         self.es_bulk_seconds = Histogram("kea_es_bulk_seconds", "Bulk request latency", registry=r,
                                          buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
         self.es_spool_bytes = Gauge("kea_es_spool_bytes", "Bytes spooled on disk while Elasticsearch is unreachable", registry=r)
-        self.es_spool_dropped = Counter("kea_es_spool_dropped_total", "Documents dropped from a full spool (oldest first)", registry=r)
+        self.es_spool_dropped = Counter("kea_es_spool_dropped_total", "Documents dropped, oldest first: from a full spool (spool_full) or from memory while the spool cannot be written (spool_unwritable)", ["reason"], registry=r)
         self.es_spooled = Counter("kea_es_docs_spooled_total", "Documents written to the disk spool", registry=r)
         self.es_invalid = Counter("kea_es_docs_invalid_total", "Records no document could be built from", ["kind"], registry=r)
+        self.es_skipped = Counter("kea_es_docs_skipped_total", "Documents not written (reason: older_than_retention)", ["index_kind", "reason"], registry=r)
         self.es_bulk_errors = Counter("kea_es_bulk_errors_total", "Bulk attempts that left documents unaccepted", ["reason"], registry=r)
         self.es_spool_corrupt = Counter("kea_es_spool_corrupt_total", "Damaged spool lines skipped (torn by a crash)", registry=r)
         self.es_up = Gauge("kea_es_up", "1 when Elasticsearch answered the last request", registry=r)
@@ -68,10 +69,11 @@ class Metrics:
             "docs_duplicate": lambda v, l: self.es_duplicates.labels(l.get("index_kind", "")).inc(v),
             "bulk_seconds": lambda v, l: self.es_bulk_seconds.observe(v),
             "spool_bytes": lambda v, l: self.es_spool_bytes.set(v),
-            "spool_dropped": lambda v, l: self.es_spool_dropped.inc(v),
+            "spool_dropped": lambda v, l: self.es_spool_dropped.labels(l.get("reason", "spool_full")).inc(v),
             "es_up": lambda v, l: self.es_up.set(v),
             "docs_spooled": lambda v, l: self.es_spooled.inc(v),
             "docs_invalid": lambda v, l: self.es_invalid.labels(l.get("kind", "")).inc(v),
+            "docs_skipped": lambda v, l: self.es_skipped.labels(l.get("index_kind", ""), l.get("reason", "")).inc(v),
             "bulk_errors": lambda v, l: self.es_bulk_errors.labels(l.get("reason", "")).inc(v),
             "spool_corrupt": lambda v, l: self.es_spool_corrupt.inc(v),
             "leader": lambda v, l: self.leader.set(v),

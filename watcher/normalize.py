@@ -7,7 +7,7 @@ on the client's generated model classes: they are slow and memory-heavy. Anythin
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, Mapping, Optional
 
@@ -31,10 +31,19 @@ CHANGE_TRIGGER_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time"
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 #: A full copy of the object kubectl applied: large, and no rule or message needs it.
 _LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-# A ReplicaSet created by a Deployment is named `<deployment>-<pod-template-hash>`.
-_RS_HASH = re.compile(r"^(?P<base>.+)-[a-z0-9]{5,10}$")
-# A Job created by a CronJob is named `<cronjob>-<scheduled minutes since epoch>`.
-_JOB_SUFFIX = re.compile(r"^(?P<base>.+)-\d{8,}$")
+#: The label the Deployment controller puts on a ReplicaSet's Pods; the ReplicaSet is named
+#: `<deployment>-<that hash>`.
+POD_TEMPLATE_HASH_LABEL = "pod-template-hash"
+# A Job created by a CronJob is named `<cronjob>-<scheduled time in minutes since the epoch>`
+# (kubernetes pkg/controller/cronjob getJobName): 8 digits from 1989 to 2160.
+_JOB_SUFFIX = re.compile(r"^(?P<base>.+)-(?P<minutes>\d{8})$")
+#: A CronJob's Pod is created after its scheduled time, and not long after: retries of a
+#: failing Job (backoffLimit) take minutes to hours. A Job named by date (`backup-20250101`)
+#: would have a "schedule" years before its Pod.
+_CRONJOB_POD_LAG = timedelta(days=7)
+#: Clock skew between the CronJob controller and the apiserver stamping creationTimestamp.
+_CRONJOB_SKEW = timedelta(minutes=5)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class MalformedObject(ValueError):
@@ -124,15 +133,17 @@ def _pod(obj: Mapping[str, Any]) -> PodInfo:
     spec = _mapping(obj.get("spec"), "spec")
     status = _mapping(obj.get("status"), "status")
     limits: dict[str, str] = {}
-    for key in ("initContainers", "containers"):
+    for key in ("initContainers", "containers", "ephemeralContainers"):
         for c in _list(spec.get(key), f"spec.{key}"):
             c = _mapping(c, f"spec.{key}[]")
             res = _mapping(_mapping(c.get("resources"), "resources").get("limits"), "limits")
             limits[_str(c.get("name"))] = _str(res.get("memory"))
     containers = []
-    for key, init in (("initContainerStatuses", True), ("containerStatuses", False)):
+    # Ephemeral (`kubectl debug`) containers run in the Pod too, and can be OOMKilled too.
+    for key, init, ephemeral in (("initContainerStatuses", True, False), ("containerStatuses", False, False),
+                                 ("ephemeralContainerStatuses", False, True)):
         for cs in _list(status.get(key), f"status.{key}"):
-            containers.append(_container(_mapping(cs, f"status.{key}[]"), init, limits))
+            containers.append(_container(_mapping(cs, f"status.{key}[]"), init, limits, ephemeral))
     return PodInfo(
         phase=_str(status.get("phase")),
         node=_str(spec.get("nodeName")),
@@ -142,7 +153,7 @@ def _pod(obj: Mapping[str, Any]) -> PodInfo:
     )
 
 
-def _container(cs: Mapping[str, Any], init: bool, limits: Mapping[str, str]) -> ContainerInfo:
+def _container(cs: Mapping[str, Any], init: bool, limits: Mapping[str, str], ephemeral: bool) -> ContainerInfo:
     name = _str(cs.get("name"))
     state = _mapping(cs.get("state"), "state")
     last = _mapping(cs.get("lastState"), "lastState")
@@ -160,6 +171,7 @@ def _container(cs: Mapping[str, Any], init: bool, limits: Mapping[str, str]) -> 
         terminated=_termination(state.get("terminated")),
         last_terminated=_termination(last.get("terminated")),
         memory_limit=limits.get(name, ""),
+        ephemeral=ephemeral,
     )
 
 
@@ -234,16 +246,27 @@ def _owner(meta: Mapping[str, Any], labels: Mapping[str, str]) -> tuple[str, str
         return "", ""
     kind, name = _str(ref.get("kind")), _str(ref.get("name"))
     if kind == "ReplicaSet":
-        # The Deployment controller names its ReplicaSets `<deployment>-<pod-template-hash>`
-        # and copies the hash onto the Pods' labels; the regex is the fallback without it.
-        suffix = "-" + labels.get("pod-template-hash", "\0")
-        if name.endswith(suffix):
-            return "Deployment", name[: -len(suffix)]
-        if m := _RS_HASH.match(name):
-            return "Deployment", m.group("base")
-    if kind == "Job" and (m := _JOB_SUFFIX.match(name)):
-        return "CronJob", m.group("base")
+        # Only the Deployment controller copies the hash onto the Pods; a bare ReplicaSet
+        # named `web-5d9c7` is not Deployment `web`.
+        pod_hash = labels.get(POD_TEMPLATE_HASH_LABEL, "")
+        if pod_hash and len(name) > len(pod_hash) + 1 and name.endswith("-" + pod_hash):
+            return "Deployment", name[: -len(pod_hash) - 1]
+    if kind == "Job" and (cronjob := _cronjob_of(name, _time(meta.get("creationTimestamp")))):
+        return "CronJob", cronjob
     return kind, name
+
+
+def _cronjob_of(job: str, pod_created: Optional[datetime]) -> str:
+    """The CronJob's name when `job` is named like one of its Jobs (and, when the Pod says
+    when it was created, that is shortly after the scheduled time); else ''."""
+    m = _JOB_SUFFIX.match(job)
+    if m is None:
+        return ""
+    if pod_created is not None:
+        scheduled = _EPOCH + timedelta(minutes=int(m.group("minutes")))
+        if not scheduled - _CRONJOB_SKEW <= pod_created <= scheduled + _CRONJOB_POD_LAG:
+            return ""
+    return m.group("base")
 
 
 # --- defensive readers ----------------------------------------------------------------------
@@ -294,8 +317,9 @@ def _parse_time(value: str) -> datetime:
     """Cached: a burst of changes shares a handful of distinct second-resolution timestamps."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        # OverflowError: valid as written, outside datetime's range once in UTC (9999-12-31T23:59-01:00)
+        return parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise MalformedObject("bad_timestamp", f"timestamp {value[:40]!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)

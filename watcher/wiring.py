@@ -95,7 +95,8 @@ class Components:
         self.es = build_client(es)
         self.sink = EsSink(self.es, prefix=es.index_prefix, spool_dir=data / "spool", spool_max_bytes=es.spool_max_bytes,
                            chunk_size=es.bulk.chunk_size, max_chunk_bytes=es.bulk.max_chunk_bytes,
-                           flush_interval=es.bulk.flush_interval.total_seconds(), on_stat=self.metrics.on_stat)
+                           flush_interval=es.bulk.flush_interval.total_seconds(), on_stat=self.metrics.on_stat,
+                           retention_days=es.retention_days)
         self.history = AlertHistory(self.es, prefix=es.index_prefix, sink=self.sink)
         from watcher.es.checkpoint import EsCheckpoints
 

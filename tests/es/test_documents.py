@@ -79,3 +79,56 @@ def test_doc_line_round_trip():
     assert Doc.from_line(d.to_line()) == d and d.to_line().endswith(b"\n")
     assert d.action() == {"_op_type": "index", "_index": "kea-alerts", "_id": "a|b", "_source": d.source,
                           "version": 7, "version_type": "external"}
+
+
+def test_an_oomkilled_ephemeral_container_gets_a_termination_doc():
+    obj = pod()
+    obj["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "busybox"}]
+    obj["status"]["ephemeralContainerStatuses"] = [{"name": "debugger", "restartCount": 0,
+                                                    "state": {"terminated": oom(100)}}]
+    (d,) = termination_docs(rec(obj), prefix="kea", now=FIXED_NOW)
+    assert (d.source["container"], d.source["ephemeral"], d.source["init"], d.source["oom"]) == (
+        "debugger", True, False, True)
+
+
+# -- dating documents against retention ------------------------------------------------------
+# FIXED_NOW is 2026-11-21 12:00 UTC; with 30 days the oldest kept day is 2026-10-22.
+
+def _terminated_at(when: str) -> dict:
+    return pod(restarts=1, last={**oom(100), "finishedAt": when})
+
+
+def test_a_termination_older_than_retention_is_not_written_but_counted(caplog):
+    stats = []
+    doc = Documenter(prefix="kea", clock=fixed_clock, retention_days=30,
+                     on_stat=lambda name, value, labels: stats.append((name, value, labels)))
+    with caplog.at_level("DEBUG", logger="kea.es"):
+        assert doc.documents(rec(_terminated_at("2025-01-03T10:00:00Z"))) == []
+    assert stats == [("docs_skipped", 1, {"index_kind": "terminations", "reason": "older_than_retention"})]
+    assert "older than retention" in caplog.text
+    # the oldest day retention keeps is still written, to its own day
+    (kept,) = doc.documents(rec(_terminated_at("2026-10-22T00:00:01Z")))
+    assert kept.index == "kea-terminations-2026.10.22"
+
+
+def test_an_old_event_is_not_written_either():
+    doc = Documenter(prefix="kea", clock=fixed_clock, retention_days=30)
+    obj = event(last=0)
+    obj["firstTimestamp"] = obj["lastTimestamp"] = "2025-01-03T10:00:00Z"
+    assert doc.documents(rec(obj)) == []
+
+
+def test_a_future_dated_document_goes_to_todays_index():
+    doc = Documenter(prefix="kea", clock=fixed_clock, retention_days=30)
+    (d,) = doc.documents(rec(_terminated_at("2031-05-01T00:00:00Z")))
+    assert d.index == "kea-terminations-2026.11.21"
+    assert d.source["finished_at"] == "2031-05-01T00:00:00+00:00"  # the object's own time is kept
+    # within the skew (a day ahead) it keeps its own day
+    (d,) = doc.documents(rec(_terminated_at("2026-11-22T11:00:00Z")))
+    assert d.index == "kea-terminations-2026.11.22"
+
+
+def test_zero_retention_writes_old_documents_to_their_day():
+    (d,) = Documenter(prefix="kea", clock=fixed_clock, retention_days=0).documents(
+        rec(_terminated_at("2025-01-03T10:00:00Z")))
+    assert d.index == "kea-terminations-2025.01.03"

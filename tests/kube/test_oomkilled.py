@@ -20,7 +20,8 @@ def test_oomkilled_status_patch_alerts_exactly_once(kube_control_plane, kube_nam
     with cp.api_client() as api, Stack(cp, namespace=ns) as s:
         kube.create_pod(api, ns, "web-1", [{"name": "app", "image": kube.PAUSE_IMAGE,
                                             "resources": {"limits": {"memory": "128Mi"}}}],
-                        owner_rs="web-5d4f9", node_name="node-a")
+                        # as the Deployment controller makes it: the hash label names the RS suffix
+                        owner_rs="web-5d4f9", labels={"pod-template-hash": "5d4f9"}, node_name="node-a")
         kube.patch_pod_status(api, ns, "web-1", container_statuses=[kube.container_status("app")], pod_ip="10.1.0.5")
         oom = kube.terminated("OOMKilled", 137, finished_at=ts())
         p = kube.patch_pod_status(api, ns, "web-1", pod_ip="10.1.0.5", container_statuses=[

@@ -15,7 +15,10 @@ def test_pod_fields_and_deployment_owner():
 
 @pytest.mark.parametrize("owner, labels, expected", [
     ({"kind": "ReplicaSet", "name": "api-7f9c4d5b8"}, {"pod-template-hash": "7f9c4d5b8"}, "Deployment/api"),
-    ({"kind": "ReplicaSet", "name": "my-app-v2-5d9c7"}, {}, "Deployment/my-app-v2"),
+    # A bare ReplicaSet (no pod-template-hash label on its Pods) is not a Deployment's.
+    ({"kind": "ReplicaSet", "name": "my-app-v2-5d9c7"}, {}, "ReplicaSet/my-app-v2-5d9c7"),
+    ({"kind": "ReplicaSet", "name": "web-5d9c7"}, {"pod-template-hash": "7f9c4d5b8"}, "ReplicaSet/web-5d9c7"),
+    ({"kind": "ReplicaSet", "name": "5d9c7"}, {"pod-template-hash": "5d9c7"}, "ReplicaSet/5d9c7"),
     ({"kind": "StatefulSet", "name": "db"}, {}, "StatefulSet/db"),
     ({"kind": "Job", "name": "backup-29000000"}, {}, "CronJob/backup"),
     (None, {}, "Pod/p"),
@@ -24,6 +27,34 @@ def test_owner_workload(owner, labels, expected):
     obj = {"kind": "Pod", "metadata": {"name": "p", "labels": labels,
                                        **({"ownerReferences": [{**owner, "controller": True}]} if owner else {})}}
     assert normalize("ADDED", obj, cluster="c").workload == expected
+
+
+@pytest.mark.parametrize("job, created, expected", [
+    # The CronJob controller names Jobs `<cronjob>-<scheduled time in minutes since the epoch>`.
+    ("backup-29000000", "2025-02-20T13:21:10Z", "CronJob/backup"),
+    # A hand-made Job named by date is not a CronJob's: that "schedule" would be in 2008.
+    ("backup-20250101", "2025-01-01T03:00:00Z", "Job/backup-20250101"),
+    # A Pod cannot start before its Job was scheduled.
+    ("backup-29000000", "2025-01-01T00:00:00Z", "Job/backup-29000000"),
+    ("backup-290000001", "2025-02-20T13:21:10Z", "Job/backup-290000001"),
+])
+def test_job_owner_is_a_cronjob_only_when_the_name_is_its_schedule(job, created, expected):
+    obj = {"kind": "Pod", "metadata": {"name": "p", "creationTimestamp": created,
+                                       "ownerReferences": [{"kind": "Job", "name": job, "controller": True}]}}
+    assert normalize("ADDED", obj, cluster="c").workload == expected
+
+
+def test_ephemeral_containers_are_read():
+    obj = pod()
+    obj["spec"]["ephemeralContainers"] = [{"name": "debugger", "image": "busybox", "targetContainerName": "app"}]
+    obj["status"]["ephemeralContainerStatuses"] = [{
+        "name": "debugger", "ready": False, "restartCount": 0, "state": {"terminated": oom(100)}, "lastState": {}}]
+    r = normalize("MODIFIED", obj, cluster="c")
+    app, debugger = r.pod.containers
+    assert (app.name, app.ephemeral) == ("app", False)
+    assert (debugger.name, debugger.init, debugger.ephemeral, debugger.state) == ("debugger", False, True, "terminated")
+    assert (debugger.terminated.reason, debugger.terminated.exit_code) == ("OOMKilled", 137)
+    assert r.timestamp == at(100)
 
 
 def test_event_fields():
@@ -65,7 +96,11 @@ def test_annotations_drop_last_applied():
     ("ADDED", {"kind": "Pod", "metadata": {"name": "x"}, "status": {"containerStatuses": {}}}, "bad_field"),
     ("ADDED", {"kind": "Pod", "metadata": {"name": "x"}, "status": {"containerStatuses": [{"restartCount": "2"}]}}, "bad_field"),
     ("ADDED", {"kind": "Event", "metadata": {"name": "x"}, "lastTimestamp": "yesterday"}, "bad_timestamp"),
+    # found by the property: in range as written, out of range in UTC (an OverflowError)
+    ("ADDED", {"kind": "Event", "metadata": {"name": "x"}, "lastTimestamp": "9999-12-31T23:59:59-01:00"}, "bad_timestamp"),
+    ("ADDED", {"kind": "Pod", "metadata": {"name": "x", "creationTimestamp": "0001-01-01T00:00:00+01:00"}}, "bad_timestamp"),
     ("ADDED", {"kind": "EndpointSlice", "metadata": {"name": "x"}}, "no_service"),
+    ("ADDED", {"kind": "Pod", "metadata": {"name": "x"}, "status": {"ephemeralContainerStatuses": {}}}, "bad_field"),
 ])
 def test_malformed_objects_raise_with_reason(watch_type, obj, reason):
     with pytest.raises(MalformedObject) as err:

@@ -8,22 +8,34 @@ storing a second copy:
     termination  `<pod uid>/<container>/<finishedAt>/<containerID>`: the same termination seen
                  first in `state.terminated` and later in `lastState.terminated` is one document.
     endpoints    `<service key>/<slice uid>:<resourceVersion>` of the change (see endpoints.py).
-`@timestamp` is the object's own time, and the daily index is derived from it.
+`@timestamp` is the object's own time, and the daily index is derived from it, within the
+retention window (see retention.py): a document dated before the oldest day retention keeps is
+not written (counted in `docs_skipped{reason="older_than_retention"}` and logged at debug),
+because writing it to its day would re-create an index retention deleted, and writing it to
+today's would store a fresh copy every day (ids are unique per index only) of something older
+than what we promise to keep. One dated more than `FUTURE_SKEW` ahead goes to today's index, so
+retention retires it.
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 import re
 import threading
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from rules.model import ContainerInfo, Record, Termination
 from rules.state import ClusterState, Observation
 from watcher.es.doc import Doc, common_fields, iso
 from watcher.es.endpoints import EndpointHealth
-from watcher.es.templates import daily_index
+from watcher.es.retention import FUTURE_SKEW, oldest_kept_day, utc_day
+from watcher.es.templates import daily_index, daily_index_pattern, parse_day
+
+log = logging.getLogger("kea.es")
 
 Clock = Callable[[], datetime]
+StatFn = Callable[[str, float, dict], Any]
 
 
 def event_doc(record: Record, *, prefix: str, now: datetime) -> Optional[Doc]:
@@ -71,7 +83,7 @@ def termination_doc(record: Record, c: ContainerInfo, term: Termination, *, pref
     when = term.finished_at or record.timestamp or now
     src = common_fields(record, when)
     src.update(
-        pod=record.name, pod_uid=record.uid, container=c.name, init=c.init,
+        pod=record.name, pod_uid=record.uid, container=c.name, init=c.init, ephemeral=c.ephemeral,
         state="terminated" if term is c.terminated else "last_terminated",
         reason=term.reason, exit_code=term.exit_code, signal=term.signal, message=term.message,
         oom=term.reason == "OOMKilled", started_at=iso(term.started_at), finished_at=iso(term.finished_at),
@@ -98,17 +110,37 @@ def parse_quantity(text: str) -> Optional[int]:
         return None
 
 
+def within_retention(doc: Doc, *, prefix: str, now: datetime, retention_days: int) -> Optional[Doc]:
+    """`doc` in the daily index the retention window allows: None when its day is older than
+    retention keeps, today's index when it is dated beyond `FUTURE_SKEW`, else unchanged
+    (as is any index that is not daily)."""
+    m = daily_index_pattern(prefix).match(doc.index)
+    if m is None:
+        return doc
+    day = parse_day(m.group("day"))
+    cutoff = oldest_kept_day(now, retention_days)
+    if cutoff is not None and day < cutoff:
+        return None
+    if day > utc_day(now + FUTURE_SKEW):
+        return dataclasses.replace(doc, index=daily_index(prefix, m.group("kind"), now))
+    return doc
+
+
 class Documenter:
     """Record → documents. Which terminations are new (a Pod's status repeats its last
     termination in every later update) and a Service's counts (across its slices) come from the
     rules' cluster state: the daemon passes the observation its pipeline made of the record, so
     Kibana and the alerts agree by construction; used on its own (tests, benchmarks) the
     documenter keeps a state of its own. Thread-safe; a restart rebuilds the state, and
-    deterministic ids keep what it re-emits from duplicating."""
+    deterministic ids keep what it re-emits from duplicating. `retention_days` (0: keep forever)
+    bounds the days documents are written to; `on_stat` counts the ones left out."""
 
-    def __init__(self, *, prefix: str, clock: Clock) -> None:
+    def __init__(self, *, prefix: str, clock: Clock, retention_days: int = 0,
+                 on_stat: Optional[StatFn] = None) -> None:
         self.prefix = prefix
         self.clock = clock
+        self.retention_days = retention_days
+        self._on_stat = on_stat
         self.endpoints = EndpointHealth(prefix=prefix)
         self._state = ClusterState()
         self._lock = threading.Lock()
@@ -117,13 +149,31 @@ class Documenter:
         now = self.clock()
         if record.kind == "Event":
             doc = event_doc(record, prefix=self.prefix, now=now)
-            return [doc] if doc else []
-        with self._lock:
-            obs = observation if observation is not None else self._state.observe(record)
-            if record.kind == "Pod":
-                return [doc for new in obs.terminations
-                        if (doc := termination_doc(record, new.container, new.termination,
-                                                   prefix=self.prefix, now=now)) is not None]
-            if obs.service is None or not obs.authoritative:
-                return []
-            return self.endpoints.observe(record, obs.service, now=now)
+            docs = [doc] if doc else []
+        else:
+            with self._lock:
+                docs = self._object_documents(record, observation, now)
+        return self._within_retention(docs, now)
+
+    def _object_documents(self, record: Record, observation: Optional[Observation], now: datetime) -> list[Doc]:
+        obs = observation if observation is not None else self._state.observe(record)
+        if record.kind == "Pod":
+            return [doc for new in obs.terminations
+                    if (doc := termination_doc(record, new.container, new.termination,
+                                               prefix=self.prefix, now=now)) is not None]
+        if obs.service is None or not obs.authoritative:
+            return []
+        return self.endpoints.observe(record, obs.service, now=now)
+
+    def _within_retention(self, docs: list[Doc], now: datetime) -> list[Doc]:
+        out = []
+        for doc in docs:
+            placed = within_retention(doc, prefix=self.prefix, now=now, retention_days=self.retention_days)
+            if placed is None:
+                log.debug("not writing %s %s: older than retention (%d days), for %s",
+                          doc.kind, doc.id, self.retention_days, doc.index)
+                if self._on_stat is not None:
+                    self._on_stat("docs_skipped", 1, {"index_kind": doc.kind, "reason": "older_than_retention"})
+                continue
+            out.append(placed)
+        return out

@@ -5,28 +5,50 @@ The node this runs against may have no ILM (OSS builds, core-only nodes), and
 daily indices is instant and needs only the core index API. The date comes from the index name
 (the documents' own day), so a late write into an old index cannot keep it alive. The alerts
 index is not daily and never deleted here: restoring open incidents needs its history.
+
+The writer (watcher/es/documents.py) uses the same window: it does not write a document dated
+before the oldest kept day (a start-up LIST would otherwise re-create the indices deleted here
+from old `finishedAt`s), and it puts one dated more than `FUTURE_SKEW` ahead into today's index.
+A daily index further ahead than retention keeps the past can only come from an earlier
+version writing a bad object's time; it is retired too, or it would outlive everything.
 """
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from watcher.es.templates import daily_index_pattern, parse_day
 
 log = logging.getLogger("kea.es")
 
 _BATCH = 50  # index names per DELETE request: keeps the URL short
+#: How far ahead of our clock a document may be dated and still go to its own day's index
+#: (clock skew between nodes); beyond it, it goes to today's.
+FUTURE_SKEW = timedelta(days=1)
+
+
+def utc_day(when: datetime) -> datetime:
+    when = when.astimezone(timezone.utc) if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
+    return when.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def oldest_kept_day(now: datetime, retention_days: int) -> Optional[datetime]:
+    """Midnight UTC of the oldest day retention keeps; None when it keeps everything (0)."""
+    if retention_days <= 0:
+        return None
+    return utc_day(now) - timedelta(days=retention_days)
 
 
 def expired_indices(names: list[str], prefix: str, retention_days: int, now: datetime) -> list[str]:
     """Our daily indices (this prefix only) whose day is before `now`'s UTC day minus
-    `retention_days`. With 30 on 2024-06-30, 2024-05-31 is kept and 2024-05-30 goes."""
-    if retention_days <= 0:
+    `retention_days`, or more than `retention_days` after it. With 30 on 2024-06-30,
+    2024-05-31 is kept and 2024-05-30 goes."""
+    cutoff = oldest_kept_day(now, retention_days)
+    if cutoff is None:
         return []  # 0 means "keep forever", never "delete today's index"
+    too_far_ahead = utc_day(now) + timedelta(days=retention_days)
     pattern = daily_index_pattern(prefix)
-    today = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    cutoff = today - timedelta(days=retention_days)
     out = []
     for name in names:
         m = pattern.match(name)
@@ -36,7 +58,7 @@ def expired_indices(names: list[str], prefix: str, retention_days: int, now: dat
             day = parse_day(m.group("day"))
         except ValueError:  # 2024.13.45: not a date, not ours to judge
             continue
-        if day < cutoff:
+        if day < cutoff or day > too_far_ahead:
             out.append(name)
     return sorted(out)
 

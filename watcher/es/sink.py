@@ -24,12 +24,15 @@ from __future__ import annotations
 #   docs_duplicate   counter  {index_kind}          409: already stored (replay) or a newer version wins
 #   docs_rejected    counter  {index_kind, reason}  4xx per document (reason = ES error type), dropped
 #   docs_invalid     counter  {kind}                records no document could be built from
+#   docs_skipped     counter  {index_kind, reason}  documents not written (older_than_retention)
 #   docs_spooled     counter  {}                    documents written to the disk spool
 #   bulk_errors      counter  {reason}              bulk attempts that left documents unaccepted
 #                                                   (reason: 429, 503, ConnectionError, ...)
 #   bulk_seconds     histogram observation {}       duration of one bulk attempt
 #   spool_bytes      gauge    {}                    unsent bytes in the spool
-#   spool_dropped    counter  {}                    documents dropped because the spool hit its bound
+#   spool_dropped    counter  {reason}              documents dropped: the spool hit its bound
+#                                                   (spool_full), or it cannot be written and
+#                                                   memory hit max_memory (spool_unwritable)
 #   spool_corrupt    counter  {}                    damaged spool lines skipped (torn by a crash)
 #   es_up            gauge    {}                    1 while Elasticsearch answers, 0 while spooling
 import logging
@@ -51,6 +54,8 @@ from watcher.es.templates import install_templates
 log = logging.getLogger("kea.es")
 
 StatFn = Callable[[str, float, dict], None]
+#: Drops from memory can come once per record; one log line per this many seconds says how many.
+_DROP_LOG_SECONDS = 10.0
 
 
 def _utcnow() -> datetime:
@@ -61,9 +66,14 @@ class EsSink:
     def __init__(self, client: Any, *, prefix: str, spool_dir: str | Path, spool_max_bytes: int,
                  chunk_size: int = 500, max_chunk_bytes: int = 5 * 1024 * 1024, flush_interval: float = 2.0,
                  clock: Callable[[], datetime] = _utcnow, on_stat: Optional[StatFn] = None,
-                 max_queued: Optional[int] = None, attempts: int = 4, max_backoff: float = 5.0) -> None:
+                 max_queued: Optional[int] = None, attempts: int = 4, max_backoff: float = 5.0,
+                 retention_days: int = 0, max_memory: Optional[int] = None) -> None:
         """`max_queued`: documents held in memory before `put` moves them to the spool (default
-        20 chunks). `attempts`: bulk tries while ES is up before the documents are spooled."""
+        20 chunks). `max_memory`: documents kept in memory while the spool cannot be written
+        (disk full, read-only), default four times `max_queued`; beyond it the oldest are
+        dropped, counted (`spool_dropped{reason="spool_unwritable"}`) and logged.
+        `attempts`: bulk tries while ES is up before the documents are spooled.
+        `retention_days`: documents dated before what retention keeps are not written."""
         # No transport-level retries: the sink's own policy decides when to retry and when to
         # spool, and a probe while ES is down must fail fast (one request, not four).
         self.client = client.options(max_retries=0)
@@ -75,8 +85,11 @@ class EsSink:
         self.attempts = attempts
         self.max_backoff = max_backoff
         self.max_queued = max_queued or max(1000, 20 * self.chunk_size)
+        self.max_memory = max(self.max_queued, max_memory or 4 * self.max_queued)
+        self._memory_dropped = 0
+        self._memory_drop_logged = -float("inf")
         self._stat_fn = on_stat
-        self.documenter = Documenter(prefix=prefix, clock=clock)
+        self.documenter = Documenter(prefix=prefix, clock=clock, retention_days=retention_days, on_stat=self._stat)
         self.spool = Spool(spool_dir, max_bytes=spool_max_bytes, on_stat=self._stat)
         self.sender = BulkSender(self.client, chunk_size=self.chunk_size, max_chunk_bytes=max_chunk_bytes,
                                  on_stat=self._stat, sleep=self._nap, max_backoff=max_backoff)
@@ -127,8 +140,11 @@ class EsSink:
         with self._cond:
             self._queue.extend(docs)
             if len(self._queue) > self.max_queued:
-                overflow = list(self._queue)
-                self._queue.clear()
+                if self._spool_ok:
+                    overflow = list(self._queue)
+                    self._queue.clear()
+                else:  # the disk refused last time: the writer retries it, with backoff
+                    self._trim_memory()
             self._cond.notify()
         if overflow:
             self._to_spool(overflow, why="memory queue full")
@@ -169,7 +185,7 @@ class EsSink:
         with self._cond:
             queued = len(self._queue) + len(self._inflight)
         return {"reachable": self._up, "spooled_bytes": self.spool.unread_bytes, "queued": queued,
-                "spool_dropped": self.spool.dropped, "spool_corrupt": self.spool.corrupt,
+                "spool_dropped": self.spool.dropped + self._memory_dropped, "spool_corrupt": self.spool.corrupt,
                 "spool_ok": self._spool_ok}
 
     # -- the writer thread ------------------------------------------------------------------
@@ -297,17 +313,37 @@ class EsSink:
         try:
             self.spool.append(docs)
         except OSError as exc:
-            # the disk refuses: keep them in memory (bounded by nothing but RAM) rather than
-            # drop them; /readyz turns unready via spool_ok
+            # the disk refuses: keep them in memory, up to max_memory (then the oldest go, as
+            # the spool drops its oldest segment); /readyz turns unready via spool_ok
+            if self._spool_ok:
+                log.error("spool write failed (%s); keeping up to %d documents in memory", exc, self.max_memory)
             self._spool_ok = False
-            log.error("spool write failed (%s); keeping %d documents in memory", exc, len(docs))
             with self._cond:
                 self._queue.extendleft(reversed(docs))
+                self._trim_memory(exc)
             return
+        if not self._spool_ok:
+            log.info("spool writable again")
         self._spool_ok = True
         self._stat("docs_spooled", len(docs), {})
         if why:
             log.info("spooled %d documents (%s)", len(docs), why)
+
+    def _trim_memory(self, why: object = "spool not writable") -> None:
+        """Drop the oldest queued documents beyond `max_memory` (caller holds `_cond`). Counted
+        per drop; logged at most every `_DROP_LOG_SECONDS` with the total so far."""
+        excess = len(self._queue) - self.max_memory
+        if excess <= 0:
+            return
+        for _ in range(excess):
+            self._queue.popleft()
+        self._memory_dropped += excess
+        self._stat("spool_dropped", excess, {"reason": "spool_unwritable"})
+        now = time.monotonic()
+        if now - self._memory_drop_logged >= _DROP_LOG_SECONDS:
+            self._memory_drop_logged = now
+            log.warning("spool not writable (%s) and %d documents in memory: dropped the oldest "
+                        "(%d dropped so far)", why, self.max_memory, self._memory_dropped)
 
     def _past_deadline(self) -> bool:
         return self._stopping.is_set() and time.monotonic() >= self._deadline

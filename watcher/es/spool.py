@@ -124,7 +124,7 @@ class Spool:
                 self._cursor = Position(oldest + 1, 0)
                 self._save_cursor()
             self.dropped += lost
-            self._stat("spool_dropped", lost, {})
+            self._stat("spool_dropped", lost, {"reason": "spool_full"})
             log.warning("spool over its bound of %d bytes: dropped the oldest segment with %d documents "
                         "(%d dropped so far)", self.max_bytes, lost, self.dropped)
 

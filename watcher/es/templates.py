@@ -109,7 +109,7 @@ PROPERTIES: dict[str, dict[str, Any]] = {
                                      "serving": _BOOL, "terminating": _BOOL}},
     },
     "terminations": {
-        "pod": _KW, "pod_uid": _KW, "container": _KW, "init": _BOOL, "state": _KW,
+        "pod": _KW, "pod_uid": _KW, "container": _KW, "init": _BOOL, "ephemeral": _BOOL, "state": _KW,
         "reason": _KW, "exit_code": _INT, "signal": _INT, "message": _TEXT_KW, "oom": _BOOL,
         "started_at": _DATE, "finished_at": _DATE, "container_id": _KW_LONG,
         "restart_count": _INT, "memory_limit": _KW, "memory_limit_bytes": _LONG,

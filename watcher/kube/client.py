@@ -134,6 +134,10 @@ class Transport:
 
 
 def transport_reason(exc: BaseException) -> str:
+    # urllib3 makes NewConnectionError (refused, unresolvable) a ConnectTimeoutError subclass;
+    # a refused connection is not a timeout: the server is simply not there (yet).
+    if isinstance(exc, urllib3.exceptions.NewConnectionError):
+        return "connection"
     if isinstance(exc, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError, TimeoutError)):
         return "timeout"
     if isinstance(exc, urllib3.exceptions.SSLError):
@@ -201,19 +205,35 @@ def _retry_after(header: Optional[str], seconds: Any) -> Optional[float]:
 class Backoff:
     """Full-jitter exponential backoff (tenacity's `wait_random_exponential`), reset by the
     caller after progress. Full jitter spreads the reconnects of many replicas after an
-    apiserver restart; a server's Retry-After is a floor."""
+    apiserver restart; a server's Retry-After is a floor.
 
-    def __init__(self, initial: float = 0.5, maximum: float = 30.0) -> None:
+    Two curves: errors the server answered (5xx, 429, a cut stream) grow to `maximum`; a
+    server that refuses connections (`refused=True`: down, restarting) is retried within
+    `refused_maximum`, because a refused connection costs it nothing and the first accepted
+    one should come within seconds of it being back. Each curve counts its own failures, so
+    a 503 from a just-restarted server starts short too."""
+
+    def __init__(self, initial: float = 0.5, maximum: float = 30.0, refused_maximum: float = 2.0) -> None:
         self._wait = wait_random_exponential(multiplier=initial, max=maximum, min=initial / 2)
+        self._wait_refused = wait_random_exponential(multiplier=initial, max=min(maximum, refused_maximum),
+                                                     min=initial / 2)
         self._state = RetryCallState(None, None, (), {})  # type: ignore[arg-type]
-        self.maximum = maximum
+        self.maximum, self.refused_maximum = maximum, refused_maximum
         self.failures = 0
+        """All failures since the last reset."""
+        self.answered_failures = 0
+        """Failures the server answered (not refused): the long curve's attempt number."""
 
-    def next(self, retry_after: Optional[float] = None) -> float:
+    def next(self, retry_after: Optional[float] = None, *, refused: bool = False) -> float:
         self.failures += 1
-        self._state.attempt_number = self.failures
-        delay = float(self._wait(self._state))
+        if refused:
+            self._state.attempt_number = self.failures - self.answered_failures
+            delay = float(self._wait_refused(self._state))
+        else:
+            self.answered_failures += 1
+            self._state.attempt_number = self.answered_failures
+            delay = float(self._wait(self._state))
         return max(delay, retry_after) if retry_after else delay
 
     def reset(self) -> None:
-        self.failures = 0
+        self.failures = self.answered_failures = 0

@@ -9,7 +9,9 @@ Per resource (and namespace) one thread:
    the resourceVersion forward, so a reconnect resumes exactly where we stopped.
 3. The stream ends cleanly (server timeout) → watch again from the last resourceVersion.
    Transport errors, 429 and 5xx → back off (full jitter, Retry-After as a floor) and resume
-   from the same resourceVersion; nothing is relisted, nothing repeated. Only when the server
+   from the same resourceVersion; nothing is relisted, nothing repeated. A refused connection
+   (apiserver down or restarting) is retried within a short cap (`Backoff.refused_maximum`),
+   so the watch is back within seconds of the server answering. Only when the server
    itself keeps answering with errors (5 sessions in a row) do we relist. Other 4xx (RBAC,
    a resource not served) are logged as errors and retried every minute.
 4. 410 Gone (HTTP or an in-stream ERROR Status), or an immediately empty stream (a known
@@ -19,6 +21,7 @@ Per resource (and namespace) one thread:
 """
 from __future__ import annotations
 
+import http.client
 import logging
 import random
 import threading
@@ -26,6 +29,7 @@ import time
 from typing import Any, Callable, Optional
 
 import orjson
+import urllib3
 
 from rules.model import Record
 from watcher.kube.client import (Backoff, Gone, KubeError, Rejected, Transport, Unavailable, status_error,
@@ -48,6 +52,8 @@ EMPTY_STREAM_SECONDS = 1.0
 #: is the safe way back. (An unreachable server is not such a case: resume when it is back.)
 RELIST_AFTER_FAILURES = 5
 TRANSPORT_REASONS = frozenset({"connection", "timeout", "protocol", "tls"})
+#: What a cut or stalled stream raises while we read it (urllib3 2.x, http.client, sockets).
+TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError)
 #: Rejections (403, 404) are retried too (RBAC may be fixed while we run), but slowly.
 REJECTED_DELAY = 60.0
 
@@ -130,7 +136,8 @@ class Watcher:
                 if self.stop.is_set():
                     break
                 self._failures += 1
-                delay = REJECTED_DELAY if isinstance(exc, Rejected) else self._backoff.next(exc.retry_after)
+                delay = (REJECTED_DELAY if isinstance(exc, Rejected)
+                         else self._backoff.next(exc.retry_after, refused=exc.reason == "connection"))
                 self.on_stat("watch_reconnects", 1, {**labels, "reason": exc.reason})
                 level = logging.ERROR if isinstance(exc, Rejected) else logging.WARNING
                 log.log(level, "%s: %s; retrying in %.1fs (failure %d)", self.name, exc, delay, self._failures)
@@ -278,8 +285,8 @@ class Watcher:
         except Exception as exc:
             if self.stop.is_set():
                 return
-            if isinstance(exc, KubeError):
-                raise
+            if isinstance(exc, KubeError) or not isinstance(exc, TRANSPORT_ERRORS):
+                raise  # not the network: _run counts it as internal_error, on the long backoff
             # ProtocolError / IncompleteRead / reset / read timeout mid-stream.
             raise Unavailable(transport_reason(exc), f"watch {self._path}: {exc.__class__.__name__}: {exc}") from None
         finally:
@@ -333,6 +340,10 @@ class Watcher:
         except MalformedObject as exc:
             self.on_stat("records_skipped", 1, {"reason": exc.reason})
             log.warning("%s: skipped %s %s: %s", self.name, watch_type, _where(obj), exc)
+            return
+        except Exception:  # a normaliser bug: raising would resume at this object again, forever
+            self.on_stat("records_skipped", 1, {"reason": "normalize_error"})
+            log.exception("%s: skipped %s %s: the normaliser failed", self.name, watch_type, _where(obj))
             return
         self.sink(record)
 
