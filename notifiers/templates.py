@@ -101,13 +101,32 @@ class Renderer:
         self.default_name = f"{settings.language}/{default_template}.j2"
         self.marker = card.TRUNCATION_MARKER[settings.language]
         self._log = logger
+        self.refused_mentions = 0
+        """Owner values from the cluster not mentioned (see mentions.py), once per alert."""
+        self._refused_seen: dict[str, None] = {}
         builtin_template(self.default_name)  # fail at build time if it is missing
 
     def title(self, alert: Alert) -> str:
         return card.title(alert, self.language)
 
     def mentions(self, alert: Alert) -> mentions.Mentions:
-        return mentions.resolve(alert, self.settings.mention)
+        screened = mentions.screen(alert, self.settings.mention)
+        if screened.refused:
+            self._note_refused(alert, screened.refused)
+        return mentions.resolve(alert, self.settings.mention, screened=screened)
+
+    def _note_refused(self, alert: Alert, refused: tuple[str, ...]) -> None:
+        # A digest or a body-size retry renders the same alert again: count and log it once.
+        if alert.id in self._refused_seen:
+            return
+        if len(self._refused_seen) >= _CACHE_MAX:
+            self._refused_seen.pop(next(iter(self._refused_seen)))
+        self._refused_seen[alert.id] = None
+        self.refused_mentions += 1
+        shown = ", ".join(repr(v[:40]) for v in refused[:5])
+        self._log.warning("notifier %s: owner value(s) %s of %s/%s not mentioned: neither an "
+                          "owner in mention.users / mention.mobiles nor a plain id",
+                          self.settings.name, shown, alert.namespace, alert.name)
 
     def digest_header(self, alerts: list[Alert], *, remaining: int) -> str:
         firing = sum(1 for a in alerts if a.status == "firing")
