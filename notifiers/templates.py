@@ -14,7 +14,9 @@ A failing override is logged and replaced by the built-in template: the alert st
 Template variables: `title`, `rows` (list of {label, value, link}), `firing`, `resolved`,
 `status`, `severity`, `alert` (Alert.to_dict() plus `workload`), `fields`, `labels`,
 `annotations`, `time`, `started`, `duration`, `kibana_url`, `owners`, `language`, `notifier`,
-`platform`.
+`platform`. Every string in them is escaped for the notifier's markup before the template sees
+it (markup.py): a value from the cluster cannot add a line, a link, a tag or a mention, in a
+built-in template or a rule author's. Only row labels and the Kibana link are emitted as is.
 """
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from rules.alert import Alert
 
 from . import card, mentions
+from .markup import Flavour, Trusted, escape, escape_tree
 from .redact import redact
 from .settings import NotifierSettings
 
@@ -94,8 +97,10 @@ class Renderer:
     """Renders alerts for one notifier: title, body text, mentions, digest header."""
 
     def __init__(self, settings: NotifierSettings, *, default_template: str,
-                 logger: logging.Logger) -> None:
+                 logger: logging.Logger, markup: Flavour = "markdown") -> None:
         self.settings = settings
+        self.markup: Flavour = markup
+        """How values from the cluster are escaped for this notifier (see markup.py)."""
         self.language = settings.language
         self.tz = ZoneInfo(settings.timezone)
         self.default_name = f"{settings.language}/{default_template}.j2"
@@ -133,15 +138,28 @@ class Renderer:
         return card.digest_header(self.language, count=len(alerts), firing=firing,
                                   resolved=len(alerts) - firing, remaining=remaining)
 
+    def escape(self, text: str) -> str:
+        return escape(text, self.markup)
+
+    def escaped_title(self, alert: Alert) -> Trusted:
+        """The title as the message body shows it: our prefix, the subject escaped."""
+        prefix, subject = card.title_parts(alert, self.language)
+        return Trusted(prefix + self.escape(subject))
+
     def context(self, alert: Alert) -> dict[str, Any]:
+        """The template variables, every value from the cluster escaped for the notifier's
+        markup (markup.py); only row labels and the Kibana link (config) are trusted."""
         view = alert.to_dict()
         view.pop("templates", None)
         view["workload"] = alert.workload
-        link = kibana_link(self.settings.kibana_url, self.settings.kibana_query, alert)
-        return {
+        link = Trusted(kibana_link(self.settings.kibana_url, self.settings.kibana_query, alert))
+        rows = [{"label": Trusted(r["label"]), "value": r["value"],
+                 "link": Trusted(r["link"]) if r["link"] else ""}
+                for r in card.rows(alert, self.language, self.tz, link)]
+        return escape_tree({
             "alert": view, "fields": view["fields"],
             "labels": dict(alert.object_labels), "annotations": dict(alert.object_annotations),
-            "title": self.title(alert), "rows": card.rows(alert, self.language, self.tz, link),
+            "title": self.escaped_title(alert), "rows": rows,
             "status": alert.status, "firing": alert.status == "firing",
             "resolved": alert.status == "resolved", "severity": alert.severity,
             "time": card.local_time(alert.at, self.tz),
@@ -150,7 +168,7 @@ class Renderer:
             "kibana_url": link, "owners": mentions.owners(alert, self.settings.mention),
             "language": self.language, "notifier": self.settings.name,
             "platform": self.settings.type,
-        }
+        }, self.markup)
 
     def render(self, alert: Alert) -> str:
         ctx = self.context(alert)
@@ -172,7 +190,7 @@ class Renderer:
         except Exception as e:
             self._log.error("built-in template %s failed for alert %s (%s: %s)",
                             self.default_name, alert.id, type(e).__name__, redact(e))
-            return f"{ctx['title']}\n{alert.summary}"
+            return f"{ctx['title']}\n{self.escape(alert.summary)}"
 
 
 def _iso(epoch: float) -> str:

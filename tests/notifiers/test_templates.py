@@ -126,3 +126,35 @@ def test_folded_repeats_are_counted_on_the_card() -> None:
     assert "累计次数" not in _render(sample_alert("oom", now=NOW))
     assert "累计次数：<font color=\"comment\">4</font>" in _render(
         replace(sample_alert("oom", now=NOW), count=4))
+
+
+# -- values from the cluster are escaped where they enter a template (issue "edges", 9.2) -------
+def test_a_rule_template_gets_every_cluster_value_escaped() -> None:
+    alert = replace(sample_alert("oom", now=NOW), object_labels={"owner": "zhangsan"},
+                    object_annotations={"note": "a\n# b", "x<y": "[c](http://d)"},
+                    description="<font color=\"info\">ok</font>",
+                    fields={"message": "@all **m**", "nested": {"list": ["`e`", 7, None]}})
+    text = _render(alert, template=(
+        "{% for k, v in annotations.items() %}{{ k }}={{ v }};{% endfor %}"
+        "|{{ alert.description }}|{{ fields.message | upper }}|{{ fields.nested.list }}"
+        "|{{ fields.message ~ '**' }}"))
+    assert text == ("note=a ＃ b;x＜y=［c］(http:\u200b//d);|＜font color=\"info\"＞ok＜/font＞"
+                    "|＠ALL ＊＊M＊＊|['｀e｀', 7, None]|＠all ＊＊m＊＊**")
+
+
+def test_an_event_reason_in_the_title_is_escaped_in_the_body_only() -> None:
+    base = sample_alert("oom", now=NOW)
+    alert = replace(base, rule="warning-events", kind="Event",
+                    fields={"reason": "BackOff <@all> [x](http://e)", "message": "m"})
+    n = build_notifier("ops", {"type": "wecom", "url": URL})
+    text = n.build([alert]).message.text
+    assert text.startswith('### <font color="warning">【告警】事件 BackOff ＜＠all＞ ［x］(http:\u200b//e)'
+                           '</font>\n')
+    assert n.renderer.title(alert) == "【告警】事件 BackOff <@all> [x](http://e)"  # plain fields
+
+
+def test_only_config_links_stay_links() -> None:
+    alert = sample_alert("oom", now=NOW)
+    alert = replace(alert, fields=dict(alert.fields, message="[点此](http://evil.example)"))
+    text = _render(alert, kibana_url="https://kibana.example.com")
+    assert text.count("](") == 1 and "](https://kibana.example.com/app/discover#/" in text
