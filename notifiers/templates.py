@@ -28,16 +28,16 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from jinja2 import ChainableUndefined, PackageLoader, Template, TemplateSyntaxError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from rules.alert import Alert
 
 from . import card, mentions
 from .markup import Flavour, Trusted, escape, escape_tree
 from .redact import redact
+from .sandbox import CappedSandbox, constant_problem, render_capped
 from .settings import NotifierSettings
 
-_ENV = ImmutableSandboxedEnvironment(
+_ENV = CappedSandbox(
     loader=PackageLoader("notifiers", "templates"),
     undefined=ChainableUndefined,
     autoescape=False,
@@ -64,8 +64,12 @@ def compile_template(source: str) -> Template:
 
 
 def check_template(source: str) -> str | None:
-    """For the rule loader: None if `source` compiles, else "line N: message"."""
+    """For the rule loader: None if `source` compiles, else "line N: message". A constant
+    that already blows a cap (sandbox.py) is reported too, before compiling could build it."""
     try:
+        problem = constant_problem(_ENV, _ENV.parse(source))
+        if problem:
+            return problem
         compile_template(source)
     except TemplateSyntaxError as e:
         return f"line {e.lineno}: {e.message}"
@@ -176,7 +180,7 @@ class Renderer:
                   or self.settings.template)
         if source:
             try:
-                text = compile_template(source).render(ctx).strip()
+                text = render_capped(compile_template(source), ctx).strip()
                 if text:
                     return text
                 self._log.error("template override for rule %s renders empty on notifier %s; "
@@ -186,7 +190,7 @@ class Renderer:
                                 "using the built-in template", alert.rule, self.settings.name,
                                 type(e).__name__, redact(e))
         try:
-            return builtin_template(self.default_name).render(ctx).strip()
+            return render_capped(builtin_template(self.default_name), ctx).strip()
         except Exception as e:
             self._log.error("built-in template %s failed for alert %s (%s: %s)",
                             self.default_name, alert.id, type(e).__name__, redact(e))
