@@ -128,26 +128,40 @@ def _capped(value: Any, what: str) -> Any:
 
 def check_binop(op: str, left: Any, right: Any) -> None:
     """Refuse `left op right` before computing it if the result would be over a cap."""
-    if op == "*":
-        seq, count = (left, right) if isinstance(right, int) else (right, left)
-        if isinstance(seq, int) and isinstance(count, int):
-            if seq.bit_length() + count.bit_length() > MAX_POWER_BITS:
-                raise TemplateLimitError(f"a product of over {MAX_POWER_BITS} bits")
-        elif isinstance(count, int) and isinstance(seq, (str, list, tuple)):
-            if max(count, 0) * max(weight(seq), 1) > MAX_SIZE:
-                raise TemplateLimitError(f"repeating {weight(seq)} characters or items "
-                                         f"{count} times is over the limit of {MAX_SIZE}")
-    elif op == "+":
-        if isinstance(left, (str, list, tuple)) and weight(left) + weight(right) > MAX_SIZE:
-            raise TemplateLimitError(f"joining {weight(left)} and {weight(right)} characters "
-                                     f"or items is over the limit of {MAX_SIZE}")
-    elif op == "**":
-        if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0:
-            if left.bit_length() * right > MAX_POWER_BITS:
-                raise TemplateLimitError(f"{left} ** {right} is over {MAX_POWER_BITS} bits")
-    elif op == "%" and isinstance(left, str):
+    _BINOP_CHECKS[op](left, right)
+
+
+def _check_repeat(left: Any, right: Any) -> None:
+    seq, count = (left, right) if isinstance(right, int) else (right, left)
+    if isinstance(seq, int) and isinstance(count, int):
+        if seq.bit_length() + count.bit_length() > MAX_POWER_BITS:
+            raise TemplateLimitError(f"a product of over {MAX_POWER_BITS} bits")
+    elif isinstance(count, int) and isinstance(seq, (str, list, tuple)):
+        if max(count, 0) * max(weight(seq), 1) > MAX_SIZE:
+            raise TemplateLimitError(f"repeating {weight(seq)} characters or items {count} "
+                                     f"times is over the limit of {MAX_SIZE}")
+
+
+def _check_add(left: Any, right: Any) -> None:
+    if isinstance(left, (str, list, tuple)) and weight(left) + weight(right) > MAX_SIZE:
+        raise TemplateLimitError(f"joining {weight(left)} and {weight(right)} characters or "
+                                 f"items is over the limit of {MAX_SIZE}")
+
+
+def _check_power(left: Any, right: Any) -> None:
+    if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 0 \
+            and left.bit_length() * right > MAX_POWER_BITS:
+        raise TemplateLimitError(f"{left} ** {right} is over {MAX_POWER_BITS} bits")
+
+
+def _check_modulo(left: Any, right: Any) -> None:
+    if isinstance(left, str):  # printf-style formatting
         _check_format(left)
         _check_numbers(right if isinstance(right, (tuple, list)) else (right,), "%")
+
+
+_BINOP_CHECKS: dict[str, Callable[[Any, Any], None]] = {
+    "*": _check_repeat, "+": _check_add, "**": _check_power, "%": _check_modulo}
 
 
 def _check_format(fmt: str) -> None:
@@ -328,28 +342,28 @@ def _evaluate(env: CappedSandbox, node: nodes.Node) -> Any:
         left, right = _evaluate(env, node.left), _evaluate(env, node.right)
         check_binop(node.operator, left, right)
         return _capped(_OPERATORS[node.operator](left, right), f"'{node.operator}'")
-    if isinstance(node, nodes.Filter) and node.name in env.filters:
-        # A filter's arguments are checked even when its input is not a constant.
-        value = _maybe(env, node.node)
-        args, kwargs = _arguments(env, node)
-        check_call(node.name, value, args, kwargs)
-        raise _NotConstant  # running the filter is the render's business
-    if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) and \
-            node.node.name == "range":
-        _CountedRange(*_arguments(env, node)[0])
-        raise _NotConstant
-    if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
-        owner = _maybe(env, node.node.node)
-        args, kwargs = _arguments(env, node)
-        what = f"str.{node.node.attr}" if isinstance(owner, str) else node.node.attr
-        check_call(what, owner, args, kwargs)
-        raise _NotConstant
+    if isinstance(node, (nodes.Filter, nodes.Call)):
+        _check_constant_call(env, node)
+        raise _NotConstant  # checked; running it is the render's business
     try:
         return node.as_const(nodes.EvalContext(env))  # type: ignore[attr-defined]
-    except nodes.Impossible as e:
+    except Exception as e:  # Impossible, or a constant that fails: that fails at render time
         raise _NotConstant from e
-    except Exception as e:  # a constant that fails to evaluate fails at render time
-        raise _NotConstant from e
+
+
+def _check_constant_call(env: CappedSandbox, node: nodes.Filter | nodes.Call) -> None:
+    """Check a filter or call whose arguments are constants (its input need not be)."""
+    if isinstance(node, nodes.Filter):
+        if node.name in env.filters:
+            args, kwargs = _arguments(env, node)
+            check_call(node.name, _maybe(env, node.node), args, kwargs)
+    elif isinstance(node.node, nodes.Name) and node.node.name == "range":
+        _CountedRange(*_arguments(env, node)[0])
+    elif isinstance(node.node, nodes.Getattr):
+        args, kwargs = _arguments(env, node)
+        owner = _maybe(env, node.node.node)
+        what = f"str.{node.node.attr}" if isinstance(owner, str) else node.node.attr
+        check_call(what, owner, args, kwargs)
 
 
 def _maybe(env: CappedSandbox, node: nodes.Node | None) -> Any:
