@@ -93,8 +93,11 @@ def kibana_link(base: str, query: str, alert: Alert) -> str:
     start = alert.started_at.timestamp() - 900
     end = alert.at.timestamp() + 900
     g = f"(time:(from:'{_iso(start)}',to:'{_iso(end)}'))"
-    a = f"(query:(language:kuery,query:'{_rison(kql)}'))"
-    return f"{base}/app/discover#/?_g={quote(g, safe='():,')}&_a={quote(a, safe='():,')}"
+    # The query holds names from the cluster: its ( ) are encoded so that the link, put in a
+    # markdown `[text](url)`, cannot be closed early by a name.
+    a = (quote("(query:(language:kuery,query:'", safe="():,") + quote(_rison(kql), safe=":,")
+         + quote("'))", safe="():,"))
+    return f"{base}/app/discover#/?_g={quote(g, safe='():,')}&_a={a}"
 
 
 class Renderer:

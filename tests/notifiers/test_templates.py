@@ -221,3 +221,12 @@ def test_the_alert_still_goes_out_when_a_template_blows_a_cap(wecom_rx: Any,
     n = make_notifier("wecom", wecom_rx.base, template="{{ 'x' * fields.n }}")
     assert n.send_now(alert).ok
     assert wecom_rx.texts()[0].startswith('### <font color="warning">【告警】容器 OOMKilled')
+
+
+def test_a_name_cannot_close_the_kibana_link_early() -> None:
+    alert = replace(sample_alert("oom", now=NOW), workload_name="a) [x")
+    text = _render(alert, kibana_url="https://kibana.example.com")
+    line = next(x for x in text.split("\n") if "kibana.example.com" in x)
+    link = line.split("](", 1)[1]
+    assert link.count(")") == link.count("(") + 1 and link.endswith(")"), link
+    assert "[" not in link and " " not in link
