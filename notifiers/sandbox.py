@@ -11,8 +11,9 @@ capped, and checked before the big thing is built where it can be:
     capped (`MAX_NUMBER_ARG`: widths, counts), its input size times its arguments' size
     capped (`MAX_WORK`: `replace('', …)`, `wordwrap(1, wrapstring=…)`), and its result capped
     (`MAX_SIZE`); format strings may not ask for widths of 100000 or more;
-  - `range()` gives at most `MAX_RANGE` numbers, and one render runs at most `MAX_STEPS` loop
-    iterations and calls, and writes at most `MAX_OUTPUT` characters (`render_capped`).
+  - `range()` gives at most `MAX_RANGE` numbers; one render runs at most `MAX_STEPS` loop
+    iterations and `MAX_CALLS` calls, its filters, calls and operators handle at most
+    `MAX_TOTAL_WORK` characters, and it writes at most `MAX_OUTPUT` (`render_capped`).
 A template over a cap fails with `TemplateLimitError` naming the cap; the Renderer then
 falls back to the built-in card, so the alert still goes out. `constant_problem` finds what is
 visible without running the template (constants that already blow a cap) for lint, using the
@@ -230,6 +231,9 @@ class _CountedRange(Sized):
 
     def __contains__(self, item: object) -> bool:
         return item in self._range
+
+
+_CountedRange.__name__ = "range"  # as templates call it, for error messages
 
 
 def _counted_loop(iterable: Any) -> Iterator[Any]:
