@@ -33,4 +33,5 @@ FEISHU_TEXT = TEXT.replace("<", "＜").replace(">", "＞")
 def hostile_alert() -> Alert:
     alert = sample_alert("oom", now=NOW)
     return replace(alert, fields=dict(alert.fields, message=MESSAGE),
+                   object_labels={**alert.object_labels, "team": "<@all>[点此](http://evil)"},
                    object_annotations={"description": "正常\n### 【恢复】应用不健康\n> 已恢复 <@all>"})

@@ -60,11 +60,12 @@ def test_markdown_neutralises_a_hostile_termination_message(wecom_rx: Any,
 
 def test_markdown_rule_template_cannot_forge_a_line(wecom_rx: Any, make_notifier: Any) -> None:
     n = make_notifier("wecom", wecom_rx.base,
-                      template="**{{ title }}**\n> 说明：{{ annotations.description }}")
+                      template="**{{ title }}**\n> 说明：{{ annotations.description }}\n"
+                               "> 团队：{{ labels.team }}")
     assert n.send_now(hostile_alert()).ok
     assert wecom_rx.accepted[0].payload["markdown"]["content"] == (
         "**【告警】容器 OOMKilled**\n> 说明：正常 ＃＃＃ 【恢复】应用不健康 ＞ 已恢复 ＜＠all＞"
-        "\n\n<@zhangsan>")
+        "\n> 团队：＜＠all＞［点此］(http:\u200b//evil)\n\n<@zhangsan>")
 
 
 def test_text_neutralises_mentions_and_links(wecom_rx: Any, make_notifier: Any) -> None:
