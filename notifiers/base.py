@@ -21,6 +21,7 @@ import requests
 from rules.alert import Alert
 
 from .clock import Monotonic, WallClock
+from .markup import Flavour
 from .mentions import Mentions
 from .ratelimit import RateLimiter
 from .redact import protect_logger, protect_third_party_loggers, redact, register_secrets
@@ -99,7 +100,8 @@ class Notifier(abc.ABC):
         register_secrets(self.secrets())
         protect_third_party_loggers()
         self.log = protect_logger(f"kea.notifiers.{self.platform}")
-        self.renderer = Renderer(settings, default_template=self.template_name(), logger=self.log)
+        self.renderer = Renderer(settings, default_template=self.template_name(), logger=self.log,
+                                 markup=self.markup())
         self.limiter = RateLimiter(rate_per_minute=settings.rate_per_minute, burst=settings.burst,
                                    windows=self.windows(), monotonic=monotonic)
         self.robot_key = hashlib.sha256(settings.url.encode()).hexdigest()[:16]
@@ -111,6 +113,10 @@ class Notifier(abc.ABC):
     # -- platform hooks ------------------------------------------------------------------------
     def template_name(self) -> str:
         return f"{self.platform}_{self.settings.msgtype}"
+
+    def markup(self) -> Flavour:
+        """How cluster values are escaped in this notifier's messages (markup.py)."""
+        return "markdown" if self.settings.msgtype == "markdown" else "text"
 
     def windows(self) -> tuple[tuple[float, int], ...]:
         return ((60.0, self.settings.rate_per_minute),)

@@ -59,6 +59,12 @@ def alert_kind(alert: Alert) -> AlertKind:
 
 
 def title(alert: Alert, language: str) -> str:
+    return "".join(title_parts(alert, language))
+
+
+def title_parts(alert: Alert, language: str) -> tuple[str, str]:
+    """(our status prefix, the subject): the subject may carry text from the cluster (an
+    event's reason, a summary), the prefix never does."""
     t = _TITLES[language]
     kind = alert_kind(alert)
     if kind in ("oom", "unhealthy"):
@@ -67,7 +73,7 @@ def title(alert: Alert, language: str) -> str:
         subject = t["event"].format(reason=_one_line(alert.fields["reason"]))
     else:
         subject = _one_line(alert.summary or alert.description or alert.rule)
-    return t[alert.status] + subject
+    return t[alert.status], subject
 
 
 def digest_header(language: str, *, count: int, firing: int, resolved: int,

@@ -19,6 +19,7 @@ import orjson
 from rules.alert import Alert
 
 from .base import CodeRule, DeliveryResult, Message, Notifier, parse_json
+from .markup import Flavour
 from .mentions import Mentions
 from .settings import PlatformSpec
 
@@ -64,6 +65,11 @@ class FeishuNotifier(Notifier):
         19024: CodeRule("permanent", "keyword not found"),
     }
 
+    def markup(self) -> Flavour:
+        # lark_md is markdown; text messages parse <at user_id=…>; post text elements are plain.
+        return {"interactive": "markdown", "text": "feishu_text"}.get(self.settings.msgtype,
+                                                                       "text")
+
     def windows(self) -> tuple[tuple[float, int], ...]:
         # 5/s and 100/min: stay one under the per-second limit as well.
         return ((1.0, 4), (60.0, self.settings.rate_per_minute))
@@ -90,7 +96,7 @@ class FeishuNotifier(Notifier):
         if msgtype == "text":
             return {"msg_type": "text", "content": {"text": text}}
         if len(alerts) == 1:
-            text = _without_title(text, title)
+            text = _without_title(text, self.renderer.escaped_title(alerts[0]))
         if msgtype == "post":
             lines = [[{"tag": "text", "text": line}] for line in text.split("\n")]
             ats = [{"tag": "at", "user_id": u} for u in mentions.user_ids]

@@ -25,6 +25,7 @@ import orjson
 from rules.alert import Alert
 
 from .base import Built, DeliveryResult, Message, Notifier
+from .markup import Flavour
 from .mentions import Mentions
 from .settings import PlatformSpec
 
@@ -46,6 +47,13 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 class WebhookNotifier(Notifier):
     platform = "webhook"
     spec = SPEC
+
+    def markup(self) -> Flavour:
+        # A template renders the whole body: in a JSON body a value must stay inside its
+        # string; any other body is treated as text (no mentions, no links).
+        content_type = next((v for k, v in self.settings.headers.items()
+                             if k.lower() == "content-type"), "application/json")
+        return "json" if "json" in content_type.lower() else "text"
 
     def template_name(self) -> str:
         return "webhook_text"  # only used when a template override fails

@@ -2,6 +2,7 @@
 byte limits against a receiver that enforces them, and no secret in results or logs."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -151,3 +152,17 @@ def test_results_of_a_rejection_name_no_secret(notifier: Any, rx: Any, case: Cas
     result = notifier.send_now(sample_alert("oom"))
     text = f"{result} {result.body} {result.message} {notifier!r}"
     assert not [s for s in SECRETS if s in text]
+
+
+def test_a_hostile_message_adds_no_line_link_or_mention(notifier: Any, rx: Any,
+                                                       case: Case) -> None:
+    from tests.notifiers.hostile import NOW, hostile_alert
+    benign = sample_alert("oom", now=NOW)
+    benign = replace(benign, fields=dict(benign.fields, message="plain"))
+    assert notifier.send_now(benign).ok and notifier.send_now(hostile_alert()).ok
+    plain, hostile = (rx.text_of(r.payload) for r in rx.accepted)
+    if case.platform == "webhook":  # the alert JSON: the receiver's own business to render
+        assert json.loads(hostile)["alerts"][0]["fields"]["message"].startswith("x\n【恢复】")
+        return
+    assert hostile.count("\n") == plain.count("\n")
+    assert "://" not in hostile and "<@all>" not in hostile and "<at id=all" not in hostile

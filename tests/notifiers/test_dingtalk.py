@@ -12,6 +12,7 @@ from urllib.parse import quote_plus
 from notifiers.dingtalk import sign
 from notifiers.samples import sample_alert
 from tests.notifiers.conftest import DING_SECRET
+from tests.notifiers.hostile import MARKDOWN, TEXT, hostile_alert
 
 
 def test_signed_request_is_verified_by_the_receiver(ding_rx: Any, make_notifier: Any) -> None:
@@ -77,3 +78,26 @@ def test_unknown_token_is_a_permanent_300001(ding_rx: Any, make_notifier: Any) -
     n = make_notifier("dingtalk", ding_rx.base,
                       url=url_for("dingtalk", ding_rx.base, credential=WRONG_KEY))
     assert n.send_now(sample_alert("oom")).code == "300001"
+
+
+# -- a workload's own text cannot forge markup (issue "edges", item 9.2) -------------------------
+def test_markdown_neutralises_a_hostile_termination_message(ding_rx: Any,
+                                                           make_notifier: Any) -> None:
+    n = make_notifier("dingtalk", ding_rx.base, mention={"mobiles": {"zhangsan": "13900000000"}})
+    assert n.send_now(hostile_alert()).ok
+    payload = ding_rx.accepted[0].payload
+    lines = payload["markdown"]["text"].split("\n")
+    assert f"- **详情**：{MARKDOWN}" in lines
+    assert [line for line in lines if line.startswith("#")] == ["### 【告警】容器 OOMKilled"]
+    assert all(line.startswith(("### ", "- ")) for line in lines[:-2]), lines
+    assert lines[-2:] == ["", "@13900000000"]
+    assert payload["at"] == {"atMobiles": ["13900000000"], "atUserIds": [], "isAtAll": False}
+
+
+def test_text_neutralises_mentions_and_links(ding_rx: Any, make_notifier: Any) -> None:
+    n = make_notifier("dingtalk", ding_rx.base, msgtype="text")
+    assert n.send_now(hostile_alert()).ok
+    payload = ding_rx.accepted[0].payload
+    assert f"详情：{TEXT}" in payload["text"]["content"].split("\n")
+    assert "@13800000000" not in payload["text"]["content"]
+    assert payload["at"] == {"atMobiles": [], "atUserIds": ["zhangsan"], "isAtAll": False}

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from notifiers.samples import sample_alert
+from tests.notifiers.hostile import FEISHU_TEXT, MARKDOWN, TEXT, hostile_alert
 
 
 @pytest.mark.parametrize("msgtype", ["interactive", "post", "text"])
@@ -53,3 +54,27 @@ def test_huge_post_stays_under_20_kb(feishu_rx: Any, make_notifier: Any) -> None
 def test_limiter_keeps_under_five_per_second(make_notifier: Any, feishu_rx: Any) -> None:
     n = make_notifier("feishu", feishu_rx.base)
     assert [n.limiter.try_acquire() == 0 for _ in range(5)] == [True] * 4 + [False]
+
+
+# -- a workload's own text cannot forge markup (issue "edges", item 9.2) -------------------------
+def test_card_neutralises_a_hostile_termination_message(feishu_rx: Any,
+                                                       make_notifier: Any) -> None:
+    assert make_notifier("feishu", feishu_rx.base).send_now(hostile_alert()).ok
+    lines = feishu_rx.texts()[0].split("\n")
+    assert f"**详情**：{MARKDOWN}" in lines
+    assert all(line.startswith("**") for line in lines[:-2]) and lines[-2:] == [
+        "", "<at id=zhangsan></at>"], lines
+
+
+def test_text_cannot_forge_an_at_tag(feishu_rx: Any, make_notifier: Any) -> None:
+    assert make_notifier("feishu", feishu_rx.base, msgtype="text").send_now(hostile_alert()).ok
+    lines = feishu_rx.texts()[0].split("\n")
+    assert f"详情：{FEISHU_TEXT}" in lines
+    assert lines[-1] == '<at user_id="zhangsan"></at>'
+
+
+def test_post_text_has_no_mention_or_link(feishu_rx: Any, make_notifier: Any) -> None:
+    assert make_notifier("feishu", feishu_rx.base, msgtype="post").send_now(hostile_alert()).ok
+    content = next(iter(feishu_rx.accepted[0].payload["content"]["post"].values()))["content"]
+    assert [{"tag": "text", "text": f"详情：{TEXT}"}] in content
+    assert content[-1] == [{"tag": "at", "user_id": "zhangsan"}]

@@ -57,3 +57,13 @@ def test_rule_template_for_webhook_sends_alone(make_notifier: Any, webhook_rx: A
     templated = replace(sample_alert("oom"), templates={"webhook": "{{ title }}"})
     assert n.build([templated, sample_alert("unhealthy")]).count == 1
     assert n.build([sample_alert("unhealthy"), templated]).count == 1
+
+
+def test_json_template_values_cannot_break_out_of_their_string(webhook_rx: Any,
+                                                               make_notifier: Any) -> None:
+    message = 'a"b\\\n", "admin": true, "x": "'
+    alert = sample_alert("oom")
+    alert = replace(alert, fields=dict(alert.fields, message=message))
+    n = make_notifier("webhook", webhook_rx.base, template='{"text": "{{ fields.message }}"}')
+    assert n.send_now(alert).ok
+    assert webhook_rx.accepted[0].payload == {"text": message}

@@ -5,6 +5,7 @@ from dataclasses import replace
 from typing import Any
 
 from notifiers.samples import sample_alert
+from tests.notifiers.hostile import MARKDOWN, TEXT, hostile_alert
 
 
 def test_6000_byte_alert_becomes_valid_markdown_of_at_most_4096_bytes(
@@ -42,3 +43,33 @@ def test_firing_is_warning_coloured_and_resolved_info(make_notifier: Any, wecom_
     assert '<font color="warning">' in n.build([sample_alert("oom")]).message.text
     assert '<font color="info">【恢复】' in n.build(
         [sample_alert("oom", status="resolved")]).message.text
+
+
+# -- a workload's own text cannot forge markup (issue "edges", item 9.2) -------------------------
+def test_markdown_neutralises_a_hostile_termination_message(wecom_rx: Any,
+                                                           make_notifier: Any) -> None:
+    assert make_notifier("wecom", wecom_rx.base).send_now(hostile_alert()).ok
+    content = wecom_rx.accepted[0].payload["markdown"]["content"]
+    lines = content.split("\n")
+    assert f'> 详情：<font color="comment">{MARKDOWN}</font>' in lines
+    assert [line for line in lines if line.startswith("#")] == [
+        '### <font color="warning">【告警】容器 OOMKilled</font>']
+    assert all(line.startswith(("### ", "> ")) for line in lines[:-2]), content
+    assert lines[-2:] == ["", "<@zhangsan>"]
+
+
+def test_markdown_rule_template_cannot_forge_a_line(wecom_rx: Any, make_notifier: Any) -> None:
+    n = make_notifier("wecom", wecom_rx.base,
+                      template="**{{ title }}**\n> 说明：{{ annotations.description }}\n"
+                               "> 团队：{{ labels.team }}")
+    assert n.send_now(hostile_alert()).ok
+    assert wecom_rx.accepted[0].payload["markdown"]["content"] == (
+        "**【告警】容器 OOMKilled**\n> 说明：正常 ＃＃＃ 【恢复】应用不健康 ＞ 已恢复 ＜＠all＞"
+        "\n> 团队：＜＠all＞［点此］(http:\u200b//evil)\n\n<@zhangsan>")
+
+
+def test_text_neutralises_mentions_and_links(wecom_rx: Any, make_notifier: Any) -> None:
+    assert make_notifier("wecom", wecom_rx.base, msgtype="text").send_now(hostile_alert()).ok
+    text = wecom_rx.accepted[0].payload["text"]
+    assert f"详情：{TEXT}" in text["content"].split("\n")
+    assert text["mentioned_list"] == ["zhangsan"]
