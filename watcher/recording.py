@@ -68,9 +68,11 @@ def _items(value: Any, where: str) -> Iterator[Item]:
     if not isinstance(value, dict):
         yield RecordingError(where, f"expected a JSON object, got {type(value).__name__}")
         return
-    if value.get("kind", "").endswith("List") and isinstance(value.get("items"), list):
+    kind = value.get("kind")
+    # `kind` is whatever the file says: a number or a list is for the normaliser to reject.
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(value.get("items"), list):
         # A List from `kubectl get -o json`: a snapshot, replayed as additions.
-        item_kind = value["kind"][: -len("List")] or None
+        item_kind = kind[: -len("List")] or None
         for obj in value["items"]:
             if isinstance(obj, dict) and "kind" not in obj and item_kind:
                 obj = {**obj, "kind": item_kind}
