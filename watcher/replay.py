@@ -55,7 +55,7 @@ def replay(
     for path in paths:
         for item in read_recording(path):
             if isinstance(item, RecordingError):
-                stats.skip("invalid_input")
+                stats.skip(item.reason)
                 on_problem(item.where, item.message)
                 continue
             assert isinstance(item, WatchItem)

@@ -32,10 +32,14 @@ class ReplaySource:
                     return
                 if isinstance(item, RecordingError):
                     log.warning("%s: %s", item.where, item.message)
-                    self.on_skip("invalid_input")
+                    self.on_skip(item.reason)
+                    continue
+                if item.watch_type == "ERROR":
+                    log.warning("%s: watch ERROR in recording; skipped", item.where)
+                    self.on_skip("watch_error")
                     continue
                 if item.watch_type not in ("ADDED", "MODIFIED", "DELETED"):
-                    continue
+                    continue  # BOOKMARK: a resourceVersion, no change
                 try:
                     self.sink(normalize(item.watch_type, item.obj, cluster=self.cluster))
                 except MalformedObject as exc:

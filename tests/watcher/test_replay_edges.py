@@ -21,3 +21,73 @@ def test_a_non_string_kind_is_reported_not_a_traceback(tmp_path, capsys, kind):
     captured = capsys.readouterr()
     assert f"{bad}:1: " in captured.err and "Traceback" not in captured.err
     assert "OOMKilled" in captured.out  # the rest of the file still ran
+
+
+def _where(items):
+    return [(type(i).__name__, i.where.rsplit(":", 1)[1]) for i in items]
+
+
+def test_line_numbers_stay_right_across_lines_pretty_printed_values_and_bad_lines(tmp_path):
+    pretty = json.dumps(json.loads(OOM_LINES[1]), indent=2).splitlines()  # many lines, `{` then indented
+    path = tmp_path / "mixed.json"
+    path.write_text("\n".join([OOM_LINES[0], "", *pretty, "{not json", OOM_LINES[2], "   ", OOM_LINES[3]]) + "\n")
+    after = 2 + len(pretty)
+    assert _where(read_recording(path)) == [
+        ("WatchItem", "1"), ("WatchItem", "3"), ("RecordingError", str(after + 1)),
+        ("WatchItem", str(after + 2)), ("WatchItem", str(after + 4)),
+    ]
+
+
+def test_many_lines_keep_their_numbers(tmp_path):
+    path = tmp_path / "long.jsonl"
+    path.write_text("\n".join(OOM_LINES[i % len(OOM_LINES)] for i in range(3000)) + "\n")
+    assert [int(i.where.rsplit(":", 1)[1]) for i in read_recording(path)] == list(range(1, 3001))
+
+
+def _damaged(tmp_path, bad: bytes):
+    path = tmp_path / "damaged.jsonl"
+    good = [line.encode() for line in OOM_LINES]
+    path.write_bytes(b"\n".join([good[0], bad, *good[1:]]) + b"\n")
+    return path
+
+
+DAMAGE = {
+    "deeply_nested": (b"[" * 100_000, "too_deep"),
+    "not_utf8": (OOM_LINES[1].encode().replace(b"payment", b"pay\xffment"), "not_utf8"),
+    "torn": (OOM_LINES[1].encode()[:200], "invalid_json"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_a_damaged_line_costs_that_line_only(tmp_path, damage):
+    path = _damaged(tmp_path, DAMAGE[damage][0])
+    items = list(read_recording(path))
+    errors = [i for i in items if isinstance(i, RecordingError)]
+    assert [(e.where, e.reason) for e in errors] == [(f"{path}:2", DAMAGE[damage][1])]
+    assert [i.where for i in items if isinstance(i, WatchItem)] == [f"{path}:{n}" for n in [1, *range(3, len(OOM_LINES) + 2)]]
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_replay_reports_a_damaged_line_and_replays_the_rest(tmp_path, capsys, damage):
+    path = _damaged(tmp_path, DAMAGE[damage][0])
+    assert main(["replay", "--format", "json", str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith(f"{path}:2: ") and "Traceback" not in captured.err
+    assert f"skipped 1 ({DAMAGE[damage][1]}=1)" in captured.err
+    assert [json.loads(line)["rule"] for line in captured.out.splitlines()] == ["oom-killed"]
+
+
+def test_run_replay_source_counts_damaged_lines_and_reads_on(tmp_path):
+    import threading
+
+    from watcher.sources import ReplaySource
+
+    path = tmp_path / "all-damage.jsonl"
+    good = [line.encode() for line in OOM_LINES]
+    path.write_bytes(b"\n".join([good[0], *(bad for bad, _ in DAMAGE.values()), *good[1:]]) + b"\n")
+    records, skipped = [], []
+    source = ReplaySource([str(path)], cluster="t", sink=records.append, stop=threading.Event(), on_skip=skipped.append)
+    source.start()
+    assert source.done.wait(30), "the reader thread ended without finishing the file"
+    assert sorted(skipped) == sorted(reason for _, reason in DAMAGE.values())
+    assert len(records) == len(OOM_LINES)
