@@ -135,6 +135,11 @@ def _cmd_rules_test(args: argparse.Namespace) -> int:
     loaded = _load_rules_or_report([args.rule_file], builtins=False)
     if not loaded.ok:
         return 1
+    try:  # before the replay: a run that cannot be judged is not worth printing
+        expected = load_expectations(args.expect) if args.expect else None
+    except ExpectationError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     fired: list[Alert] = []
     show = _printer(args.format)
 
@@ -144,13 +149,8 @@ def _cmd_rules_test(args: argparse.Namespace) -> int:
 
     stats = replay(args.recording, loaded.rules, emit=emit, on_problem=_problem)
     print(f"{len(fired)} notifications from {stats.records} records", file=sys.stderr)
-    if not args.expect:
+    if expected is None:
         return 1 if stats.skipped_total else 0
-    try:
-        expected = load_expectations(args.expect)
-    except ExpectationError as exc:
-        print(exc, file=sys.stderr)
-        return 2
     mismatches = compare(expected, fired)
     for m in mismatches:
         print(f"MISMATCH: {m}", file=sys.stderr)

@@ -91,3 +91,27 @@ def test_run_replay_source_counts_damaged_lines_and_reads_on(tmp_path):
     assert source.done.wait(30), "the reader thread ended without finishing the file"
     assert sorted(skipped) == sorted(reason for _, reason in DAMAGE.values())
     assert len(records) == len(OOM_LINES)
+
+
+RULE = "name: probe-failures\nsource: event\nmatch: {reason: Unhealthy}\ndetector: any\n"
+BAD_EXPECTATIONS = {
+    "binary": (b"\x7fELF\x02\x01\x01\x00\x00\xd0\xff\x00" * 20, "not UTF-8"),
+    "latin1": ("alerts:\n  - rule: caf\xe9\n".encode("latin-1"), "not UTF-8"),
+    "not_yaml": (b"alerts:\n  - {rule: [\n", "invalid YAML"),
+    "nul": (b"\x00\x01", "invalid YAML"),
+    "scalar_item": (b"alerts: [5]\n", "each expected alert is a mapping"),
+    "two_documents": (b"alerts: []\n---\nalerts: []\n", "expected one YAML document"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_EXPECTATIONS))
+def test_rules_test_names_a_bad_expect_file_without_a_traceback(tmp_path, capsys, case):
+    content, message = BAD_EXPECTATIONS[case]
+    rule, expect = tmp_path / "r.yaml", tmp_path / "expect.yaml"
+    rule.write_text(RULE)
+    expect.write_bytes(content)
+    assert main(["rules", "test", str(rule), RECORDINGS[1], "--expect", str(expect)]) == 2
+    captured = capsys.readouterr()
+    problem = [line for line in captured.err.splitlines() if line.startswith(f"{expect}:")]
+    assert len(problem) == 1 and message in problem[0], captured.err
+    assert captured.out == ""  # checked before the replay: nothing is printed for a run that cannot be judged
