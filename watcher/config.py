@@ -194,6 +194,8 @@ def _check(cfg: Config, b: "_Builder") -> None:
         b.fail(("kubernetes", "endpoints"), "expected `auto`, `endpointslices` or `endpoints`")
     if cfg.kubernetes.request_timeout <= cfg.kubernetes.watch_timeout:
         b.fail(("kubernetes", "request_timeout"), "must be longer than watch_timeout, or a quiet watch looks like a dead one")
+    if not 1 <= cfg.metrics.port <= 65535:
+        b.fail(("metrics", "port"), "expected a TCP port from 1 to 65535")
     if cfg.logging.format not in ("text", "json"):
         b.fail(("logging", "format"), "expected `text` or `json`")
     if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
