@@ -1,7 +1,7 @@
 """`kube-event-alerter` command line: run, replay, rules lint, rules test, notify test, config check.
 
-Exit codes: 0 success; 1 a check failed (lint errors, expectation mismatch, bad input records);
-2 usage or configuration error.
+Exit codes: 0 success; 1 a check failed (lint errors, expectation mismatch, bad input records,
+cluster credentials `run` could not load); 2 usage or configuration error.
 """
 from __future__ import annotations
 
@@ -184,11 +184,17 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from watcher.daemon import run_daemon
+    from watcher.kube.client import KubeconfigError
 
     cfg = _load_config_or_report(args.config)
     if cfg is None:
         return 2
-    return run_daemon(cfg, replay_files=args.replay)
+    try:
+        return run_daemon(cfg, replay_files=args.replay)
+    except KubeconfigError as exc:  # the config was fine; the credentials it names are not
+        key = f"kubernetes.{exc.key}: " if cfg.kubernetes.kubeconfig else ""
+        print(f"{args.config}: {key}{exc}", file=sys.stderr)
+        return 1
 
 
 def _cmd_notify_test(args: argparse.Namespace) -> int:
