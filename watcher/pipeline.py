@@ -80,6 +80,14 @@ class Pipeline:
             now = self.clock()
             self.heartbeat = now
             self._run_calls()
+            # Timers due by `now` fire before a record at `now` is judged (a replay's clock jumps
+            # to each record's time: the record must not resolve what was due to fire first).
+            if now.timestamp() - last_tick >= self.tick_seconds:
+                last_tick = now.timestamp()
+                try:
+                    self._emit(self.engine.tick(now))
+                except Exception:  # the loop must outlive a failing sink; liveness shows it if not
+                    log.exception("timer tick failed")
             if record is not None:
                 try:
                     self._emit(self.engine.process(record, now))
@@ -90,12 +98,6 @@ class Pipeline:
                 finally:
                     self.processed += 1
                     self.queue.task_done()
-            if now.timestamp() - last_tick >= self.tick_seconds:
-                last_tick = now.timestamp()
-                try:
-                    self._emit(self.engine.tick(now))
-                except Exception:  # the loop must outlive a failing sink; liveness shows it if not
-                    log.exception("timer tick failed")
 
     def _run_calls(self) -> None:
         while True:

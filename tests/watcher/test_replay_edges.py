@@ -115,3 +115,38 @@ def test_rules_test_names_a_bad_expect_file_without_a_traceback(tmp_path, capsys
     problem = [line for line in captured.err.splitlines() if line.startswith(f"{expect}:")]
     assert len(problem) == 1 and message in problem[0], captured.err
     assert captured.out == ""  # checked before the replay: nothing is printed for a run that cannot be judged
+
+
+def _replay_through_pipeline(files, rules=None):
+    """`run --replay` without the process: recordings → ReplaySource → Pipeline → alerts."""
+    import threading
+
+    from rules.engine import Engine
+    from rules.loader import load_rule_set
+    from watcher.pipeline import Pipeline
+    from watcher.sources import ReplayClock, ReplaySource
+
+    engine = Engine(rules or load_rule_set([], builtins=True).rules)
+    clock, alerts, stop = ReplayClock(), [], threading.Event()
+    pipeline = Pipeline(engine, clock=clock, on_alert=alerts.append)
+    pipeline.start()
+    source = ReplaySource(files, cluster="t", sink=pipeline.put, stop=stop, clock=clock, drain=pipeline.drain)
+    source.start()
+    try:
+        assert source.done.wait(30) and pipeline.drain(30)
+    finally:
+        stop.set()
+        pipeline.stop()
+    return alerts, clock
+
+
+def test_run_replay_judges_for_by_the_record_times():
+    alerts, clock = _replay_through_pipeline(RECORDINGS)
+    assert [(a.rule, a.status, a.at.strftime("%H:%M:%S")) for a in alerts] == [
+        ("oom-killed", "firing", "02:17:00"),
+        ("endpoints-unhealthy", "firing", "02:36:31"),
+        ("endpoints-unhealthy", "resolved", "02:37:34"),
+    ]
+    # After the last record, time goes on from it with the wall clock (later timers still fire).
+    first = clock()
+    assert first >= alerts[-1].at and clock() >= first
