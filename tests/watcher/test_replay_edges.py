@@ -150,3 +150,44 @@ def test_run_replay_judges_for_by_the_record_times():
     # After the last record, time goes on from it with the wall clock (later timers still fire).
     first = clock()
     assert first >= alerts[-1].at and clock() >= first
+
+
+WEB_LINES = Path(RECORDINGS[1]).read_text().splitlines()
+
+
+def _untimed_slice(name="api-4k2px", service="api"):
+    """A healthy EndpointSlice without the change-trigger annotation: a record with no time."""
+    event = json.loads(WEB_LINES[2])
+    meta = event["object"]["metadata"]
+    meta.pop("annotations")
+    meta["name"], meta["labels"]["kubernetes.io/service-name"] = name, service
+    return json.dumps(event)
+
+
+def _with_untimed_first(tmp_path):
+    path = tmp_path / "untimed.jsonl"
+    path.write_text("\n".join([_untimed_slice(), _untimed_slice("db-9x8", "db"), *OOM_LINES]) + "\n")
+    return path
+
+
+def test_replay_warns_once_per_file_about_records_without_time(tmp_path, capsys):
+    path = _with_untimed_first(tmp_path)
+    assert main(["replay", str(path), RECORDINGS[1]]) == 0
+    err = capsys.readouterr().err
+    assert err.count("had no time") == 1
+    assert f"{path}: 2 records had no time; the replay clock did not move for them" in err
+
+
+def test_replay_records_without_time_first_do_not_make_the_rest_history(tmp_path, capsys):
+    assert main(["replay", "--format", "json", str(_with_untimed_first(tmp_path))]) == 0
+    assert [json.loads(line)["rule"] for line in capsys.readouterr().out.splitlines()] == ["oom-killed"]
+
+
+def test_run_replay_warns_once_per_file_and_still_fires(tmp_path, caplog):
+    path = _with_untimed_first(tmp_path)
+    with caplog.at_level("WARNING", logger="kea.sources"):
+        alerts, _ = _replay_through_pipeline([str(path), RECORDINGS[1]])
+    assert [r.getMessage() for r in caplog.records if "no time" in r.getMessage()] == [
+        f"{path}: 2 records had no time; the replay clock did not move for them"]
+    assert [(a.rule, a.status) for a in alerts] == [
+        ("oom-killed", "firing"), ("endpoints-unhealthy", "firing"), ("endpoints-unhealthy", "resolved")]
