@@ -84,11 +84,11 @@ def build_api_client(cfg: Any):
 
     if cfg.kubeconfig:
         check_kubeconfig(cfg.kubeconfig, cfg.context)
+        # Loading raises ConfigException (a referenced certificate file missing), OSError,
+        # ValueError (bad base64 data)...: whichever, the daemon cannot start and says why.
         try:
             return config.new_client_from_config(config_file=cfg.kubeconfig, context=cfg.context or None)
-        # The library raises ConfigException, OSError, ValueError (bad base64), TypeError on odd
-        # shapes...: whatever it is, the daemon cannot start, and says why in one line.
-        except Exception as exc:  # a referenced certificate file missing, bad base64 data, ...
+        except Exception as exc:
             raise KubeconfigError(f"{cfg.kubeconfig}: cannot load the credentials: {_load_error(exc)}") from None
     configuration = client.Configuration()
     try:
@@ -134,14 +134,19 @@ def _read_kubeconfig(path: str) -> dict:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise KubeconfigError(f"{path} is not YAML ({where}{getattr(exc, 'problem', None) or 'unreadable'})") from None
+    _check_shape(path, data)
+    return data
+
+
+def _check_shape(path: str, data: Any) -> None:
+    """What the library indexes without checking (it would raise TypeError or KeyError)."""
     if not isinstance(data, dict):
         got = "an empty file" if data is None else f"a {type(data).__name__}"
         raise KubeconfigError(f"{path}: expected a kubeconfig (a mapping of clusters, contexts and users), got {got}")
     for key in ("clusters", "contexts", "users"):
-        entries = data.get(key)
-        if entries is not None and not (isinstance(entries, list) and all(isinstance(e, dict) and "name" in e for e in entries)):
+        entries = data.get(key) or []
+        if not isinstance(entries, list) or not all(isinstance(e, dict) and "name" in e for e in entries):
             raise KubeconfigError(f"{path}: `{key}` must be a list of entries with a `name`")
-    return data
 
 
 def _load_error(exc: Exception) -> str:
