@@ -78,7 +78,8 @@ def parse_lines(lines: Iterable[bytes], name: str) -> Iterator[Item]:
     block: Optional[_Block] = None
     for number, raw in enumerate(lines, 1):
         text, bad_byte = _decode(raw, first=number == 1)
-        if block is not None and text[:1] in ("{", "["):
+        # A line that is not UTF-8 starts a block too: the lines before it stay readable.
+        if block is not None and (text[:1] in ("{", "[") or bad_byte):
             yield from reader.block(block)
             block = None
         if block is None:
@@ -112,16 +113,19 @@ class _Reader:
         self.held: Optional[_Cut] = None
 
     def block(self, block: _Block) -> Iterator[Item]:
-        if self.held is not None and not block.bad_byte:
-            items, cut = self._decode(_Block(self.held.first, self.held.lines + block.lines))
+        alone, cut = self._decode(block)
+        complete = cut is None and not any(_failed_to_decode(item) for item in alone)
+        # A block that reads cleanly on its own is never the rest of a held value.
+        if self.held is not None and not complete and not block.bad_byte:
+            items, joined_cut = self._decode(_Block(self.held.first, self.held.lines + block.lines))
             if not items or not _failed_to_decode(items[0]):
-                self.held = cut  # still open, or completed (and maybe the next one is cut off)
+                self.held = joined_cut  # still open, or completed (and maybe the next one is cut off)
                 yield from items
                 return
-        # The next block does not complete it: a torn value. Report it, then read the block alone.
+        # Not the rest of it: the held value is torn. Report it, then this block on its own.
         yield from self.finish()
-        items, self.held = self._decode(block)
-        yield from items
+        self.held = cut
+        yield from alone
 
     def finish(self) -> Iterator[Item]:
         if self.held is not None:

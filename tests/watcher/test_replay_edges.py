@@ -191,3 +191,19 @@ def test_run_replay_warns_once_per_file_and_still_fires(tmp_path, caplog):
         f"{path}: 2 records had no time; the replay clock did not move for them"]
     assert [(a.rule, a.status) for a in alerts] == [
         ("oom-killed", "firing"), ("endpoints-unhealthy", "firing"), ("endpoints-unhealthy", "resolved")]
+
+
+@pytest.mark.parametrize("before, after", [
+    (b"  \xff", None),  # an indented line that is not UTF-8 right after a good line
+    (None, b"["),       # a stray `[` before a good line: not a value the good line completes
+])
+def test_a_bad_neighbour_does_not_cost_a_good_line(tmp_path, before, after):
+    good = [line.encode() for line in OOM_LINES[:3]]
+    bad = before if before is not None else after
+    path = tmp_path / "neighbour.jsonl"
+    lines = [good[0], bad, good[1], good[2]] if before is not None else [bad, good[0], good[1], good[2]]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    items = list(read_recording(path))
+    good_at = [i.where for i in items if isinstance(i, WatchItem)]
+    assert good_at == ([f"{path}:1", f"{path}:3", f"{path}:4"] if before is not None else [f"{path}:2", f"{path}:3", f"{path}:4"])
+    assert [e.where for e in items if isinstance(e, RecordingError)] == [f"{path}:{2 if before is not None else 1}"]
