@@ -8,9 +8,10 @@ that line (or the one pretty-printed value it belongs to), never the rest of the
 
 The file is read line by line, in one pass. A line that starts with `{` or `[` starts a value;
 the lines after it that do not (indented or closing lines of pretty-printed output) continue it.
-Each such block is decoded once. A block that ends mid-value is joined with the next block only
-when that completes it (a value printed with `indent=0`); otherwise it is a torn line, reported,
-and the next block is read on its own.
+Each such block is decoded once. A block that ends mid-value is joined with the next block when
+that block does not read cleanly on its own and the join continues the value (a value printed
+with `indent=0`); otherwise it is a torn line, reported, and the next block is read on its own.
+A line that is not UTF-8 is a block of its own (with its continuation lines).
 """
 from __future__ import annotations
 
