@@ -60,13 +60,18 @@ class Pipeline:
         self._thread.join(timeout)
 
     def drain(self, timeout: float = 10.0) -> bool:
-        """Wait until everything queued so far has been processed."""
+        """Wait until everything queued so far has been processed. Woken by the last
+        `task_done` (a replay drains before every step of its clock: no polling delay)."""
         import time
 
         deadline = time.monotonic() + timeout
-        while self.queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return not self.queue.unfinished_tasks
+        with self.queue.all_tasks_done:
+            while self.queue.unfinished_tasks:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.queue.all_tasks_done.wait(left)
+        return True
 
     def _run(self) -> None:
         last_tick = 0.0
