@@ -103,6 +103,26 @@ def test_the_readme_demo_delivers_all_three_alerts(tmp_path, wecom):
     assert len(wecom.accepted) == 3
 
 
+def test_damaged_recording_lines_are_logged_counted_and_the_rest_is_sent(tmp_path, wecom):
+    good = Path(OOM).read_bytes().splitlines()
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_bytes(b"\n".join([good[0], b"[" * 100_000, good[1].replace(b"payment", b"pay\xffment"),
+                                    good[2][:150], *good[2:]]) + b"\n")
+    port = free_port()
+    proc = start_daemon(tmp_path, wecom, port, [str(damaged)])
+    try:
+        wait_for(lambda: len(wecom.accepted) >= 1, what="the OOMKilled message")
+        metrics = get(f"http://127.0.0.1:{port}/metrics")[1]
+        for reason in ("too_deep", "not_utf8", "invalid_json"):
+            assert f'kea_records_skipped_total{{reason="{reason}"}} 1.0' in metrics
+    finally:
+        assert stop_daemon(proc) == 0
+    logs = [json.loads(line) for line in (tmp_path / "daemon.log").read_text().splitlines() if line.startswith("{")]
+    reported = [m for m in (entry["message"] for entry in logs) if m.startswith(f"{damaged}:")]
+    assert [m.split(" (")[0].split(": invalid JSON")[0] for m in reported] == [
+        f"{damaged}:2: nested too deeply to read", f"{damaged}:3: not UTF-8", f"{damaged}:4"]
+
+
 def test_bad_config_exits_2_with_file_and_line(tmp_path):
     cfg = tmp_path / "bad.yaml"
     cfg.write_text("cluster: x\nmetrics:\n  port: http\n")

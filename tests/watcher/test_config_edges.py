@@ -115,3 +115,10 @@ def test_run_outside_a_cluster_without_a_kubeconfig_exits_1_with_one_line(tmp_pa
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert [line for line in out.stderr.splitlines() if "in-cluster" in line] == [
         f"{cfg}: no in-cluster service account (Service host/port is not set.); outside a cluster, set kubernetes.kubeconfig"]
+
+
+def test_a_kubeconfig_list_names_the_file_that_is_missing(tmp_path):
+    good, missing = tmp_path / "a", tmp_path / "b"
+    good.write_text(GOOD_KUBECONFIG)
+    assert errors(f"kubernetes:\n  kubeconfig: '{good}:{missing}'\n") == [
+        f"c.yaml:2: kubernetes.kubeconfig: cannot read {missing}: No such file or directory"]
