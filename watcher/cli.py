@@ -1,7 +1,7 @@
 """`kube-event-alerter` command line: run, replay, rules lint, rules test, notify test, config check.
 
-Exit codes: 0 success; 1 a check failed (lint errors, expectation mismatch, bad input records);
-2 usage or configuration error.
+Exit codes: 0 success; 1 a check failed (lint errors, expectation mismatch, bad input records,
+cluster credentials `run` could not load); 2 usage or configuration error.
 """
 from __future__ import annotations
 
@@ -135,6 +135,11 @@ def _cmd_rules_test(args: argparse.Namespace) -> int:
     loaded = _load_rules_or_report([args.rule_file], builtins=False)
     if not loaded.ok:
         return 1
+    try:  # before the replay: a run that cannot be judged is not worth printing
+        expected = load_expectations(args.expect) if args.expect else None
+    except ExpectationError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     fired: list[Alert] = []
     show = _printer(args.format)
 
@@ -144,13 +149,8 @@ def _cmd_rules_test(args: argparse.Namespace) -> int:
 
     stats = replay(args.recording, loaded.rules, emit=emit, on_problem=_problem)
     print(f"{len(fired)} notifications from {stats.records} records", file=sys.stderr)
-    if not args.expect:
+    if expected is None:
         return 1 if stats.skipped_total else 0
-    try:
-        expected = load_expectations(args.expect)
-    except ExpectationError as exc:
-        print(exc, file=sys.stderr)
-        return 2
     mismatches = compare(expected, fired)
     for m in mismatches:
         print(f"MISMATCH: {m}", file=sys.stderr)
@@ -184,11 +184,17 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from watcher.daemon import run_daemon
+    from watcher.kube.client import KubeconfigError
 
     cfg = _load_config_or_report(args.config)
     if cfg is None:
         return 2
-    return run_daemon(cfg, replay_files=args.replay)
+    try:
+        return run_daemon(cfg, replay_files=args.replay)
+    except KubeconfigError as exc:  # the config was fine; the credentials it names are not
+        key = f"kubernetes.{exc.key}: " if cfg.kubernetes.kubeconfig else ""
+        print(f"{args.config}: {key}{exc}", file=sys.stderr)
+        return 1
 
 
 def _cmd_notify_test(args: argparse.Namespace) -> int:

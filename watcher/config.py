@@ -194,6 +194,7 @@ def _check(cfg: Config, b: "_Builder") -> None:
         b.fail(("kubernetes", "endpoints"), "expected `auto`, `endpointslices` or `endpoints`")
     if cfg.kubernetes.request_timeout <= cfg.kubernetes.watch_timeout:
         b.fail(("kubernetes", "request_timeout"), "must be longer than watch_timeout, or a quiet watch looks like a dead one")
+    _check_port_and_kubeconfig(cfg, b)
     if cfg.logging.format not in ("text", "json"):
         b.fail(("logging", "format"), "expected `text` or `json`")
     if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -241,6 +242,18 @@ def _check(cfg: Config, b: "_Builder") -> None:
         zoneinfo.ZoneInfo(cfg.timezone)
     except Exception:
         b.fail(("timezone",), f"unknown time zone {cfg.timezone!r} (expected an IANA name like Asia/Shanghai)")
+
+
+def _check_port_and_kubeconfig(cfg: Config, b: "_Builder") -> None:
+    if not 1 <= cfg.metrics.port <= 65535:
+        b.fail(("metrics", "port"), "expected a TCP port from 1 to 65535")
+    if cfg.kubernetes.kubeconfig:  # in-cluster credentials exist only in the pod: checked at run
+        from watcher.kube.client import KubeconfigError, check_kubeconfig
+
+        try:
+            check_kubeconfig(cfg.kubernetes.kubeconfig, cfg.kubernetes.context)
+        except KubeconfigError as exc:
+            b.fail(("kubernetes", exc.key), str(exc))
 
 
 class _Builder:

@@ -27,6 +27,7 @@ from watcher.logsetup import setup_logging
 from watcher.metrics import Metrics
 from watcher.pipeline import Pipeline
 from watcher.reload import RuleReloader
+from watcher.sources import ReplayClock
 from watcher.wiring import build_components, rule_problems
 
 log = logging.getLogger("kea.daemon")
@@ -68,12 +69,17 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
                          hold=max(timedelta(minutes=2), cfg.kubernetes.leader_election.lease_duration * 4),
                          delivered_ids=parts.delivered_ids,
                          on_dropped=lambda a: metrics.record_delivery("", "", "dropped", "follower_hold_full"))
-    pipeline = Pipeline(engine, clock=utcnow, on_alert=router, handlers=[parts.on_record],
+    # A replay's records drive the pipeline's clock (`for` and windows as they happened); its
+    # liveness is then when the pipeline last read the clock, not the time it read.
+    replay_clock = ReplayClock() if replay_files else None
+    pipeline = Pipeline(engine, clock=replay_clock or utcnow, on_alert=router, handlers=[parts.on_record],
                         checkpoint=None if checkpoint is None else parts.checkpointer(
                             boundary=checkpoint[0], complete=checkpoint[1], is_leader=lambda: router.leader),
                         on_error=lambda stage: metrics.pipeline_errors.labels(stage).inc())
     metrics.rule_matches_from(lambda: engine.match_counts)
-    health.liveness["pipeline"] = lambda: (time.time() - pipeline.heartbeat.timestamp() < 30, "")
+    beat_age = (lambda: time.monotonic() - replay_clock.last_read) if replay_clock \
+        else (lambda: time.time() - pipeline.heartbeat.timestamp())
+    health.liveness["pipeline"] = lambda: (beat_age() < 30, "")
     health.readiness["rules"] = lambda: (bool(engine.rules), f"{len(engine.rules)} rules")
     reloader = RuleReloader(cfg.rules.paths, builtins=cfg.rules.builtins,
                             apply=lambda rules: pipeline.call(lambda eng: eng.replace_rules(rules)),
@@ -86,7 +92,7 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     pipeline.start()
     if server:
         server.start()
-    parts.start_sources(pipeline.put, replay_files, leader=router)
+    parts.start_sources(pipeline.put, replay_files, leader=router, replay_clock=replay_clock, drain=pipeline.drain)
     parts.start_scheduler(router)
     log.info("started: cluster=%s rules=%d notifiers=%d elasticsearch=%s restored_incidents=%d",
              cfg.cluster, len(engine.rules), len(cfg.notifiers), "on" if cfg.elasticsearch.enabled else "off", restored)

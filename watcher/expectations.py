@@ -24,19 +24,27 @@ class ExpectationError(ValueError):
 
 
 def load_expectations(path: str) -> list[dict[str, Any]]:
+    """The expected alerts; anything unreadable is an `ExpectationError` naming file and line."""
     try:
-        docs = load_documents(Path(path).read_text(encoding="utf-8"), path)
+        text = Path(path).read_bytes().decode("utf-8")
     except OSError as exc:
-        raise ExpectationError(f"{path}:0: cannot read: {exc.strerror}") from None
+        raise ExpectationError(f"{path}:0: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object.count(b"\n", 0, exc.start) + 1
+        raise ExpectationError(f"{path}:{line}: not UTF-8 (byte 0x{exc.object[exc.start]:02x}); "
+                               "expected a YAML file") from None
+    try:
+        docs = load_documents(text, path)
     except YamlDocError as exc:
-        raise ExpectationError(str(exc)) from None
+        raise ExpectationError(" ".join(str(exc).split())) from None  # YAML's message spans lines
+    if len(docs) > 1:
+        raise ExpectationError(f"{path}:1: expected one YAML document, found {len(docs)}")
     data, lines = docs[0] if docs else ({}, None)
     items = data.get("alerts") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise ExpectationError(f"{path}:1: expected a mapping with an `alerts` list")
     for i, item in enumerate(items):
-        bad = [k for k in item] if not isinstance(item, dict) else [k for k in item if k not in KEYS]
-        if not isinstance(item, dict) or bad:
+        if not isinstance(item, dict) or any(k not in KEYS for k in item):
             line = lines.line(("alerts", i)) if lines else 1
             raise ExpectationError(f"{path}:{line}: each expected alert is a mapping of {', '.join(KEYS)}")
     return items

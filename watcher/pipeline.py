@@ -79,13 +79,18 @@ class Pipeline:
         self._thread.join(timeout)
 
     def drain(self, timeout: float = 10.0) -> bool:
-        """Wait until everything queued so far has been processed."""
+        """Wait until everything queued so far has been processed. Woken by the last
+        `task_done` (a replay drains before every step of its clock: no polling delay)."""
         import time
 
         deadline = time.monotonic() + timeout
-        while self.queue.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.01)
-        return not self.queue.unfinished_tasks
+        with self.queue.all_tasks_done:
+            while self.queue.unfinished_tasks:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.queue.all_tasks_done.wait(left)
+        return True
 
     def _run(self) -> None:
         last_tick = 0.0
@@ -99,15 +104,17 @@ class Pipeline:
             now = self.clock()
             self.heartbeat = now
             self._run_calls()
+            # Timers due by `now` fire before a record at `now` is judged (a replay's clock jumps
+            # to each record's time: the record must not resolve what was due to fire first).
+            if now.timestamp() - last_tick >= self.tick_seconds:
+                last_tick = now.timestamp()
+                self._guard("tick", lambda: self._emit(self.engine.tick(now), now))
             if record is not None:
                 try:
                     self._fan_out(record, now)
                 finally:
                     self.processed += 1
                     self.queue.task_done()
-            if now.timestamp() - last_tick >= self.tick_seconds:
-                last_tick = now.timestamp()
-                self._guard("tick", lambda: self._emit(self.engine.tick(now), now))
             if self.checkpoint is not None:
                 self._guard("checkpoint", lambda: self.checkpoint.maybe_save(  # type: ignore[union-attr]
                     self.engine, now, idle=self.queue.empty()))

@@ -2,20 +2,24 @@
 
 Time comes from the records themselves: `now` is the newest object time seen so far, the first
 record's time is the stale-history cutoff, and `tick(now)` runs before each record so `for`
-timers and windows behave as they would have live.
+timers and windows behave as they would have live. Records without a time are judged at the
+current `now` (those before the first timed record wait for it), and each file says how many
+there were: a file of them alone never moves the clock.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Optional
 
 from rules.alert import Alert
 from rules.engine import Engine
+from rules.model import Record
 from rules.rule import Rule
 from watcher.normalize import MalformedObject, normalize
 from watcher.recording import RecordingError, WatchItem, read_recording
+from watcher.sources import MAX_HELD_UNTIMED
 
 log = logging.getLogger("kea.replay")
 
@@ -44,44 +48,84 @@ def replay(
     on_problem: Callable[[str, str], None] = lambda where, msg: log.warning("%s: %s", where, msg),
 ) -> ReplayStats:
     stats = ReplayStats()
-    engine: Engine | None = None
-    now: datetime | None = None
-
-    def send(alerts: list[Alert]) -> None:
-        for a in alerts:
-            stats.alerts += 1
-            emit(a)
-
+    timeline = _Timeline(rules, stats, emit)
     for path in paths:
+        untimed = 0
         for item in read_recording(path):
-            if isinstance(item, RecordingError):
-                stats.skip("invalid_input")
-                on_problem(item.where, item.message)
+            record = _record(item, cluster, stats, on_problem)
+            if record is None:
                 continue
-            assert isinstance(item, WatchItem)
-            if item.watch_type == "BOOKMARK":
-                stats.bookmarks += 1
-                continue
-            if item.watch_type == "ERROR":
-                stats.skip("watch_error")
-                on_problem(item.where, f"watch ERROR in recording: {_status_message(item.obj)}")
-                continue
-            try:
-                record = normalize(item.watch_type, item.obj, cluster=cluster)
-            except MalformedObject as exc:
-                stats.skip(exc.reason)
-                on_problem(item.where, f"skipped: {exc}")
-                continue
-            stats.records += 1
-            if engine is None:
-                first = record.timestamp or datetime.now(timezone.utc)
-                engine = Engine(rules, stale_before=first)
-                now = first
-            if record.timestamp is not None and record.timestamp > now:
-                now = record.timestamp
-                send(engine.tick(now))
-            send(engine.process(record, now))
+            untimed += record.timestamp is None
+            timeline.feed(record)
+        if untimed:
+            on_problem(path, f"{untimed} records had no time; the replay clock did not move for them")
+    timeline.finish()
     return stats
+
+
+def _record(item: RecordingError | WatchItem, cluster: str, stats: ReplayStats,
+            on_problem: Callable[[str, str], None]) -> Optional[Record]:
+    """The record in `item`, or None (counted and reported unless it is a BOOKMARK)."""
+    if isinstance(item, RecordingError):
+        stats.skip(item.reason)
+        on_problem(item.where, item.message)
+        return None
+    if item.watch_type == "BOOKMARK":
+        stats.bookmarks += 1
+        return None
+    if item.watch_type == "ERROR":
+        stats.skip("watch_error")
+        on_problem(item.where, f"watch ERROR in recording: {_status_message(item.obj)}")
+        return None
+    try:
+        return normalize(item.watch_type, item.obj, cluster=cluster)
+    except MalformedObject as exc:
+        stats.skip(exc.reason)
+        on_problem(item.where, f"skipped: {exc}")
+        return None
+
+
+class _Timeline:
+    """The engine and its clock: `now` is the newest record time so far, ticked before the
+    record that moves it. The first record time starts it (and is the stale cutoff); records
+    without a time before that wait for it."""
+
+    def __init__(self, rules: list[Rule], stats: ReplayStats, emit: Callable[[Alert], None]) -> None:
+        self.rules, self.stats, self.emit = rules, stats, emit
+        self.engine: Optional[Engine] = None
+        self.now = datetime.now(timezone.utc)
+        self.held: list[Record] = []
+
+    def feed(self, record: Record) -> None:
+        self.stats.records += 1
+        if self.engine is None:
+            if record.timestamp is None and len(self.held) < MAX_HELD_UNTIMED:
+                self.held.append(record)
+                return
+            self._start(record.timestamp or datetime.now(timezone.utc))
+        self._process(record)
+
+    def finish(self) -> None:
+        if self.engine is None and self.held:
+            self._start(datetime.now(timezone.utc))  # no record had a time at all
+
+    def _start(self, first: datetime) -> None:
+        self.engine, self.now = Engine(self.rules, stale_before=first), first
+        held, self.held = self.held, []
+        for record in held:
+            self._process(record)
+
+    def _process(self, record: Record) -> None:
+        assert self.engine is not None
+        if record.timestamp is not None and record.timestamp > self.now:
+            self.now = record.timestamp
+            self._send(self.engine.tick(self.now))
+        self._send(self.engine.process(record, self.now))
+
+    def _send(self, alerts: list[Alert]) -> None:
+        for a in alerts:
+            self.stats.alerts += 1
+            self.emit(a)
 
 
 def _status_message(obj: object) -> str:

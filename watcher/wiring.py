@@ -199,12 +199,14 @@ class Components:
 
     # -- sources and leadership ----------------------------------------------------------------
 
-    def start_sources(self, put: Callable[[Record], None], replay_files: Optional[Sequence[str]], *, leader) -> None:
+    def start_sources(self, put: Callable[[Record], None], replay_files: Optional[Sequence[str]], *, leader,
+                      replay_clock: Any = None, drain: Callable[[float], bool] = lambda timeout: True) -> None:
         if replay_files:
             from watcher.sources import ReplaySource
 
             source = ReplaySource(replay_files, cluster=self.cfg.cluster, sink=put, stop=self.stop,
-                                  on_skip=lambda reason: self.metrics.records_skipped.labels(reason).inc())
+                                  on_skip=lambda reason: self.metrics.records_skipped.labels(reason).inc(),
+                                  clock=replay_clock, drain=drain)
             self.sources.append(source)
             self.health.readiness["sources"] = lambda: (True, "replay")
             leader.became_leader(None)

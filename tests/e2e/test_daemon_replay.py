@@ -15,9 +15,10 @@ from tests.notifiers.receivers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 OOM = str(REPO / "examples" / "recordings" / "oomkilled-crashloop.jsonl")
+DEMO = sorted(str(p) for p in (REPO / "examples" / "recordings").glob("*.jsonl"))
 
 
-def start_daemon(tmp_path, wecom, port):
+def start_daemon(tmp_path, wecom, port, recordings=(OOM,)):
     cfg = tmp_path / "config.yaml"
     cfg.write_text(f"""
 cluster: e2e
@@ -31,7 +32,7 @@ logging: {{format: json}}
 """)
     env = {**os.environ, "WECOM_URL": f"{wecom.base}/cgi-bin/webhook/send?key={KEY}"}
     log = open(tmp_path / "daemon.log", "a")
-    proc = subprocess.Popen([sys.executable, "-m", "watcher.cli", "run", "-c", str(cfg), "--replay", OOM],
+    proc = subprocess.Popen([sys.executable, "-m", "watcher.cli", "run", "-c", str(cfg), "--replay", *recordings],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     return proc
 
@@ -71,6 +72,55 @@ def test_delivers_once_serves_status_and_never_resends_after_restart(tmp_path, w
         assert len(wecom.accepted) == 1
     finally:
         assert stop_daemon(proc) == 0
+
+
+def test_the_readme_demo_delivers_all_three_alerts(tmp_path, wecom):
+    """README "Operate": `run --replay examples/recordings/*.jsonl` judges `for: 30s` by the
+    records' own times, so the endpoint drop fires and resolves as in `replay`."""
+    port = free_port()
+    proc = start_daemon(tmp_path, wecom, port, DEMO)
+    try:
+        wait_for(lambda: len(wecom.accepted) >= 3, timeout=60, what="three messages")
+        texts = wecom.texts()
+
+        def one(title):
+            (text,) = [t for t in texts if title in t]
+            return text
+
+        # Times are the records' own (shown in Asia/Shanghai), as `replay` prints them in the README.
+        assert "2026-11-20 10:17:00" in one("【告警】容器 OOMKilled")
+        assert "2026-11-20 10:36:31" in one("【告警】应用不健康")
+        assert "2026-11-20 10:37:34" in one("【恢复】应用不健康")
+        metrics = wait_for(lambda: (lambda t: t if t.count('result="sent"} 3.0') else None)(get(f"http://127.0.0.1:{port}/metrics")[1]),
+                           what="three sent")
+        for series in ('kea_alerts_total{rule="oom-killed",status="firing"} 1.0',
+                       'kea_alerts_total{rule="endpoints-unhealthy",status="firing"} 1.0',
+                       'kea_alerts_total{rule="endpoints-unhealthy",status="resolved"} 1.0'):
+            assert series in metrics
+        assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    finally:
+        assert stop_daemon(proc) == 0
+    assert len(wecom.accepted) == 3
+
+
+def test_damaged_recording_lines_are_logged_counted_and_the_rest_is_sent(tmp_path, wecom):
+    good = Path(OOM).read_bytes().splitlines()
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_bytes(b"\n".join([good[0], b"[" * 100_000, good[1].replace(b"payment", b"pay\xffment"),
+                                    good[2][:150], *good[2:]]) + b"\n")
+    port = free_port()
+    proc = start_daemon(tmp_path, wecom, port, [str(damaged)])
+    try:
+        wait_for(lambda: len(wecom.accepted) >= 1, what="the OOMKilled message")
+        metrics = get(f"http://127.0.0.1:{port}/metrics")[1]
+        for reason in ("too_deep", "not_utf8", "invalid_json"):
+            assert f'kea_records_skipped_total{{reason="{reason}"}} 1.0' in metrics
+    finally:
+        assert stop_daemon(proc) == 0
+    logs = [json.loads(line) for line in (tmp_path / "daemon.log").read_text().splitlines() if line.startswith("{")]
+    reported = [m for m in (entry["message"] for entry in logs) if m.startswith(f"{damaged}:")]
+    assert [m.split(" (")[0].split(": invalid JSON")[0] for m in reported] == [
+        f"{damaged}:2: nested too deeply to read", f"{damaged}:3: not UTF-8", f"{damaged}:4"]
 
 
 def test_bad_config_exits_2_with_file_and_line(tmp_path):

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import http.client
 import logging
+import os
 import urllib.parse
+from pathlib import Path
 from typing import Any, Mapping, Optional
 
 import orjson
@@ -63,17 +65,100 @@ class Conflict(Rejected):
     """409: optimistic concurrency lost (resourceVersion changed) or AlreadyExists."""
 
 
+class KubeconfigError(Exception):
+    """Credentials that cannot work: a kubeconfig that is missing, unreadable or malformed, or
+    no in-cluster service account. One line naming the file and the problem, never the file's
+    content (it holds tokens and keys). `key` is the config key to blame (`kubeconfig` or
+    `context`)."""
+
+    def __init__(self, message: str, *, key: str = "kubeconfig") -> None:
+        super().__init__(message)
+        self.key = key
+
+
 def build_api_client(cfg: Any):
     """A `kubernetes.client.ApiClient` from `watcher.config.Kubernetes`: the kubeconfig (and
-    context) when `cfg.kubeconfig` is set, else the pod's service account."""
+    context) when `cfg.kubeconfig` is set, else the pod's service account. Raises
+    `KubeconfigError` when neither can be loaded."""
     from kubernetes import client, config
 
     if cfg.kubeconfig:
-        return config.new_client_from_config(config_file=cfg.kubeconfig, context=cfg.context or None)
+        check_kubeconfig(cfg.kubeconfig, cfg.context)
+        # Loading raises ConfigException (a referenced certificate file missing), OSError,
+        # ValueError (bad base64 data)...: whichever, the daemon cannot start and says why.
+        try:
+            return config.new_client_from_config(config_file=cfg.kubeconfig, context=cfg.context or None)
+        except Exception as exc:
+            raise KubeconfigError(f"{cfg.kubeconfig}: cannot load the credentials: {_load_error(exc)}") from None
     configuration = client.Configuration()
-    # try_refresh_token (the default) re-reads the projected token file before it expires.
-    config.load_incluster_config(client_configuration=configuration)
+    try:
+        # try_refresh_token (the default) re-reads the projected token file before it expires.
+        config.load_incluster_config(client_configuration=configuration)
+    except Exception as exc:  # ConfigException: no service host / token file
+        raise KubeconfigError(f"no in-cluster service account ({_load_error(exc)}); outside a cluster, "
+                              "set kubernetes.kubeconfig") from None
     return client.ApiClient(configuration)
+
+
+def check_kubeconfig(path: str, context: str = "") -> None:
+    """Raise `KubeconfigError` unless `path` (one file, or several joined like $KUBECONFIG)
+    holds a kubeconfig with the context to use. Reads files only: credential plugins run
+    when the daemon connects, not here."""
+    from kubernetes.config.kube_config import KubeConfigLoader, KubeConfigMerger
+
+    docs = [_read_kubeconfig(os.path.expanduser(p)) for p in path.split(os.pathsep) if p]
+    names = [str(c["name"]) for doc in docs for c in doc.get("contexts") or []]
+    if context and context not in names:
+        raise KubeconfigError(f"no context `{context}` in {path} (it has: {', '.join(names) or 'none'})", key="context")
+    if not context and not any(doc.get("current-context") for doc in docs):
+        raise KubeconfigError(f"{path} has no current-context: set kubernetes.context (contexts: {', '.join(names) or 'none'})")
+    try:
+        KubeConfigLoader(config_dict=KubeConfigMerger(path).config, active_context=context or None)
+    except Exception as exc:  # ConfigException naming a key, or an odd shape the checks above missed
+        raise KubeconfigError(f"{path}: {_load_error(exc)}") from None
+
+
+def _read_kubeconfig(path: str) -> dict:
+    import yaml
+
+    try:
+        text = Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise KubeconfigError(f"cannot read {path}: {exc.strerror or exc.__class__.__name__}") from None
+    except UnicodeDecodeError as exc:
+        raise KubeconfigError(f"{path} is not UTF-8 text (byte {exc.start}): not a kubeconfig") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        # The problem only: the error's own text quotes the file, and the file holds secrets.
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise KubeconfigError(f"{path} is not YAML ({where}{getattr(exc, 'problem', None) or 'unreadable'})") from None
+    _check_shape(path, data)
+    return data
+
+
+def _check_shape(path: str, data: Any) -> None:
+    """What the library indexes without checking (it would raise TypeError or KeyError)."""
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else f"a {type(data).__name__}"
+        raise KubeconfigError(f"{path}: expected a kubeconfig (a mapping of clusters, contexts and users), got {got}")
+    for key in ("clusters", "contexts", "users"):
+        entries = data.get(key) or []
+        if not isinstance(entries, list) or not all(isinstance(e, dict) and "name" in e for e in entries):
+            raise KubeconfigError(f"{path}: `{key}` must be a list of entries with a `name`")
+
+
+def _load_error(exc: Exception) -> str:
+    """The kubernetes library's own messages name keys and files, not values; anything else is
+    named by its type only."""
+    from kubernetes.config.config_exception import ConfigException
+
+    if isinstance(exc, ConfigException):
+        return str(exc).removeprefix("Invalid kube-config file. ")[:300]
+    if isinstance(exc, OSError):
+        return f"{exc.filename or ''}: {exc.strerror or exc.__class__.__name__}".lstrip(": ")
+    return exc.__class__.__name__
 
 
 class Transport:
