@@ -48,10 +48,16 @@ _MAX_LISTED = 5
 
 
 def alert_kind(alert: Alert) -> AlertKind:
-    f = alert.fields
-    if alert.rule == "oom-killed" or (alert.kind == "Pod" and f.get("reason") == "OOMKilled"):
+    """Which card: from the detector that decided the alert; otherwise from its fields (an `any`
+    rule about OOMKilled pods), or, for alerts made by hand or stored by an older version, the
+    built-in rule names."""
+    by_detector = {"oom_killed": "oom", "endpoints_unhealthy": "unhealthy"}
+    if alert.detector in by_detector:
+        return by_detector[alert.detector]  # type: ignore[return-value]
+    f, by_hand = alert.fields, not alert.detector
+    if (by_hand and alert.rule == "oom-killed") or (alert.kind == "Pod" and f.get("reason") == "OOMKilled"):
         return "oom"
-    if alert.rule == "endpoints-unhealthy" or ("unhealthy" in f and "total" in f):
+    if (by_hand and alert.rule == "endpoints-unhealthy") or ("unhealthy" in f and "total" in f):
         return "unhealthy"
     if alert.kind == "Event":
         return "event"

@@ -50,6 +50,9 @@ class Alert:
     """Notifier names from the rule; empty means the config's default route."""
     templates: Mapping[str, str] = field(default_factory=dict)
     """Per-notifier template overrides from the rule (notifier name or type -> template text)."""
+    detector: str = ""
+    """The rule's detector type (`oom_killed`, `endpoints_unhealthy`, `any`, `frequency`): what
+    kind of message this is, whatever the rule is called. Empty for alerts made by hand."""
     incident: str = ""
     """Identifies the occurrence, from the cluster's own data so that every replica, replay and
     restart derives the same value: an OOM's `finishedAt`, the resourceVersion of the change that

@@ -51,6 +51,9 @@ class Detection:
 
 
 class Detector(Protocol):
+    type: str
+    """The detector's name in rule files (`oom_killed`, ...); alerts carry it, so a message's
+    layout follows what was detected, not the rule's name."""
     instant: bool
     counts_occurrences: bool
     """True when the detector only acts on occurrences (a change that is not one — an Event's
@@ -97,6 +100,7 @@ def _view_fields(record: Record, view: Mapping[str, Any]) -> dict[str, Any]:
 class AnyDetector:
     """Every matching change is an occurrence."""
 
+    type = "any"
     instant = True
     counts_occurrences = True
 
@@ -130,6 +134,7 @@ class FrequencyDetector:
 
     threshold: int
     window: timedelta
+    type = "frequency"
     instant = False
     counts_occurrences = True
     _hits: dict[str, deque] = field(default_factory=dict)
@@ -206,6 +211,7 @@ class OomKilledDetector:
 
     reasons: frozenset[str] = frozenset({"OOMKilled"})
     exit_codes: frozenset[int] = frozenset()
+    type = "oom_killed"
     instant = True
     counts_occurrences = False
 
@@ -256,6 +262,7 @@ class EndpointsUnhealthyDetector:
 
     min_ready: Optional[int] = None
     min_ready_ratio: Optional[float] = None
+    type = "endpoints_unhealthy"
     instant = False
     counts_occurrences = False
 
