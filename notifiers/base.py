@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Mapping, Sequence
 
@@ -83,6 +84,9 @@ class CodeRule:
     meaning: str
 
 
+protect_third_party_loggers()
+
+
 class Notifier(abc.ABC):
     platform: ClassVar[str]
     spec: ClassVar[PlatformSpec]
@@ -91,15 +95,21 @@ class Notifier(abc.ABC):
     max_body_bytes: ClassVar[int | None] = None
     """Limit of the whole request body, checked after serialising (Feishu: 20 KB)."""
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "platform", None):
+            protect_logger(f"kea.notifiers.{cls.platform}")
+
     def __init__(self, settings: NotifierSettings, *, session: requests.Session,
                  clock: WallClock, monotonic: Monotonic) -> None:
         self.settings = settings
         self.name = settings.name
         self.session = session
         self.clock = clock
+        # A notifier's own texts (results, errors) are redacted wherever it is used; its logger
+        # and urllib3's carry the filter from the moment the platform class exists.
         register_secrets(self.secrets())
-        protect_third_party_loggers()
-        self.log = protect_logger(f"kea.notifiers.{self.platform}")
+        self.log = logging.getLogger(f"kea.notifiers.{self.platform}")
         self.renderer = Renderer(settings, default_template=self.template_name(), logger=self.log,
                                  markup=self.markup())
         self.limiter = RateLimiter(rate_per_minute=settings.rate_per_minute, burst=settings.burst,

@@ -1,9 +1,12 @@
-"""Keep webhook keys, tokens and signing secrets out of logs, exceptions and outcomes.
+"""The one place secrets are masked: webhook keys, tokens, signing secrets, passwords.
 
 A robot's webhook URL *is* its credential (WeCom `key=`, DingTalk `access_token=`, Feishu's
 hook token in the path), and `requests`/`urllib3` put the URL into exception texts and DEBUG
-logs. Everything that leaves a notifier as text goes through `redact()`; a logging filter on
-`urllib3` and on our loggers is the safety net for what we do not format ourselves.
+logs. Everything that leaves a notifier as text goes through `redact()`; `RedactingFilter` is
+the same redaction as a logging filter: the daemon puts it on its log handler (every record of
+every library passes it), and our loggers and urllib3's carry it too for library use. Literal
+secrets (`register_secrets`: the config collects them once) are masked wherever they appear;
+the patterns mask credential-shaped text whose value is not known in advance.
 """
 from __future__ import annotations
 
@@ -19,10 +22,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(key|access_token|token|sign|secret|password|api_key)=([^&\s'\"<>)]+)"),
      r"\1=" + MASK),
     # Feishu/Lark: the token is the last path segment of /open-apis/bot/v2/hook/<token>.
-    (re.compile(r"(/bot/v2/hook/)[^/?#\s'\"<>)]+"), r"\1" + MASK),
+    (re.compile(r"(/hook/)[^/?#\s'\"<>)]+"), r"\1" + MASK),
     # user:password@host in any URL.
     (re.compile(r"(?i)\b(https?://)[^/\s:@'\"]+:[^/\s@'\"]+@"), r"\1" + MASK + "@"),
+    # HTTP Authorization headers as libraries print them.
+    (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:bearer|basic|apikey)\s+)[A-Za-z0-9._~+/=-]+"),
+     r"\1" + MASK),
 )
+#: Shorter literals are not masked: masking every "ok" would make logs unreadable, and values
+#: that short protect nothing.
+MIN_SECRET_LENGTH = 4
 
 _lock = threading.Lock()
 _literals: tuple[str, ...] = ()
@@ -30,10 +39,9 @@ _literals: tuple[str, ...] = ()
 
 def register_secrets(values: Iterable[str]) -> None:
     """Remember literal secret strings (signing secrets, generic webhook paths, header values)
-    so `redact()` masks them wherever they appear. Values shorter than 6 chars are ignored:
-    masking every "ok" would make logs unreadable and such values protect nothing."""
+    so `redact()` masks them wherever they appear (shorter than `MIN_SECRET_LENGTH`: ignored)."""
     global _literals
-    new = {v for v in values if isinstance(v, str) and len(v) >= 6}
+    new = {v for v in values if isinstance(v, str) and len(v) >= MIN_SECRET_LENGTH}
     if not new:
         return
     with _lock:
@@ -53,7 +61,9 @@ def redact(text: object) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites a record's message (and cached traceback text) with `redact()`."""
+    """Rewrites a record's message, traceback and stack with `redact()`. The traceback is
+    formatted here and the exception dropped from the record, so no later formatter prints it
+    unredacted."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -62,10 +72,13 @@ class RedactingFilter(logging.Filter):
             message = str(record.msg)
         record.msg = redact(message)
         record.args = None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        if record.exc_info:
+            record.exc_text = redact(record.exc_text or logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
         elif record.exc_text:
             record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

@@ -45,7 +45,7 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     # (templates, the spool, the history): an OOM during start-up is news. Object times have whole
     # seconds, and an OOM in the second of start-up is not history either.
     started = utcnow().replace(microsecond=0)
-    redactor = setup_logging(cfg.logging.level, cfg.logging.format, cfg.secrets)
+    setup_logging(cfg.logging.level, cfg.logging.format, cfg.secrets)
     log.info("starting: cluster=%s at %s", cfg.cluster, started.isoformat())
     tune_gc()
     stop, reload_requested = threading.Event(), threading.Event()
@@ -63,7 +63,6 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     metrics = Metrics(_version())
     health = Health()
     parts = build_components(cfg, metrics=metrics, health=health, stop=stop)
-    redactor.update(cfg.secrets | parts.secrets)
     engine, checkpoint, restored = _engine(cfg, loaded.rules, parts, started=started, replay=bool(replay_files))
     router = AlertRouter(submit=parts.submit, clock=utcnow, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
                          hold=max(timedelta(minutes=2), cfg.kubernetes.leader_election.lease_duration * 4),

@@ -62,12 +62,9 @@ def rule_problems(rules: Iterable[Rule], cfg: Config) -> list[str]:
 class Components:
     def __init__(self, cfg: Config, *, metrics: Metrics, health: Health, stop: threading.Event) -> None:
         self.cfg, self.metrics, self.health, self.stop = cfg, metrics, health, stop
-        self.secrets: set[str] = set()
         data = Path(cfg.data_dir)
         defaults = notifier_defaults(cfg)
         self.notifiers = {name: build_notifier(name, raw, defaults=defaults) for name, raw in cfg.notifiers.items()}
-        for n in self.notifiers.values():
-            self.secrets.update(n.settings.secrets())
         self.outbox = Outbox(data / "outbox", max_entries=cfg.outbox.max_entries)
         self.dispatcher = Dispatcher(self.notifiers, default_route=cfg.routing.default, outbox=self.outbox,
                                      clock=utcnow, on_outcome=self._on_outcome)
