@@ -188,6 +188,7 @@ class _RuleChecker:
             self.fail(("description",), f"{where}`description` must be a string")
         if self.problems or detector is None or name is None or source is None:
             return None
+        key_lines, text_lines = self.lines.below(self.path)
         return Rule(
             name=name, source=source, detector=detector, severity=severity, description=description,
             record_tests=tuple(record_tests), view_tests=tuple(view_tests),
@@ -195,7 +196,7 @@ class _RuleChecker:
             for_=timing["for"], resolve_after=timing["resolve_after"], send_resolved=flags["send_resolved"],
             notify=tuple(notify), templates=templates, enabled=flags["enabled"], exact=exact,
             fingerprint=_digest(raw), detector_fingerprint=_digest([source, raw.get("detector")]),
-            origin=f"{self.lines.file}:{self.lines.line(self.path)}",
+            origin=f"{self.lines.file}:{self.lines.line(self.path)}", key_lines=key_lines, text_lines=text_lines,
         )
 
     def _detector(self, source: str | None, where: str):

@@ -35,9 +35,20 @@ class Lines:
     def __init__(self, file: str) -> None:
         self.file = file
         self._lines: dict[Path, int] = {}
+        self._text: dict[Path, int] = {}
 
     def set(self, path: Path, line: int) -> None:
         self._lines[path] = line
+
+    def set_text(self, path: Path, line: int) -> None:
+        """`path` is a literal block (`|`) whose text starts at `line`, one line per line."""
+        self._text[path] = line
+
+    def below(self, prefix: Path) -> tuple[dict[Path, int], dict[Path, int]]:
+        """Key lines and literal-text lines under `prefix`, by path relative to it."""
+        n = len(prefix)
+        return ({p[n:]: line for p, line in self._lines.items() if p[:n] == prefix},
+                {p[n:]: line for p, line in self._text.items() if p[:n] == prefix})
 
     def line(self, path: Path) -> int:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -92,6 +103,8 @@ def _convert(node: yaml.Node, path: Path, lines: Lines) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*path, i), lines) for i, item in enumerate(node.value)]
+    if node.style == "|":  # the text starts on the line after the indicator
+        lines.set_text(path, node.start_mark.line + 2)
     try:
         return _constructor.construct_object(node, deep=True)
     except yaml.constructor.ConstructorError as exc:

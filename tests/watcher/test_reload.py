@@ -45,12 +45,13 @@ def test_invalid_new_rules_are_rejected_and_old_ones_kept(tmp_path, caplog):
         pipeline.stop()
 
 
-def test_validate_hook_rejects_unknown_notifier(tmp_path):
+def test_unknown_notifier_is_rejected_like_at_start(tmp_path, caplog):
     f, engine, pipeline, reloader, results = _setup(tmp_path)
-    reloader.validate = lambda rules: [f"{r.origin}: rule `{r.name}` names unknown notifier `x`" for r in rules if "x" in r.notify]
+    reloader.notifiers = {"ops": {}}
     try:
         f.write_text(RULE.replace("{sev}", "info") + "notify: [x]\n")
         assert reloader.reload("SIGHUP") is False and results == ["failure"]
+        assert f"{f}:6: rule `warn` notifies unknown notifier `x`" in caplog.text
     finally:
         pipeline.stop()
 
