@@ -21,7 +21,7 @@ from rules.detectors import AnyDetector, EndpointsUnhealthyDetector, FrequencyDe
 from rules.match import MatchError, compile_namespaces, compile_field, compile_selector, exact_values
 from rules.rule import Rule
 from rules.views import FIELDS
-from rules.yamldoc import Lines, Problem, YamlDocError, load_documents
+from rules.yamldoc import Lines, Problem, YamlDocError, load_documents, read_bounded
 
 RULE_KEYS = {
     "name", "description", "source", "match", "detector", "severity", "group_by", "repeat_interval",
@@ -87,9 +87,12 @@ def load_files(paths: Iterable[Path]) -> LoadResult:
     seen: dict[str, str] = {}
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_bounded(path)
         except (OSError, UnicodeDecodeError) as exc:
             result.problems.append(Problem(str(path), 0, f"cannot read rule file: {exc.__class__.__name__}: {exc}"))
+            continue
+        except YamlDocError as exc:
+            result.problems.append(exc.problem)
             continue
         loaded = load_text(text, str(path))
         result.problems.extend(loaded.problems)

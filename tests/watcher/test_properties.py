@@ -74,3 +74,20 @@ def test_rule_loader_gives_rules_or_problems_with_lines(doc):
 def test_rule_loader_on_arbitrary_text(text):
     result = load_text(text, "t.yaml")
     assert all(str(p).startswith("t.yaml:") for p in result.problems)
+
+
+yaml_tags = st.sampled_from(["", "!!int ", "!!float ", "!!timestamp ", "!!binary ", "!!bool ", "!!null ", "!!str ",
+                             "!!set ", "!!omap ", "!!python/name:os.system ", "!custom "])
+yaml_scalars = st.one_of(st.text(max_size=20), st.from_regex(r"\A[0-9]{1,6}(-[0-9]{1,3}){0,2}( [0-9:]{1,9})?\Z"),
+                         st.integers().map(str))
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from(["name", "source", "detector", "match", "x"]), yaml_tags, yaml_scalars),
+                max_size=5))
+def test_rule_loader_on_tagged_scalars(items):
+    import json
+
+    text = "".join(f"{key}: {tag}{json.dumps(value)}\n" for key, tag, value in items)
+    result = load_text(text, "t.yaml")
+    assert all(str(p).startswith("t.yaml:") for p in result.problems)
