@@ -98,7 +98,7 @@ def load_files(paths: Iterable[Path]) -> LoadResult:
         result.problems.extend(loaded.problems)
         for rule in loaded.rules:
             if rule.name in seen:
-                result.problems.append(Problem(str(path), _line(rule), f"rule `{rule.name}` is already defined at {seen[rule.name]}"))
+                result.problems.append(Problem(*rule.location("name"), f"rule `{rule.name}` is already defined at {seen[rule.name]}"))
                 continue
             seen[rule.name] = rule.origin
             result.rules.append(rule)
@@ -138,10 +138,6 @@ def _rule_entries(data: Any, lines: Lines, problems: list[Problem]) -> list[tupl
         problems.append(lines.problem(base, "expected a list of rules"))
         return []
     return [((*base, i), item) for i, item in enumerate(items)]
-
-
-def _line(rule: Rule) -> int:
-    return int(rule.origin.rsplit(":", 1)[-1]) if ":" in rule.origin else 0
 
 
 class _RuleChecker:
@@ -191,7 +187,7 @@ class _RuleChecker:
             self.fail(("description",), f"{where}`description` must be a string")
         if self.problems or detector is None or name is None or source is None:
             return None
-        key_lines, text_lines = self.lines.below(self.path)
+        key_lines, text_lines = self.lines.below(self.path, raw)
         return Rule(
             name=name, source=source, detector=detector, severity=severity, description=description,
             record_tests=tuple(record_tests), view_tests=tuple(view_tests),

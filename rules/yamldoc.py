@@ -53,11 +53,24 @@ class Lines:
         """`path` is a literal block (`|`) whose text starts at `line`, one line per line."""
         self._text[path] = line
 
-    def below(self, prefix: Path) -> tuple[dict[Path, int], dict[Path, int]]:
-        """Key lines and literal-text lines under `prefix`, by path relative to it."""
-        n = len(prefix)
-        return ({p[n:]: line for p, line in self._lines.items() if p[:n] == prefix},
-                {p[n:]: line for p, line in self._text.items() if p[:n] == prefix})
+    def below(self, prefix: Path, data: Any) -> tuple[dict[Path, int], dict[Path, int]]:
+        """Key lines and literal-text lines of `data` (the value at `prefix`), by path relative
+        to it. Walks `data`, not every line of the file: a file may hold thousands of rules."""
+        keys: dict[Path, int] = {}
+        texts: dict[Path, int] = {}
+        stack: list[tuple[Path, Any]] = [((), data)]
+        while stack:
+            rel, value = stack.pop()
+            full = (*prefix, *rel)
+            if full in self._lines:
+                keys[rel] = self._lines[full]
+            if full in self._text:
+                texts[rel] = self._text[full]
+            if isinstance(value, dict):
+                stack.extend(((*rel, k), v) for k, v in value.items())
+            elif isinstance(value, list):
+                stack.extend(((*rel, i), v) for i, v in enumerate(value))
+        return keys, texts
 
     def line(self, path: Path) -> int:
         """The line of `path`, or of its nearest ancestor that has one."""

@@ -210,6 +210,8 @@ def _check(cfg: Config, b: "_Builder") -> None:
             notifier = build_notifier(name, raw, defaults=notifier_defaults(cfg))
         except SettingsError as exc:
             b.fail(("notifiers", *exc.key_path), exc.message)
+        except Exception as exc:  # noqa: BLE001 - e.g. a template nested past Jinja's parser
+            b.fail(("notifiers", name), f"cannot be built ({exc.__class__.__name__})")  # the text may hold a secret
         else:
             b.secrets.update(notifier.settings.secrets())
     if cfg.elasticsearch.enabled:

@@ -73,3 +73,11 @@ def test_a_quoted_template_is_named_at_its_key(tmp_path):
     rule, _ = _files(tmp_path, "name: warn\nsource: event\ndetector: any\ntemplate:\n  dingtalk: \"{{ x\"\n")
     shown = [str(p) for p in check_rules([rule], builtins=False, notifiers=None).problems]
     assert len(shown) == 1 and shown[0].startswith(f"{rule}:5: rule `warn` template for `dingtalk`"), shown
+
+
+def test_a_template_that_crashes_the_template_parser_is_a_problem(tmp_path, capsys):
+    deep = "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"
+    rule, cfg = _files(tmp_path, f"name: warn\nsource: event\ndetector: any\ntemplate:\n  wecom: '{deep}'\n")
+    shown = [str(p) for p in check_rules([rule], builtins=False, notifiers=None).problems]
+    assert shown == [f"{rule}:5: rule `warn` template for `wecom`: cannot compile: RecursionError"]
+    assert main(["config", "check", "-c", str(cfg)]) == 1
