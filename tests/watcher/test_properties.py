@@ -91,3 +91,17 @@ def test_rule_loader_on_tagged_scalars(items):
     text = "".join(f"{key}: {tag}{json.dumps(value)}\n" for key, tag, value in items)
     result = load_text(text, "t.yaml")
     assert all(str(p).startswith("t.yaml:") for p in result.problems)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.integers(0, 8), st.lists(st.integers(0, 8), max_size=12), st.booleans()), max_size=9))
+def test_rule_loader_on_anchors_and_aliases(nodes):
+    """Anchored lists or mappings whose items are aliases of any anchor, itself included:
+    recursive, undefined and multiplying aliases give problems, never an exception."""
+    lines = []
+    for i, (depth, refs, as_map) in enumerate(nodes):
+        items = [f"*a{r}" for r in refs] or ["x"]
+        body = "{" + ", ".join(f"k{j}: {v}" for j, v in enumerate(items)) + "}" if as_map else "[" + ", ".join(items) + "]"
+        lines.append(f"n{i}: &a{i} {'[' * depth}{body}{']' * depth}")
+    result = load_text("\n".join(lines) + "\n", "a.yaml")
+    assert all(str(p).startswith("a.yaml:") for p in result.problems)
