@@ -36,6 +36,7 @@ _CODE_POINT = {"u": 4, "U": 8}
 _LITERAL_CHAR = r"(?:[^.^$*+?{}\[\]()\\|]|\\[^A-Za-z0-9])"
 _WORDS = re.compile(rf"(?P<flags>\(\?i\))?(?P<body>{_LITERAL_CHAR}+(?:\|{_LITERAL_CHAR}+)*)")
 _UNESCAPE = re.compile(r"\\(.)")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _MULTILINE = re.compile(r"\(\?[a-zA-Z]*m")
 
 
@@ -52,7 +53,14 @@ def compile_search(pattern: str) -> Callable[[str], bool]:
         regex = re2.compile(to_re2(pattern), _RE2_OPTIONS)
     except re2.error as exc:
         raise PatternError(_reason(pattern, exc)) from None
-    return lambda text: regex.search(text) is not None
+
+    def search(text: str) -> bool:
+        try:
+            return regex.search(text) is not None
+        except UnicodeEncodeError:  # a lone surrogate (JSON allows "\ud800"): RE2 reads UTF-8
+            return regex.search(_SURROGATE.sub("\ufffd", text)) is not None
+
+    return search
 
 
 def _words_search(pattern: str, words: re.Match) -> Callable[[str], bool]:

@@ -68,3 +68,7 @@ def test_python_re_habits_keep_their_meaning(pattern, text, expected):
 
 def test_non_string_values_are_searched_as_text():
     assert compile_value("~ ^13[0-9]$", ["f"])(137) is True and compile_value("~ x", ["f"])(None) is False
+
+
+def test_a_lone_surrogate_in_the_text_is_searched_not_raised():
+    assert search(r"a.b", "a\ud800b") is True and search(r"^\w+$", "x\ud800") is False
