@@ -36,14 +36,14 @@ class RuleReloader:
         h = hashlib.sha256()
         try:
             files = expand(self.paths)
-        except OSError as exc:  # e.g. a rule directory that cannot be listed
+        except (OSError, ValueError) as exc:  # e.g. a rule directory that cannot be listed
             h.update(f"<unlistable: {exc}>".encode())
             files = []
         for p in files:
             h.update(str(p).encode())
             try:
                 h.update(Path(p).read_bytes())
-            except OSError:
+            except (OSError, ValueError):
                 h.update(b"<unreadable>")
         return h.hexdigest()
 
