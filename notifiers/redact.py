@@ -29,9 +29,10 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?(?:bearer|basic|apikey)\s+)[A-Za-z0-9._~+/=-]+"),
      r"\1" + MASK),
 )
-#: Shorter literals are not masked: masking every "ok" would make logs unreadable, and values
-#: that short protect nothing.
-MIN_SECRET_LENGTH = 4
+#: Shorter literals are not masked: masking every "ok" (or a webhook path like `/hook`, which is
+#: registered in case it carries a token) would make logs unreadable, and values that short
+#: protect nothing.
+MIN_SECRET_LENGTH = 6
 
 _lock = threading.Lock()
 _literals: tuple[str, ...] = ()
@@ -52,11 +53,11 @@ def register_secrets(values: Iterable[str]) -> None:
 
 def redact(text: object) -> str:
     s = str(text)
+    for pattern, repl in _PATTERNS:
+        s = pattern.sub(repl, s)
     for literal in _literals:
         if literal in s:
             s = s.replace(literal, MASK)
-    for pattern, repl in _PATTERNS:
-        s = pattern.sub(repl, s)
     return s
 
 

@@ -21,7 +21,7 @@ from rules.detectors import AnyDetector, EndpointsUnhealthyDetector, FrequencyDe
 from rules.match import MatchError, compile_namespaces, compile_field, compile_selector, exact_values
 from rules.rule import Rule
 from rules.views import FIELDS
-from rules.yamldoc import Lines, Problem, YamlDocError, load_documents
+from rules.yamldoc import Lines, Problem, YamlDocError, load_documents, read_bounded
 
 RULE_KEYS = {
     "name", "description", "source", "match", "detector", "severity", "group_by", "repeat_interval",
@@ -87,15 +87,18 @@ def load_files(paths: Iterable[Path]) -> LoadResult:
     seen: dict[str, str] = {}
     for path in paths:
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_bounded(path)
         except (OSError, UnicodeDecodeError) as exc:
             result.problems.append(Problem(str(path), 0, f"cannot read rule file: {exc.__class__.__name__}: {exc}"))
+            continue
+        except YamlDocError as exc:
+            result.problems.append(exc.problem)
             continue
         loaded = load_text(text, str(path))
         result.problems.extend(loaded.problems)
         for rule in loaded.rules:
             if rule.name in seen:
-                result.problems.append(Problem(str(path), _line(rule), f"rule `{rule.name}` is already defined at {seen[rule.name]}"))
+                result.problems.append(Problem(*rule.location("name"), f"rule `{rule.name}` is already defined at {seen[rule.name]}"))
                 continue
             seen[rule.name] = rule.origin
             result.rules.append(rule)
@@ -135,10 +138,6 @@ def _rule_entries(data: Any, lines: Lines, problems: list[Problem]) -> list[tupl
         problems.append(lines.problem(base, "expected a list of rules"))
         return []
     return [((*base, i), item) for i, item in enumerate(items)]
-
-
-def _line(rule: Rule) -> int:
-    return int(rule.origin.rsplit(":", 1)[-1]) if ":" in rule.origin else 0
 
 
 class _RuleChecker:
@@ -188,6 +187,7 @@ class _RuleChecker:
             self.fail(("description",), f"{where}`description` must be a string")
         if self.problems or detector is None or name is None or source is None:
             return None
+        key_lines, text_lines = self.lines.below(self.path, raw)
         return Rule(
             name=name, source=source, detector=detector, severity=severity, description=description,
             record_tests=tuple(record_tests), view_tests=tuple(view_tests),
@@ -195,7 +195,7 @@ class _RuleChecker:
             for_=timing["for"], resolve_after=timing["resolve_after"], send_resolved=flags["send_resolved"],
             notify=tuple(notify), templates=templates, enabled=flags["enabled"], exact=exact,
             fingerprint=_digest(raw), detector_fingerprint=_digest([source, raw.get("detector")]),
-            origin=f"{self.lines.file}:{self.lines.line(self.path)}",
+            origin=f"{self.lines.file}:{self.lines.line(self.path)}", key_lines=key_lines, text_lines=text_lines,
         )
 
     def _detector(self, source: str | None, where: str):

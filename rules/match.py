@@ -3,7 +3,7 @@
 Syntax, per field (see README "Rule files"):
     reason: BackOff                  equality (numbers and booleans compare as written)
     reason: [BackOff, Failed]        any of
-    message: "~ (?i)out of memory"   regular expression, searched anywhere
+    message: "~ (?i)out of memory"   regular expression, searched anywhere, in linear time (rules/regex.py)
     reason: {not: Pulled}            negation of any of the forms above
     count: {gte: 5}                  comparisons: gt, gte, lt, lte
     labels: "app=web,tier in (a,b),!canary"   a Kubernetes label selector (or a mapping)
@@ -16,6 +16,8 @@ import fnmatch
 import operator
 import re
 from typing import Any, Callable, Mapping, Sequence
+
+from rules.regex import PatternError, compile_search
 
 Predicate = Callable[[Any], bool]
 ViewTest = Callable[[Mapping[str, Any]], bool]
@@ -37,10 +39,10 @@ def compile_value(spec: Any, path: Sequence[str | int]) -> Predicate:
     """A predicate over one field's value."""
     if isinstance(spec, str) and spec.startswith("~"):
         try:
-            regex = re.compile(spec[1:].lstrip(" "))
-        except re.error as exc:
-            raise MatchError(path, f"invalid regular expression: {exc}") from None
-        return _memo(lambda v: v is not None and regex.search(str(v)) is not None)
+            found = compile_search(spec[1:].lstrip(" "))
+        except PatternError as exc:
+            raise MatchError(path, str(exc)) from None
+        return _memo(lambda v: v is not None and found(v if v.__class__ is str else str(v)))
     if isinstance(spec, list):
         if not spec:
             raise MatchError(path, "empty list matches nothing")

@@ -42,9 +42,24 @@ class Rule:
     detector_fingerprint: str = ""
     """Digest of source + detector spec: a reload that changes only match/severity/... keeps
     the detector's memory (e.g. which OOMs it has already seen)."""
+    key_lines: Mapping[tuple, int] = field(default_factory=dict, compare=False, repr=False)
+    """Line of every key and item under the rule (path relative to it, e.g. `("notify", 1)`),
+    so checks made after loading (notifier names, templates) name the offending line."""
+    text_lines: Mapping[tuple, int] = field(default_factory=dict, compare=False, repr=False)
+    """First text line of each literal block (`|`) under the rule: its lines are the file's."""
     exact: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Fields the rule requires to equal one of a few values (from plain `match` values): the
     engine indexes rules by them so a record is tested only against rules that can match."""
+
+    def location(self, *path: str | int, text_line: int | None = None) -> tuple[str, int]:
+        """(file, line) of `path` under the rule (or of its nearest ancestor that has one); with
+        `text_line` (1-based, inside a literal block's text) the file line of that text line."""
+        file, _, line = self.origin.rpartition(":")
+        if path in self.text_lines and text_line is not None:
+            return file, self.text_lines[path] + text_line - 1
+        while path and path not in self.key_lines:
+            path = path[:-1]
+        return file, self.key_lines.get(path, int(line) if line.isdigit() else 0)
 
     def matches(self, record: Any) -> bool:
         for test in self.record_tests:

@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="rule file tools").add_subparsers(metavar="ACTION")
     lint = rules.add_parser("lint", help="validate rule files: file:line: message, exit 1 on any error")
     lint.add_argument("paths", nargs="+", metavar="PATH")
+    lint.add_argument("-c", "--config", help="also check `notify` names against this config's notifiers")
     lint.set_defaults(func=_cmd_lint)
     test = rules.add_parser("test", help="run one rule file over a recording; compare with --expect")
     test.add_argument("rule_file")
@@ -115,17 +116,26 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_lint(args: argparse.Namespace) -> int:
-    from rules.loader import expand, load_files
+    from rules.loader import expand
+    from watcher.validation import check_rules
 
+    notifiers = None
+    if args.config:
+        cfg = _load_config_or_report(args.config)
+        if cfg is None:
+            return 2
+        notifiers = cfg.notifiers
     paths = expand(args.paths)
     missing = [str(p) for p in paths if not p.exists()]
-    result = load_files([p for p in paths if p.exists()])
+    result = check_rules([p for p in paths if p.exists()], builtins=False, notifiers=notifiers)
     for m in missing:
         print(f"{m}:0: no such file or directory", file=sys.stderr)
     for p in result.problems:
         print(p, file=sys.stderr)
     bad = len(result.problems) + len(missing)
     print(f"{len(result.rules)} rules OK" if not bad else f"{bad} problems", file=sys.stderr)
+    if notifiers is None:
+        print("note: notifier names in `notify` were not checked; give the config with -c to check them", file=sys.stderr)
     return 1 if bad else 0
 
 
@@ -175,7 +185,11 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     cfg = _load_config_or_report(args.config)
     if cfg is None:
         return 2
-    loaded = _load_rules_or_report(cfg.rules.paths, cfg.rules.builtins)
+    from watcher.validation import check_rules
+
+    loaded = check_rules(cfg.rules.paths, builtins=cfg.rules.builtins, notifiers=cfg.notifiers)
+    for p in loaded.problems:
+        print(p, file=sys.stderr)
     if not loaded.ok:
         return 1
     print(f"{args.config}: OK ({len(loaded.rules)} rules, {len(cfg.notifiers)} notifiers)", file=sys.stderr)

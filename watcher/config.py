@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from rules import durations
-from rules.yamldoc import Lines, Problem, YamlDocError, load_documents
+from rules.yamldoc import Lines, Problem, YamlDocError, load_documents, read_bounded
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -163,9 +163,11 @@ class ConfigError(ValueError):
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_bounded(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(str(path), 0, f"cannot read config: {exc}")]) from None
+    except YamlDocError as exc:
+        raise ConfigError([exc.problem]) from None
     return parse_config(text, str(path), os.environ if env is None else env)
 
 
@@ -209,6 +211,8 @@ def _check(cfg: Config, b: "_Builder") -> None:
             notifier = build_notifier(name, raw, defaults=notifier_defaults(cfg))
         except SettingsError as exc:
             b.fail(("notifiers", *exc.key_path), exc.message)
+        except Exception as exc:  # noqa: BLE001 - e.g. a template nested past Jinja's parser
+            b.fail(("notifiers", name), f"cannot be built ({exc.__class__.__name__})")  # the text may hold a secret
         else:
             b.secrets.update(notifier.settings.secrets())
     if cfg.elasticsearch.enabled:

@@ -18,7 +18,6 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Sequence
 
 from rules.engine import Engine
-from rules.loader import load_rule_set
 from watcher.alerting import AlertRouter
 from watcher.config import Config
 from watcher.gctune import freeze_startup_state, tune_gc
@@ -28,7 +27,8 @@ from watcher.metrics import Metrics
 from watcher.pipeline import Pipeline
 from watcher.reload import RuleReloader
 from watcher.sources import ReplayClock
-from watcher.wiring import build_components, rule_problems
+from watcher.validation import check_rules
+from watcher.wiring import build_components
 
 log = logging.getLogger("kea.daemon")
 
@@ -53,8 +53,8 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
 
-    loaded = load_rule_set(cfg.rules.paths, builtins=cfg.rules.builtins)
-    problems = [str(p) for p in loaded.problems] or rule_problems(loaded.rules, cfg)
+    loaded = check_rules(cfg.rules.paths, builtins=cfg.rules.builtins, notifiers=cfg.notifiers)
+    problems = [str(p) for p in loaded.problems]
     if problems:
         for p in problems:
             log.error("%s", p)
@@ -82,7 +82,7 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     health.readiness["rules"] = lambda: (bool(engine.rules), f"{len(engine.rules)} rules")
     reloader = RuleReloader(cfg.rules.paths, builtins=cfg.rules.builtins,
                             apply=lambda rules: pipeline.call(lambda eng: eng.replace_rules(rules)),
-                            validate=lambda rules: rule_problems(rules, cfg),
+                            notifiers=cfg.notifiers,
                             on_result=lambda result: metrics.reloads.labels(result).inc())
     server = StatusServer(cfg.metrics.address, cfg.metrics.port, health=health, registry=metrics.registry) \
         if cfg.metrics.enabled else None

@@ -14,12 +14,11 @@ import time
 from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
-from notifiers import DeliveryOutcome, Dispatcher, Outbox, build_notifier, check_template
+from notifiers import DeliveryOutcome, Dispatcher, Outbox, build_notifier
 from rules.alert import Alert
 from rules.model import Record
-from rules.rule import Rule
 from rules.state import Observation
 from watcher.checkpoint import Checkpoint, Checkpointer, LocalCheckpoints, newest
 from watcher.config import Config, notifier_defaults
@@ -41,22 +40,6 @@ DIGEST_TEMPLATE = (
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def rule_problems(rules: Iterable[Rule], cfg: Config) -> list[str]:
-    """Checks that need the config: notifier names in `notify` and the rules' templates."""
-    problems = []
-    for rule in rules:
-        for name in rule.notify:
-            if name not in cfg.notifiers:
-                problems.append(f"{rule.origin}: rule `{rule.name}` notifies unknown notifier `{name}` "
-                                f"(defined: {', '.join(cfg.notifiers) or 'none'})")
-        for target, text in rule.templates.items():
-            error = check_template(text)
-            if error:
-                problems.append(f"{rule.origin}: rule `{rule.name}` template for `{target}`: {error}")
-    return problems
-
 
 
 class Components:

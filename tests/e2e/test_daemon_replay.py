@@ -138,4 +138,4 @@ def test_bad_rules_stop_startup_with_exit_1(tmp_path):
     cfg.write_text(f"rules: {{paths: ['{rules}']}}\nmetrics: {{enabled: false}}\n")
     out = subprocess.run([sys.executable, "-m", "watcher.cli", "run", "-c", str(cfg)], cwd=REPO,
                          capture_output=True, text=True, timeout=60)
-    assert out.returncode == 1 and f"{rules}:1: rule `x` notifies unknown notifier `nobody`" in out.stderr
+    assert out.returncode == 1 and f"{rules}:4: rule `x` notifies unknown notifier `nobody`" in out.stderr

@@ -1,6 +1,7 @@
 """Start-up with history in the cluster: 1,000 Events and a Pod that was OOM-killed before the
 daemon started produce zero alerts; the first real change after start-up does alert."""
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -21,12 +22,16 @@ detector: any
 def test_history_primes_state_and_fires_nothing(kube_control_plane, kube_namespace):
     cp, ns = kube_control_plane, kube_namespace
     with cp.api_client() as api:
+        # History is what happened before the daemon's start second; an OOM or an Event in that
+        # second itself is news (it may have happened after the start). This history is older.
+        before = (datetime.now(timezone.utc) - timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
         pod = kube.create_pod(api, ns, "old-oom")
-        oom = kube.terminated("OOMKilled", 137)
+        oom = kube.terminated("OOMKilled", 137, started_at=before, finished_at=before)
         kube.patch_pod_status(api, ns, "old-oom", container_statuses=[
             kube.container_status("app", restart_count=3, last_state=oom)])
         with ThreadPoolExecutor(8) as pool:
-            events = list(pool.map(lambda i: kube.create_event(api, ns, pod, "BackOff", "Warning", f"back-off {i}"),
+            events = list(pool.map(lambda i: kube.create_event(api, ns, pod, "BackOff", "Warning", f"back-off {i}",
+                                                           first_timestamp=before, last_timestamp=before),
                                    range(1000)))
         # Cluster-wide Events (paged: more than one LIST page), the namespace's Pods.
         s = Stack(cp, namespace=None, specs=[EVENTS], rule_list=rules(WARNINGS))

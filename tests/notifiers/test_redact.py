@@ -18,6 +18,6 @@ def test_basic_auth_in_a_url_is_masked() -> None:
 
 
 def test_registered_literals_are_masked_anywhere() -> None:
-    register_secrets(["SEC-literal-xyz-123", "pw-5", "ok"])
-    assert redact("secret SEC-literal-xyz-123 in a message, pw-5 too; ok stays") == \
-        "secret *** in a message, *** too; ok stays"
+    register_secrets(["SEC-literal-xyz-123", "short"])
+    assert redact("secret SEC-literal-xyz-123 in a message; short stays") == \
+        "secret *** in a message; short stays"

@@ -51,6 +51,9 @@ def test_duplicate_rule_names_across_files(tmp_path):
     b.write_text("\n\nname: dup\nsource: pod\ndetector: any\n")
     result = load_files([a, b])
     assert [str(p) for p in result.problems] == [f"{b}:3: rule `dup` is already defined at {a}:1"]
+    b.write_text("- source: pod\n  detector: any\n  name: dup\n")
+    result = load_files([a, b])
+    assert [str(p) for p in result.problems] == [f"{b}:3: rule `dup` is already defined at {a}:1"]  # the `name:` line
 
 
 def test_several_documents_and_rule_lists():

@@ -91,3 +91,13 @@ def test_config_check(tmp_path, capsys):
 def test_installed_console_script_runs_the_demo():
     out = subprocess.run(["kube-event-alerter", "replay", *RECORDINGS], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.count("\n") == 3
+
+
+def test_lint_reports_a_hostile_file_without_a_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: b\nsource: event\ndetector: any\nmatch: &m\n  reason: [*m]\n")
+    assert main(["rules", "lint", str(bad)]) == 1
+    assert f"{bad}:5: recursive YAML alias" in capsys.readouterr().err
+    bad.write_text("name: b\nmatch: " + "{a: " * 2000 + "1" + "}" * 2000 + "\n")
+    assert main(["rules", "lint", str(bad)]) == 1
+    assert f"{bad}:2: YAML nested deeper than" in capsys.readouterr().err

@@ -100,3 +100,16 @@ def test_notifier_settings_are_validated_with_their_key_path():
 def test_a_mistyped_secret_is_not_echoed():
     found = errors("elasticsearch:\n  password: [hunter2-secret]\n")
     assert found == ["c.yaml:2: elasticsearch.password: expected a string, got a list"]
+
+
+def test_hostile_yaml_in_the_config_is_a_config_error():
+    assert errors("cluster: x\nrouting: &r\n  default: [*r]\n") == ["c.yaml:3: recursive YAML alias: a node that contains itself"]
+    assert errors("cluster: " + "[" * 3000 + "]" * 3000 + "\n")[0].startswith("c.yaml:1: YAML nested deeper than")
+    bomb = 'l0: &l0 "lol"\n' + "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]\n" for i in range(1, 10))
+    assert "YAML aliases expand to more than" in errors(bomb)[0]
+
+
+def test_a_notifier_template_that_crashes_the_template_parser_is_a_config_error():
+    deep = "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}"
+    found = errors(f"notifiers:\n  ops:\n    type: webhook\n    url: https://x.invalid/hook-s3cr3t\n    template: '{deep}'\n")
+    assert found == ["c.yaml:2: notifiers.ops: cannot be built (RecursionError)"]

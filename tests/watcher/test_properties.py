@@ -174,3 +174,34 @@ def test_rule_loader_gives_rules_or_problems_with_lines(doc):
 def test_rule_loader_on_arbitrary_text(text):
     result = load_text(text, "t.yaml")
     assert all(str(p).startswith("t.yaml:") for p in result.problems)
+
+
+yaml_tags = st.sampled_from(["", "!!int ", "!!float ", "!!timestamp ", "!!binary ", "!!bool ", "!!null ", "!!str ",
+                             "!!set ", "!!omap ", "!!python/name:os.system ", "!custom "])
+yaml_scalars = st.one_of(st.text(max_size=20), st.from_regex(r"\A[0-9]{1,6}(-[0-9]{1,3}){0,2}( [0-9:]{1,9})?\Z"),
+                         st.integers().map(str))
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from(["name", "source", "detector", "match", "x"]), yaml_tags, yaml_scalars),
+                max_size=5))
+def test_rule_loader_on_tagged_scalars(items):
+    import json
+
+    text = "".join(f"{key}: {tag}{json.dumps(value)}\n" for key, tag, value in items)
+    result = load_text(text, "t.yaml")
+    assert all(str(p).startswith("t.yaml:") for p in result.problems)
+
+
+@settings(max_examples=200)
+@given(st.lists(st.tuples(st.integers(0, 8), st.lists(st.integers(0, 8), max_size=12), st.booleans()), max_size=9))
+def test_rule_loader_on_anchors_and_aliases(nodes):
+    """Anchored lists or mappings whose items are aliases of any anchor, itself included:
+    recursive, undefined and multiplying aliases give problems, never an exception."""
+    lines = []
+    for i, (depth, refs, as_map) in enumerate(nodes):
+        items = [f"*a{r}" for r in refs] or ["x"]
+        body = "{" + ", ".join(f"k{j}: {v}" for j, v in enumerate(items)) + "}" if as_map else "[" + ", ".join(items) + "]"
+        lines.append(f"n{i}: &a{i} {'[' * depth}{body}{']' * depth}")
+    result = load_text("\n".join(lines) + "\n", "a.yaml")
+    assert all(str(p).startswith("a.yaml:") for p in result.problems)
