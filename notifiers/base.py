@@ -106,9 +106,10 @@ class Notifier(abc.ABC):
         self.name = settings.name
         self.session = session
         self.clock = clock
-        # A notifier's own texts (results, errors) are redacted wherever it is used; its logger
-        # and urllib3's carry the filter from the moment the platform class exists.
-        register_secrets(self.secrets())
+        # Building one has no side effect (config validation builds them): its secrets are
+        # registered when it is put to work (`activate`); its logger and urllib3's carry the
+        # redaction filter from the moment the platform class exists.
+        self._active = False
         self.log = logging.getLogger(f"kea.notifiers.{self.platform}")
         self.renderer = Renderer(settings, default_template=self.template_name(), logger=self.log,
                                  markup=self.markup())
@@ -116,6 +117,14 @@ class Notifier(abc.ABC):
                                    windows=self.windows(), monotonic=monotonic)
         self.robot_key = hashlib.sha256(settings.url.encode()).hexdigest()[:16]
         """Identifies the robot without revealing its URL (limiters are shared per robot)."""
+
+    def activate(self) -> "Notifier":
+        """Register this notifier's secrets for redaction (once; `deliver` does it before the
+        first request, so nothing is sent, and so logged, unprotected)."""
+        if not self._active:
+            register_secrets(self.secrets())
+            self._active = True
+        return self
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} robot={self.robot_key}>"
@@ -183,6 +192,7 @@ class Notifier(abc.ABC):
 
     def deliver(self, message: Message) -> DeliveryResult:
         """Exactly one HTTP attempt, classified. Never raises for network or platform errors."""
+        self.activate()
         url, headers, body = self.prepare(message)
         try:
             resp = self.session.post(url, data=body, headers=headers,

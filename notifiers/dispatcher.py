@@ -40,7 +40,7 @@ class Dispatcher:
         unknown = [n for n in default_route if n not in notifiers]
         if unknown:
             raise ValueError(f"default route names unknown notifiers: {', '.join(unknown)}")
-        self._notifiers = dict(notifiers)
+        self._notifiers = {name: n.activate() for name, n in notifiers.items()}
         self._default_route = tuple(default_route)
         self._outbox = outbox
         self._clock = clock

@@ -14,7 +14,7 @@ def notify_test(cfg: Config, name: str, kind: str) -> int:
     if raw is None:
         print(f"{cfg.source}: no notifier named `{name}` (defined: {', '.join(cfg.notifiers) or 'none'})", file=sys.stderr)
         return 2
-    notifier = build_notifier(name, raw, defaults=notifier_defaults(cfg))
+    notifier = build_notifier(name, raw, defaults=notifier_defaults(cfg)).activate()
     alert = sample_alert(kind)
     result = notifier.send_now(alert)
     print(f"{name} ({notifier.platform}): {result}")
