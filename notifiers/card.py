@@ -105,62 +105,82 @@ def duration(delta: timedelta, language: str) -> str:
     return "".join(parts[:2]) or f"0{units[3]}"
 
 
+class _Rows:
+    """Collects a card's rows; a row whose values are all empty is left out."""
+
+    def __init__(self, labels: Mapping[str, str]) -> None:
+        self.L = labels
+        self.out: list[dict[str, str]] = []
+
+    def add(self, key: str, *values: Any) -> None:
+        text = " ".join(_one_line(v) for v in values if _present(v))
+        if text:
+            self.out.append({"label": self.L[key], "value": text, "link": ""})
+
+
 def rows(alert: Alert, language: str, tz: ZoneInfo,
          kibana_link: str = "") -> list[dict[str, str]]:
     """The card's rows as {label, value, link}; `link` is set only for the Kibana row."""
     L = _LABELS[language]
-    f = alert.fields
-    out: list[dict[str, str]] = []
-
-    def add(key: str, *values: Any) -> None:
-        text = " ".join(_one_line(v) for v in values if _present(v))
-        if text:
-            out.append({"label": L[key], "value": text, "link": ""})
-
-    add("app", alert.workload_name or f.get("service") or alert.name)
+    r = _Rows(L)
+    r.add("app", alert.workload_name or alert.fields.get("service") or alert.name)
     cluster = _paren(f"{L['cluster']} {alert.cluster}") if alert.cluster else None
-    add("project", alert.namespace, cluster)
-    kind = alert_kind(alert)
-    if kind == "oom":
-        add("pod", f.get("pod") or alert.name, _paren(f.get("pod_ip")))
-        host_ip, node = f.get("host_ip"), f.get("node")
-        add("node", host_ip or node, _paren(node) if host_ip and node != host_ip else None)
-        add("exit", _exit(f, L))
-        add("restarts", f.get("restarts"))
-        add("memory", f.get("memory_limit"))
-        add("detail", f.get("message"))
-    elif kind == "unhealthy":
-        if _present(f.get("total")):
-            add("ratio", f"{_int_or(f.get('unhealthy'), f.get('not_ready'))} / {f.get('total')}")
-        add("instances", _addresses(f.get("unhealthy_addresses"), L))
-        cause = f.get("cause") if isinstance(f.get("cause"), Mapping) else {}
-        ips = f.get("node_ips") if isinstance(f.get("node_ips"), Mapping) else {}
-        nodes = f.get("nodes")
-        if isinstance(nodes, (list, tuple)):  # any field may hold anything: rule authors' data
-            nodes = [f"{ips[n]} ({n})" if isinstance(n, str) and n in ips else n for n in nodes]
-        add("node", _listed(nodes, L) or cause.get("node"))
-        if cause:
-            add("exit", _exit(cause, L, with_pod=True))
-    elif kind == "event":
-        add("event", f.get("reason"), _paren(f.get("type")))
-        involved = (f.get("involved_kind"), f.get("involved_name"))
-        add("object", "/".join(_one_line(v) for v in involved if _present(v)))
-        add("count", f.get("count"))
-        add("source", f.get("component"), f.get("host"))
-        add("detail", f.get("message"))
-    else:
-        add("detail", alert.description or f.get("message"))
+    r.add("project", alert.namespace, cluster)
+    _KIND_ROWS[alert_kind(alert)](r, alert)
     if alert.count > 1:
         # A crash-looping container OOMs every few minutes: repeats are folded into one
         # incident and counted, instead of one message each.
-        add("repeats", alert.count)
-    add("time", local_time(alert.at, tz))
+        r.add("repeats", alert.count)
+    r.add("time", local_time(alert.at, tz))
     if alert.status == "resolved":
-        add("started", local_time(alert.started_at, tz))
-        add("duration", duration(alert.at - alert.started_at, language))
+        r.add("started", local_time(alert.started_at, tz))
+        r.add("duration", duration(alert.at - alert.started_at, language))
     if kibana_link:
-        out.append({"label": L["kibana"], "value": L["kibana_text"], "link": kibana_link})
-    return out
+        r.out.append({"label": L["kibana"], "value": L["kibana_text"], "link": kibana_link})
+    return r.out
+
+
+def _oom_rows(r: _Rows, alert: Alert) -> None:
+    f = alert.fields
+    r.add("pod", f.get("pod") or alert.name, _paren(f.get("pod_ip")))
+    host_ip, node = f.get("host_ip"), f.get("node")
+    r.add("node", host_ip or node, _paren(node) if host_ip and node != host_ip else None)
+    r.add("exit", _exit(f, r.L))
+    r.add("restarts", f.get("restarts"))
+    r.add("memory", f.get("memory_limit"))
+    r.add("detail", f.get("message"))
+
+
+def _unhealthy_rows(r: _Rows, alert: Alert) -> None:
+    f = alert.fields
+    if _present(f.get("total")):
+        r.add("ratio", f"{_int_or(f.get('unhealthy'), f.get('not_ready'))} / {f.get('total')}")
+    r.add("instances", _addresses(f.get("unhealthy_addresses"), r.L))
+    cause = f.get("cause") if isinstance(f.get("cause"), Mapping) else {}
+    ips = f.get("node_ips") if isinstance(f.get("node_ips"), Mapping) else {}
+    nodes = f.get("nodes")
+    if isinstance(nodes, (list, tuple)):  # any field may hold anything: rule authors' data
+        nodes = [f"{ips[n]} ({n})" if isinstance(n, str) and n in ips else n for n in nodes]
+    r.add("node", _listed(nodes, r.L) or cause.get("node"))
+    if cause:
+        r.add("exit", _exit(cause, r.L, with_pod=True))
+
+
+def _event_rows(r: _Rows, alert: Alert) -> None:
+    f = alert.fields
+    r.add("event", f.get("reason"), _paren(f.get("type")))
+    involved = (f.get("involved_kind"), f.get("involved_name"))
+    r.add("object", "/".join(_one_line(v) for v in involved if _present(v)))
+    r.add("count", f.get("count"))
+    r.add("source", f.get("component"), f.get("host"))
+    r.add("detail", f.get("message"))
+
+
+def _other_rows(r: _Rows, alert: Alert) -> None:
+    r.add("detail", alert.description or alert.fields.get("message"))
+
+
+_KIND_ROWS = {"oom": _oom_rows, "unhealthy": _unhealthy_rows, "event": _event_rows, "other": _other_rows}
 
 
 def _exit(f: Mapping[str, Any], L: Mapping[str, str], *, with_pod: bool = False) -> str:
