@@ -188,26 +188,57 @@ def parse_config(text: str, file: str, env: Mapping[str, str]) -> Config:
     return cfg
 
 
+def _plain(hint: Any, origin: Any, value: Any) -> Any:
+    """`value` as a bool, a non-negative int, a str or a list of str, per `hint`; `_BAD` if it
+    is not one (the caller names the problem)."""
+    if hint is bool:
+        return value if isinstance(value, bool) else _BAD
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        return int(value) if isinstance(value, str) and value.isdigit() else _BAD
+    if hint is str:
+        return str(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else _BAD
+    if origin is list:
+        items = [value] if isinstance(value, str) else value
+        return items if isinstance(items, list) and all(isinstance(v, str) for v in items) else _BAD
+    return _BAD
+
+
 def _check(cfg: Config, b: "_Builder") -> None:
     """Cross-field rules the types alone do not express."""
+    for check in (_check_choices, _check_port_and_kubeconfig, _check_routing_and_notifiers,
+                  _check_elasticsearch, _check_scheduler):
+        check(cfg, b)
+
+
+def _check_choices(cfg: Config, b: "_Builder") -> None:
     if cfg.language not in ("zh", "en"):
         b.fail(("language",), f"expected `zh` or `en`, got {cfg.language!r}")
     if cfg.kubernetes.endpoints not in ("auto", "endpointslices", "endpoints"):
         b.fail(("kubernetes", "endpoints"), "expected `auto`, `endpointslices` or `endpoints`")
     if cfg.kubernetes.request_timeout <= cfg.kubernetes.watch_timeout:
         b.fail(("kubernetes", "request_timeout"), "must be longer than watch_timeout, or a quiet watch looks like a dead one")
-    _check_port_and_kubeconfig(cfg, b)
     if cfg.logging.format not in ("text", "json"):
         b.fail(("logging", "format"), "expected `text` or `json`")
     if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         b.fail(("logging", "level"), "expected DEBUG, INFO, WARNING or ERROR")
+    try:
+        import zoneinfo
+
+        zoneinfo.ZoneInfo(cfg.timezone)
+    except Exception:
+        b.fail(("timezone",), f"unknown time zone {cfg.timezone!r} (expected an IANA name like Asia/Shanghai)")
+
+
+def _check_routing_and_notifiers(cfg: Config, b: "_Builder") -> None:
     for i, name in enumerate(cfg.routing.default):
         if name not in cfg.notifiers:
             b.fail(("routing", "default", i), f"no notifier named `{name}` (defined: {', '.join(cfg.notifiers) or 'none'})")
     from notifiers import SettingsError, build_notifier
 
     for name, raw in cfg.notifiers.items():
-        try:
+        try:  # building a notifier checks it and has no side effect (nothing is registered)
             notifier = build_notifier(name, raw, defaults=notifier_defaults(cfg))
         except SettingsError as exc:
             b.fail(("notifiers", *exc.key_path), exc.message)
@@ -215,18 +246,25 @@ def _check(cfg: Config, b: "_Builder") -> None:
             b.fail(("notifiers", name), f"cannot be built ({exc.__class__.__name__})")  # the text may hold a secret
         else:
             b.secrets.update(notifier.settings.secrets())
-    if cfg.elasticsearch.enabled:
-        from watcher.es.client import EsConfigError, client_kwargs
 
-        try:
-            client_kwargs(cfg.elasticsearch)
-        except EsConfigError as exc:
-            b.fail(("elasticsearch",), str(exc))
-        if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", cfg.elasticsearch.index_prefix):
-            b.fail(("elasticsearch", "index_prefix"), "expected lowercase letters, digits, '.', '_' or '-' "
-                                                      "(an Elasticsearch index name), starting with a letter or digit")
-        if cfg.elasticsearch.bulk.chunk_size < 1:
-            b.fail(("elasticsearch", "bulk", "chunk_size"), "must be at least 1")
+
+def _check_elasticsearch(cfg: Config, b: "_Builder") -> None:
+    if not cfg.elasticsearch.enabled:
+        return
+    from watcher.es.client import EsConfigError, client_kwargs
+
+    try:
+        client_kwargs(cfg.elasticsearch)
+    except EsConfigError as exc:
+        b.fail(("elasticsearch",), str(exc))
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", cfg.elasticsearch.index_prefix):
+        b.fail(("elasticsearch", "index_prefix"), "expected lowercase letters, digits, '.', '_' or '-' "
+                                                  "(an Elasticsearch index name), starting with a letter or digit")
+    if cfg.elasticsearch.bulk.chunk_size < 1:
+        b.fail(("elasticsearch", "bulk", "chunk_size"), "must be at least 1")
+
+
+def _check_scheduler(cfg: Config, b: "_Builder") -> None:
     for name in ("retention", "digest", "watchdog"):
         job = getattr(cfg.scheduler, name)
         if not job.enabled:
@@ -240,12 +278,6 @@ def _check(cfg: Config, b: "_Builder") -> None:
                 CronTrigger.from_crontab(job.cron)
             except ValueError as exc:
                 b.fail(("scheduler", name, "cron"), f"invalid crontab expression {job.cron!r}: {exc}")
-    try:
-        import zoneinfo
-
-        zoneinfo.ZoneInfo(cfg.timezone)
-    except Exception:
-        b.fail(("timezone",), f"unknown time zone {cfg.timezone!r} (expected an IANA name like Asia/Shanghai)")
 
 
 def _check_port_and_kubeconfig(cfg: Config, b: "_Builder") -> None:
@@ -340,25 +372,11 @@ class _Builder:
             except ValueError as exc:
                 self.fail(path, str(exc))
                 return _BAD
-        if hint is bool:
-            if isinstance(value, bool):
-                return value
-        elif hint is int:
-            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                return value
-            if isinstance(value, str) and value.isdigit():
-                return int(value)
-        elif hint is str:
-            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-                return str(value)
-        elif origin is list:
-            if isinstance(value, str):
-                value = [value]
-            if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                return value
-        elif origin is dict:
-            if isinstance(value, dict):
-                return self._notifiers(value, path)
+        if origin is dict and isinstance(value, dict):
+            return self._notifiers(value, path)
+        converted = _plain(hint, origin, value)
+        if converted is not _BAD:
+            return converted
         shown = "" if str(path[-1]) in _SECRET_KEYS else f" {value!r:.40}"  # never echo a secret
         self.fail(path, f"expected {_describe(hint)}, got {_typename(value)}{shown}")
         return _BAD
