@@ -13,7 +13,6 @@ and is news.
 """
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, Iterable, Optional, Sequence
@@ -24,7 +23,7 @@ from rules.context import Context
 from rules.deadlines import Deadlines
 from rules.detectors import Detection
 from rules.incidents import SNAPSHOT_VERSION, Incident, from_snapshot, restored_incident, to_snapshot
-from rules.match import as_text
+from rules.index import RuleIndex
 from rules.model import Record
 from rules.rule import Rule
 from rules.state import Observation
@@ -57,7 +56,7 @@ class Engine:
         by_source: dict[str, list[Rule]] = {}
         for r in rules:
             by_source.setdefault(r.source, []).append(r)
-        self._by_source = {source: _RuleIndex(group) for source, group in by_source.items()}
+        self._by_source = {source: RuleIndex(group) for source, group in by_source.items()}
         self._incidents = {r.name: self._incidents.get(r.name, {}) for r in rules}
         self._deadlines = {r.name: self._deadlines.get(r.name, Deadlines()) for r in rules}
 
@@ -366,36 +365,6 @@ class Engine:
             object_labels=rec.labels, object_annotations=rec.annotations, notify=rule.notify,
             templates=rule.templates, incident=inc.incident, detector=rule.detector.type,
         )
-
-
-class _RuleIndex:
-    """Rules of one source, indexed by the field most of them require to equal a few values
-    (for Events: usually `reason`), so a record meets only rules that can match it. Order is
-    kept: candidates come back in rule-file order."""
-
-    def __init__(self, rules: list[Rule]) -> None:
-        self.rules = rules
-        counts = Counter(f for r in rules for f in r.exact)
-        self.field = counts.most_common(1)[0][0] if counts else None
-        self.always: list[int] = []
-        self.by_value: dict[str, list[int]] = {}
-        for i, r in enumerate(rules):
-            values = r.exact.get(self.field) if self.field else None
-            if values is None:
-                self.always.append(i)
-            else:
-                for v in values:
-                    self.by_value.setdefault(v, []).append(i)
-
-    def candidates(self, views: list[dict]) -> list[Rule]:
-        if self.field is None:
-            return self.rules
-        hits: set[int] = set()
-        for view in views:
-            hits.update(self.by_value.get(as_text(view.get(self.field)), ()))
-        if not hits:
-            return [self.rules[i] for i in self.always]
-        return [self.rules[i] for i in sorted(hits.union(self.always))]
 
 
 def _resolving(opened: Detection, closing: Detection) -> Detection:
