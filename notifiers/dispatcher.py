@@ -8,18 +8,26 @@ from before. `stop(deadline)` lets the workers finish what they can within the d
 rest stays in the outbox for the next start.
 
 Notifiers that post to the same robot URL share one rate limiter: the platform counts per robot.
+
+With several replicas only the Lease holder sends: a dispatcher built with `sending=False`
+queues but delivers nothing (not even its outbox from before a restart) until
+`start_sending(known)`, which first settles the entries another replica is known to have
+delivered (`KnownDelivered`: per notifier and alert) and skips those pairs in later submits;
+`stop_sending()` holds everything again.
 """
 from __future__ import annotations
 
 import logging
+import threading
+from datetime import datetime
 import time
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from rules.alert import Alert
 
 from .base import Notifier
 from .clock import Monotonic, Sleep, WallClock, utcnow
-from .outbox import Outbox
+from .outbox import KnownDelivered, Outbox, OutboxEntry, entry_id
 from .outcome import DeliveryOutcome, OutcomeSink
 from .redact import protect_logger, redact
 from .worker import Worker
@@ -31,9 +39,11 @@ class Dispatcher:
     def __init__(self, notifiers: Mapping[str, Notifier], *, default_route: Sequence[str],
                  outbox: Outbox, clock: WallClock = utcnow,
                  on_outcome: OutcomeSink | None = None,
-                 monotonic: Monotonic = time.monotonic, sleep: Sleep | None = None) -> None:
+                 monotonic: Monotonic = time.monotonic, sleep: Sleep | None = None,
+                 sending: bool = True) -> None:
         """`monotonic`/`sleep`: injected for tests (a fake clock whose sleep advances it);
-        without `sleep`, workers wait on a condition that `stop()` interrupts."""
+        without `sleep`, workers wait on a condition that `stop()` interrupts. `sending=False`:
+        a replica that waits for the Lease (see `start_sending`)."""
         misnamed = [k for k, n in notifiers.items() if k != n.name]
         if misnamed:
             raise ValueError(f"notifiers must be keyed by their own name: {', '.join(misnamed)}")
@@ -46,11 +56,18 @@ class Dispatcher:
         self._clock = clock
         self._on_outcome = on_outcome
         self._monotonic = monotonic
+        self._sending = threading.Event()
+        self._sending_since: float | None = None
+        self._known = KnownDelivered()
+        if sending:
+            self._sending.set()
+            self._sending_since = monotonic()
         limiters = {}
         for n in self._notifiers.values():
             n.limiter = limiters.setdefault(n.robot_key, n.limiter)
         self._workers = {name: Worker(n, outbox=outbox, emit=self._emit, clock=clock,
-                                      monotonic=monotonic, sleep=sleep)
+                                      monotonic=monotonic, sleep=sleep,
+                                      may_send=self._sending.is_set)
                          for name, n in self._notifiers.items()}
         self._started = False
 
@@ -66,6 +83,13 @@ class Dispatcher:
                                            f"no notifier named {name!r}", self._clock()))
                 continue
             if alert.status == "resolved" and not notifier.settings.send_resolved:
+                continue
+            if entry_id(name, alert) in self._known:
+                log.info("alert %s was delivered to %s by the previous leader: not sent again",
+                         alert.id, name)
+                self._emit(DeliveryOutcome(name, notifier.platform, (alert.id,), "skipped",
+                                           "delivered_elsewhere", "delivered by the previous leader",
+                                           self._clock()))
                 continue
             result = self._outbox.put(name, alert)
             for old in result.dropped:
@@ -101,6 +125,39 @@ class Dispatcher:
         for worker in self._workers.values():
             worker.start()
 
+    @property
+    def sending(self) -> bool:
+        return self._sending.is_set()
+
+    def start_sending(self, known: KnownDelivered | None = None) -> int:
+        """This replica now holds the Lease: settle the outbox entries `known` as delivered by
+        another replica (they are confirmed, not sent), skip those pairs in later submits, and
+        let the workers deliver. Returns how many entries were settled that way."""
+        self._known = known if known is not None else KnownDelivered()
+        done = [e for e in self._outbox.entries() if e.id in self._known]
+        if done:
+            self._outbox.confirm([e.id for e in done])
+            log.info("%d outbox entries were delivered by the previous leader: not sent again",
+                     len(done))
+            self._report_skipped(done)
+        self._sending_since = self._monotonic()
+        self._sending.set()
+        for worker in self._workers.values():
+            worker.wake()
+        return len(done)
+
+    def stop_sending(self) -> None:
+        """Another replica may hold the Lease: deliver nothing more (a request in flight ends)."""
+        self._sending.clear()
+        self._sending_since = None
+        for worker in self._workers.values():
+            worker.wake()
+
+    def recently_confirmed(self, since: datetime, limit: int) -> list[str]:
+        """Entry ids confirmed at or after `since` (at most `limit`, newest kept): what a leader
+        publishes so that its successor does not send them again."""
+        return self._outbox.recently_confirmed(since, limit)
+
     def stop(self, deadline_seconds: float = 10.0) -> int:
         """Deliver what can be delivered within the deadline; returns entries left pending."""
         deadline = self._monotonic() + deadline_seconds
@@ -120,6 +177,19 @@ class Dispatcher:
     def pending(self) -> int:
         """Entries in the outbox not yet confirmed (nor dead-lettered)."""
         return len(self._outbox)
+
+    def _report_skipped(self, entries: Iterable[OutboxEntry]) -> None:
+        by_notifier: dict[str, list[OutboxEntry]] = {}
+        for e in entries:
+            worker = self._workers.get(e.notifier)
+            if worker is not None:
+                worker.discard(e.id)
+            by_notifier.setdefault(e.notifier, []).append(e)
+        for name, group in by_notifier.items():
+            platform = self._notifiers[name].platform if name in self._notifiers else ""
+            self._emit(DeliveryOutcome(name, platform, tuple(e.alert.id for e in group), "skipped",
+                                       "delivered_elsewhere", "delivered by the previous leader",
+                                       self._clock()))
 
     def _emit(self, outcome: DeliveryOutcome) -> None:
         if self._on_outcome is None:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Literal
 
-OutcomeResult = Literal["sent", "failed", "retried", "dropped", "paused"]
+OutcomeResult = Literal["sent", "failed", "retried", "dropped", "paused", "skipped"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,10 +17,11 @@ class DeliveryOutcome:
     """sent: the platform confirmed (removed from the outbox). failed: rejected for good
     (moved to the dead letters). retried: a transient error, tried again. paused: the robot is
     held back (platform rate limit, or retries used up); the alerts stay queued. dropped: the
-    outbox was full and these, the oldest, made room."""
+    outbox was full and these, the oldest, made room. skipped: another replica (the previous
+    leader) already delivered these; not sent again."""
     code: str
     """Platform code ("0", "93000", "130101"), "http_503", "connection", "timeout",
-    "outbox_full", "unknown_notifier"."""
+    "outbox_full", "unknown_notifier", "delivered_elsewhere"."""
     detail: str
     """Human-readable, redacted: never contains a key, token or secret."""
     at: datetime | None = None

@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from typing import Sequence
 
@@ -63,9 +63,8 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     # replay feeds old recordings as if they were happening now: nothing in them is history.
     engine = Engine(loaded.rules, stale_before=None if replay_files else utcnow().replace(microsecond=0))
     restored = engine.restore(parts.open_incidents(), now=utcnow())
-    router = AlertRouter(submit=parts.submit, clock=utcnow, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
-                         hold=max(timedelta(minutes=2), cfg.kubernetes.leader_election.lease_duration * 4),
-                         delivered_ids=parts.delivered_ids,
+    router = AlertRouter(submit=parts.submit, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
+                         hold=parts.hold, on_leading=parts.start_sending, on_following=parts.stop_sending,
                          on_dropped=lambda a: metrics.record_delivery("", "", "dropped", "follower_hold_full"))
     pipeline = Pipeline(engine, clock=utcnow, on_alert=router, on_record=parts.on_record)
     metrics.rule_matches_from(lambda: engine.match_counts)

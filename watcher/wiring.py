@@ -16,10 +16,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-from notifiers import DeliveryOutcome, Dispatcher, Outbox, build_notifier, check_template
+from notifiers import DeliveryOutcome, Dispatcher, KnownDelivered, Outbox, build_notifier, check_template
 from rules.alert import Alert
 from rules.model import Record
 from rules.rule import Rule
+from watcher.alerting import DEFAULT_HOLD, MAX_PUBLISHED, inherited_delivered, publish_delivered
 from watcher.config import Config, notifier_defaults
 from watcher.health import Health
 from watcher.jobs import Watchdog, build_scheduler
@@ -67,8 +68,10 @@ class Components:
         for n in self.notifiers.values():
             self.secrets.update(n.settings.secrets())
         self.outbox = Outbox(data / "outbox", max_entries=cfg.outbox.max_entries)
+        # Sends nothing until this replica leads (the router's on_leading → start_sending).
         self.dispatcher = Dispatcher(self.notifiers, default_route=cfg.routing.default, outbox=self.outbox,
-                                     clock=utcnow, on_outcome=self._on_outcome)
+                                     clock=utcnow, on_outcome=self._on_outcome, sending=False)
+        self.hold = DEFAULT_HOLD
         self._recent: OrderedDict[str, Alert] = OrderedDict()
         self._last_confirmed: Optional[float] = None
         self.es = self.sink = self.history = None
@@ -113,9 +116,14 @@ class Components:
             return []
 
     def delivered_ids(self, since: datetime) -> set[str]:
+        """Outbox entry ids (`notifier|alert id`) the alert history has as sent since `since`."""
         if self.history is None:
             return set()
-        return self.history.delivered_ids(since, cluster=self.cfg.cluster)
+        out = set()
+        for delivery_id in self.history.delivered_ids(since, cluster=self.cfg.cluster, per_notifier=True):
+            alert_id, _, notifier = delivery_id.rpartition("|")
+            out.add(f"{notifier}|{alert_id}")
+        return out
 
     def on_record(self, record: Record) -> None:
         if self.sink is not None:
@@ -149,6 +157,30 @@ class Components:
             if alert is not None:
                 self.sink.put_docs([self.history.doc(alert, notifier=outcome.notifier, result=outcome.result,
                                                      code=outcome.code, detail=outcome.detail)])
+
+    def known_delivered(self) -> KnownDelivered:
+        """What the previous leader delivered: its Lease annotation, and the alert history over
+        the hold window (with a margin: `delivered_at` is the other node's wall clock)."""
+        hashes = inherited_delivered(self.elector.inherited_annotations if self.elector is not None else None)
+        ids: set[str] = set()
+        try:
+            ids = self.delivered_ids(utcnow() - self.hold - timedelta(minutes=5))
+        except Exception as exc:  # ES down: the Lease's ids and the outbox still dedup
+            log.warning("could not read delivered ids from the alert history (%s); using the Lease's %d",
+                        exc.__class__.__name__, len(hashes))
+        log.info("leadership: %d deliveries known from the alert history, %d from the Lease", len(ids), len(hashes))
+        return KnownDelivered(frozenset(ids), hashes)
+
+    def start_sending(self) -> None:
+        """The router's on_leading: settle what the previous leader delivered, then send."""
+        self.dispatcher.start_sending(self.known_delivered())
+
+    def stop_sending(self) -> None:
+        self.dispatcher.stop_sending()
+
+    def lease_annotations(self) -> dict[str, str]:
+        """Written on every renewal: the entries delivered within the hold window."""
+        return publish_delivered(self.dispatcher.recently_confirmed(utcnow() - self.hold, MAX_PUBLISHED))
 
     def start_delivery(self) -> None:
         self.dispatcher.start()
@@ -203,7 +235,8 @@ class Components:
         identity = le.identity or os.environ.get("POD_NAME") or socket.gethostname()
         self.elector = kube.LeaderElector(api, le, identity=identity, stop=self.stop, on_stat=self.metrics.on_stat,
                                           on_started_leading=lambda previous: leader.became_leader(previous),
-                                          on_stopped_leading=leader.lost_leadership)
+                                          on_stopped_leading=leader.lost_leadership,
+                                          annotations=self.lease_annotations)
         self.elector.start()
 
     def stop_sources(self) -> None:
