@@ -80,7 +80,8 @@ class Dispatcher:
                 log.error("rule %s routes alert %s to unknown notifier %r: not sent",
                           alert.rule, alert.id, name)
                 self._emit(DeliveryOutcome(name, "", (alert.id,), "failed", "unknown_notifier",
-                                           f"no notifier named {name!r}", self._clock()))
+                                           f"no notifier named {name!r}", self._clock(),
+                                           alerts=(alert,)))
                 continue
             if alert.status == "resolved" and not notifier.settings.send_resolved:
                 continue
@@ -89,7 +90,7 @@ class Dispatcher:
                          alert.id, name)
                 self._emit(DeliveryOutcome(name, notifier.platform, (alert.id,), "skipped",
                                            "delivered_elsewhere", "delivered by the previous leader",
-                                           self._clock()))
+                                           self._clock(), alerts=(alert,)))
                 continue
             result = self._outbox.put(name, alert)
             for old in result.dropped:
@@ -101,7 +102,7 @@ class Dispatcher:
                     if old.notifier in self._notifiers else ""
                 self._emit(DeliveryOutcome(old.notifier, platform, (old.alert.id,), "dropped",
                                            "outbox_full", "dropped oldest-first: outbox full",
-                                           self._clock()))
+                                           self._clock(), alerts=(old.alert,)))
             if result.entry is not None:
                 self._workers[name].enqueue(result.entry)
                 added.append(result.entry.id)
@@ -189,7 +190,7 @@ class Dispatcher:
             platform = self._notifiers[name].platform if name in self._notifiers else ""
             self._emit(DeliveryOutcome(name, platform, tuple(e.alert.id for e in group), "skipped",
                                        "delivered_elsewhere", "delivered by the previous leader",
-                                       self._clock()))
+                                       self._clock(), alerts=tuple(e.alert for e in group)))
 
     def _emit(self, outcome: DeliveryOutcome) -> None:
         if self._on_outcome is None:

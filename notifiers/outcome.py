@@ -1,9 +1,16 @@
-"""What the dispatcher reports about each delivery step: metrics and the alert history read it."""
+"""What the dispatcher reports about each delivery step: metrics and the alert history read it.
+
+An outcome carries the alerts themselves (from the outbox entries), so recording it — the last
+step of the notify path, as Alertmanager's SetNotifiesStage — needs nothing from the process
+that decided them: an entry left by a previous process is recorded like any other.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Literal
+
+from rules.alert import Alert
 
 OutcomeResult = Literal["sent", "failed", "retried", "dropped", "paused", "skipped"]
 
@@ -27,6 +34,8 @@ class DeliveryOutcome:
     at: datetime | None = None
     attempt: int = 0
     """For `retried`: the attempt that failed (1 = the first)."""
+    alerts: tuple[Alert, ...] = ()
+    """The alerts of `alert_ids`, in the same order."""
 
 
 OutcomeSink = Callable[[DeliveryOutcome], None]

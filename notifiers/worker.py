@@ -236,4 +236,5 @@ class Worker:
         self._emit(DeliveryOutcome(
             notifier=self.notifier.name, platform=self.notifier.platform,
             alert_ids=tuple(e.alert.id for e in batch), result=result, code=code,
-            detail=detail, at=self._clock(), attempt=attempt))
+            detail=detail, at=self._clock(), attempt=attempt,
+            alerts=tuple(e.alert for e in batch)))

@@ -11,7 +11,6 @@ import os
 import socket
 import threading
 import time
-from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
@@ -72,7 +71,6 @@ class Components:
         self.dispatcher = Dispatcher(self.notifiers, default_route=cfg.routing.default, outbox=self.outbox,
                                      clock=utcnow, on_outcome=self._on_outcome, sending=False)
         self.hold = DEFAULT_HOLD
-        self._recent: OrderedDict[str, Alert] = OrderedDict()
         self._last_confirmed: Optional[float] = None
         self.es = self.sink = self.history = None
         if cfg.elasticsearch.enabled:
@@ -138,25 +136,21 @@ class Components:
                         alert.id, alert.status, alert.summary)
             self.metrics.record_delivery("", "", "unrouted")
             return
-        self._recent[alert.id] = alert
-        while len(self._recent) > 50_000:
-            self._recent.popitem(last=False)
         self.dispatcher.submit(alert)
         self.metrics.outbox_pending.set(self.dispatcher.pending())
 
     def _on_outcome(self, outcome: DeliveryOutcome) -> None:
-        """Runs on a delivery thread: only cheap, non-blocking work (the sink queues)."""
+        """The last step of the notify path (Alertmanager's SetNotifiesStage): metrics, then the
+        alert history from the alerts the outcome carries — whichever process queued them.
+        Runs on a delivery thread: only cheap, non-blocking work (the sink queues)."""
         self.metrics.record_delivery(outcome.notifier, outcome.platform, outcome.result, outcome.code)
         if outcome.result == "sent":
             self._last_confirmed = time.monotonic()
         self.metrics.outbox_pending.set(self.dispatcher.pending())
         if self.history is None or outcome.result not in ("sent", "failed", "dropped"):
             return
-        for alert_id in outcome.alert_ids:
-            alert = self._recent.get(alert_id)
-            if alert is not None:
-                self.sink.put_docs([self.history.doc(alert, notifier=outcome.notifier, result=outcome.result,
-                                                     code=outcome.code, detail=outcome.detail)])
+        self.sink.put_docs([self.history.doc(alert, notifier=outcome.notifier, result=outcome.result,
+                                             code=outcome.code, detail=outcome.detail) for alert in outcome.alerts])
 
     def known_delivered(self) -> KnownDelivered:
         """What the previous leader delivered: its Lease annotation, and the alert history over
