@@ -12,7 +12,7 @@ from typing import Callable, Literal
 
 from rules.alert import Alert
 
-OutcomeResult = Literal["sent", "failed", "retried", "dropped", "paused", "skipped"]
+OutcomeResult = Literal["sent", "failed", "retried", "dropped", "paused", "skipped", "deferred"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +25,11 @@ class DeliveryOutcome:
     (moved to the dead letters). retried: a transient error, tried again. paused: the robot is
     held back (platform rate limit, or retries used up); the alerts stay queued. dropped: the
     outbox was full and these, the oldest, made room. skipped: another replica (the previous
-    leader) already delivered these; not sent again."""
+    leader) already delivered these; not sent again. deferred: the outbox could not be written
+    (disk full, EIO): the alert waits in memory and is written again."""
     code: str
     """Platform code ("0", "93000", "130101"), "http_503", "connection", "timeout",
-    "outbox_full", "unknown_notifier", "delivered_elsewhere"."""
+    "outbox_full", "unknown_notifier", "delivered_elsewhere", "outbox_write_failed"."""
     detail: str
     """Human-readable, redacted: never contains a key, token or secret."""
     at: datetime | None = None
