@@ -53,8 +53,8 @@ def test_a_failed_write_keeps_the_alert_and_the_next_submit_writes_it(rig: Any, 
     assert "outbox write failed" in caplog.text and "No space left" in caplog.text
     box.broken = False
     d.submit(second)
-    wait_for(lambda: d.pending() == 0, what="both delivered")
-    assert sent(outcomes) == sorted([first.id, second.id])
+    wait_for(lambda: len(sent(outcomes)) == 2, what="both delivered")
+    assert sent(outcomes) == sorted([first.id, second.id]) and d.pending() == 0
 
 
 def test_the_timer_writes_held_alerts_without_a_new_submit(rig: Any, outcomes: Any) -> None:
