@@ -253,6 +253,15 @@ class Dispatcher:
         with self._unwritten_lock:
             return len(self._outbox) + len(self._unwritten)
 
+    def oldest_pending_age(self) -> float | None:
+        """Seconds since the oldest outbox entry was queued (None: empty outbox)."""
+        queued = self._outbox.oldest_enqueued_at()
+        return None if queued is None else max(0.0, (self._clock() - queued).total_seconds())
+
+    def sending_since(self) -> float | None:
+        """Monotonic time this dispatcher began sending (None: it does not send)."""
+        return self._sending_since
+
     def _drop_unwritten(self) -> None:
         with self._unwritten_lock:
             lost, self._unwritten = list(self._unwritten), deque()

@@ -126,6 +126,13 @@ class Outbox:
         with self._lock:
             return [entry for entry, _ in self._pending.values()]
 
+    def oldest_enqueued_at(self) -> datetime | None:
+        """When the oldest pending entry was queued (None: nothing pending)."""
+        with self._lock:
+            for entry, _ in self._pending.values():
+                return entry.enqueued_at
+            return None
+
     def get(self, id: str) -> OutboxEntry | None:
         with self._lock:
             found = self._pending.get(id)

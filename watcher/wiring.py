@@ -259,7 +259,9 @@ class Components:
         watchers = {w.name: (lambda w=w: w.last_event_monotonic) for w in self.sources if hasattr(w, "spec")}
         dog = Watchdog(cluster=self.cfg.cluster, silence=self.cfg.scheduler.watchdog_silence, watchers=watchers,
                        api_reachable=lambda: self._api_reachable(), outbox_pending=self.dispatcher.pending,
-                       last_confirmed=lambda: self._last_confirmed)
+                       last_confirmed=lambda: self._last_confirmed,
+                       oldest_pending_age=self.dispatcher.oldest_pending_age,
+                       sending_since=self.dispatcher.sending_since)
 
         def run() -> None:
             for alert in dog.check(utcnow()):
