@@ -2,6 +2,7 @@
 an entry one process left in its outbox and the next process delivered has its history doc
 (the outcome carries the alerts; no in-process cache of "recent" alerts)."""
 import threading
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -26,7 +27,7 @@ def wecom():
     rx.stop()
 
 
-def components(tmp_path, es_node, prefix, wecom):
+def components(tmp_path, es_node, prefix, wecom, dev=""):
     cfg = parse_config(f"""
 cluster: test
 data_dir: {tmp_path / 'data'}
@@ -34,7 +35,7 @@ kubernetes: {{leader_election: {{enabled: false}}}}
 elasticsearch: {{enabled: true, hosts: ["{es_node.url}"], index_prefix: {prefix}, bulk: {{flush_interval: 0.2s}}}}
 notifiers:
   ops: {{type: wecom, url: "{wecom.base}/cgi-bin/webhook/send?key={KEY}"}}
-routing: {{default: [ops]}}
+{dev}routing: {{default: [ops{', dev' if dev else ''}]}}
 """, "config.yaml", {})
     return build_components(cfg, metrics=Metrics("test"), health=Health(), stop=threading.Event())
 
@@ -62,3 +63,24 @@ def test_an_entry_delivered_by_the_next_process_reaches_the_history(tmp_path, es
         second.stop_delivery(5.0)
     (doc,) = history_docs(es_client, f"{prefix}-alerts", alert.id)
     assert (doc["notifier"], doc["result"], doc["delivery_id"]) == ("ops", "sent", f"{alert.id}|ops")
+
+
+def test_a_new_leader_skips_exactly_the_robots_the_history_has_as_sent(tmp_path, es_node, es_client, es_prefix,
+                                                                         wecom):
+    prefix = prefix_of(es_prefix).rstrip("-")
+    dev = f'  dev: {{type: wecom, url: "{wecom.base}/cgi-bin/webhook/send?key={KEY}&robot=dev"}}\n'
+    parts = components(tmp_path, es_node, prefix, wecom, dev=dev)
+    alert = replace(sample_alert("oom"), cluster="test")
+    assert parts.history.record(alert, notifier="ops", result="sent", code="0")  # the old leader: ops only
+    assert parts.history.record(alert, notifier="dev", result="failed", code="93000")
+    es_client.indices.refresh(index=f"{prefix}-alerts")
+    known = parts.known_delivered()
+    assert f"ops|{alert.id}" in known and f"dev|{alert.id}" not in known
+    parts.start_delivery()
+    parts.start_sending()
+    try:
+        assert parts.dispatcher.submit(alert) == [f"dev|{alert.id}"]
+        wait_for(lambda: len(wecom.accepted) == 1, timeout=20, what="the alert, to dev only")
+    finally:
+        parts.stop_delivery(5.0)
+    assert wecom.accepted[0].query.get("robot") == ["dev"]
