@@ -168,6 +168,7 @@ class Components:
     def start_sending(self) -> None:
         """The router's on_leading: settle what the previous leader delivered, then send."""
         self.dispatcher.start_sending(self.known_delivered())
+        self.metrics.outbox_pending.set(self.dispatcher.pending())
 
     def stop_sending(self) -> None:
         self.dispatcher.stop_sending()
@@ -178,6 +179,7 @@ class Components:
 
     def start_delivery(self) -> None:
         self.dispatcher.start()
+        self.metrics.outbox_pending.set(self.dispatcher.pending())  # what the outbox kept from before
         if self.sink is not None:
             self.sink.start()
 
