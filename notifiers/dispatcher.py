@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from datetime import datetime
-import time
 from typing import Iterable, Mapping, Sequence
 
 from rules.alert import Alert
 
 from .base import Notifier
 from .clock import Monotonic, Sleep, WallClock, utcnow
-from .outbox import KnownDelivered, Outbox, OutboxEntry, entry_id
+from .outbox import KnownDelivered, Outbox, OutboxEntry, PutResult, entry_id
 from .outcome import DeliveryOutcome, OutcomeResult, OutcomeSink
 from .redact import protect_logger, redact
 from .worker import Worker
@@ -118,6 +118,10 @@ class Dispatcher:
         except OSError as e:
             self._hold_unwritten(name, alert, e)
             return False
+        return self._queue(name, result)
+
+    def _queue(self, name: str, result: PutResult) -> bool:
+        """Hand a written entry to its worker; report what the outbox dropped to make room."""
         for old in result.dropped:
             worker = self._workers.get(old.notifier)
             if worker:
@@ -159,8 +163,7 @@ class Dispatcher:
                     return
                 self._unwritten.popleft()
                 written += 1
-                if result.entry is not None:
-                    self._workers[name].enqueue(result.entry)
+                self._queue(name, result)
             if written:
                 log.warning("outbox writable again: %d alert(s) kept in memory are now queued", written)
 
