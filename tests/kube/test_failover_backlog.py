@@ -189,11 +189,6 @@ def published(r: Replica) -> bool:
     return bool(confirmed) and {delivered_hash(i) for i in confirmed} <= on_lease
 
 
-def once_each(replicas: list[Replica], names: list[str]) -> Counter:
-    return Counter(pair for r in replicas for pair in r.sent()) - Counter(
-        {(n, p): 1 for n in ("wecom", "ding") for p in names})
-
-
 def test_backlog_of_a_dead_leader_reaches_every_robot_exactly_once(
         kube_control_plane, kube_namespace, robots, replicas):
     with kube_control_plane.api_client() as api:
@@ -246,12 +241,12 @@ def test_restarted_old_leader_does_not_replay_its_outbox_as_a_follower(
         robots.unblock_dingtalk()
         wait_until(lambda: b.leading, LEASE + 5, "b to take over")
         wanted = Counter({(n, p): 1 for n in ("wecom", "ding") for p in PODS})
-        got = lambda: Counter(pair for r in replicas_so_far for pair in r.sent())  # noqa: E731
-        replicas_so_far = [a, b]
+        everyone = [a, b]
+        got = lambda: Counter(pair for r in everyone for pair in r.sent())  # noqa: E731
         wait_until(lambda: set(got()) == set(wanted), 20, "b to deliver the DingTalk backlog")
 
         again = replicas("replica-a", data_dir=a.data_dir).start()
-        replicas_so_far.append(again)
+        everyone.append(again)
         assert len(again.outbox) == len(PODS)  # the backlog from before the restart
         wait_until(lambda: again.stack.elector.holder == "replica-b", 10, "a to see b leading")
         wait_until(lambda: published(b), 10, "b to publish its deliveries on the Lease")
