@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from datetime import datetime, timedelta
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 from notifiers import delivered_hash
 from rules.alert import Alert
@@ -36,9 +36,15 @@ DELIVERED_ANNOTATION = "kube-event-alerter.io/delivered"
 MAX_PUBLISHED = 4096
 
 
-def publish_delivered(entry_ids: Sequence[str]) -> dict[str, str]:
-    """The Lease annotation for the newest `MAX_PUBLISHED` delivered entry ids (oldest first)."""
-    return {DELIVERED_ANNOTATION: " ".join(delivered_hash(i) for i in entry_ids[-MAX_PUBLISHED:])}
+def publish_delivered(entry_ids: Sequence[str], inherited: Iterable[str] = ()) -> dict[str, str]:
+    """The Lease annotation: hashes of the newest delivered entry ids (oldest first), then as
+    many `inherited` hashes (what the previous leader published) as fit in `MAX_PUBLISHED`, so
+    that a leader dying soon after a takeover still passes on what its predecessor delivered."""
+    ours = [delivered_hash(i) for i in entry_ids[-MAX_PUBLISHED:]]
+    room = MAX_PUBLISHED - len(ours)
+    seen = set(ours)
+    carried = [h for h in inherited if h not in seen][:room] if room > 0 else []
+    return {DELIVERED_ANNOTATION: " ".join(carried + ours)}
 
 
 def inherited_delivered(annotations: Optional[Mapping[str, str]]) -> frozenset[str]:

@@ -71,6 +71,7 @@ class Components:
         self.dispatcher = Dispatcher(self.notifiers, default_route=cfg.routing.default, outbox=self.outbox,
                                      clock=utcnow, on_outcome=self._on_outcome, sending=False)
         self.hold = DEFAULT_HOLD
+        self._inherited: tuple[float, frozenset[str]] = (0.0, frozenset())  # (monotonic takeover, hashes)
         self._last_confirmed: Optional[float] = None
         self.es = self.sink = self.history = None
         if cfg.elasticsearch.enabled:
@@ -163,6 +164,7 @@ class Components:
             log.warning("could not read delivered ids from the alert history (%s); using the Lease's %d",
                         exc.__class__.__name__, len(hashes))
         log.info("leadership: %d deliveries known from the alert history, %d from the Lease", len(ids), len(hashes))
+        self._inherited = (time.monotonic(), hashes)
         return KnownDelivered(frozenset(ids), hashes)
 
     def start_sending(self) -> None:
@@ -174,8 +176,11 @@ class Components:
         self.dispatcher.stop_sending()
 
     def lease_annotations(self) -> dict[str, str]:
-        """Written on every renewal: the entries delivered within the hold window."""
-        return publish_delivered(self.dispatcher.recently_confirmed(utcnow() - self.hold, MAX_PUBLISHED))
+        """Written on every renewal: the entries delivered within the hold window, and for a hold
+        window after a takeover what the previous leader had published."""
+        taken_at, inherited = self._inherited
+        carried = inherited if time.monotonic() - taken_at < self.hold.total_seconds() else frozenset()
+        return publish_delivered(self.dispatcher.recently_confirmed(utcnow() - self.hold, MAX_PUBLISHED), carried)
 
     def start_delivery(self) -> None:
         self.dispatcher.start()

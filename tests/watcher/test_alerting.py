@@ -87,3 +87,11 @@ def test_published_delivered_ids_are_bounded_and_read_back():
     assert delivered_hash(ids[-1]) in hashes and delivered_hash(ids[0]) not in hashes  # newest kept
     assert inherited_delivered({DELIVERED_ANNOTATION: "short  x" + "y" * 40}) == frozenset()
     assert inherited_delivered(None) == frozenset()
+
+
+def test_a_new_leader_passes_on_what_its_predecessor_published():
+    inherited = inherited_delivered(publish_delivered(["ops|old-1", "ops|old-2"]))
+    hashes = inherited_delivered(publish_delivered(["ops|new-1"], inherited))
+    assert hashes == {delivered_hash(i) for i in ("ops|old-1", "ops|old-2", "ops|new-1")}
+    full = [f"ops|n{i}" for i in range(MAX_PUBLISHED)]
+    assert inherited_delivered(publish_delivered(full, inherited)) == {delivered_hash(i) for i in full}  # ours first
