@@ -209,7 +209,11 @@ class Dispatcher:
         self._known = known if known is not None else KnownDelivered()
         done = [e for e in self._outbox.entries() if e.id in self._known]
         if done:
-            self._outbox.confirm([e.id for e in done])
+            try:
+                self._outbox.confirm([e.id for e in done])
+            except OSError as e:  # not sent now all the same; they stay on disk for a restart
+                log.error("could not record %d entries the previous leader delivered (%s)",
+                          len(done), redact(e))
             log.info("%d outbox entries were delivered by the previous leader: not sent again",
                      len(done))
             self._report_skipped(done)

@@ -87,3 +87,26 @@ def test_lost_leadership_holds_new_entries(rig: Any, clock: Any, outcomes: Any, 
     d.start_sending()
     wait_for(lambda: len(sent_pairs(outcomes)) == 4, what="second delivered after leading again")
     assert d.pending() == 0
+
+
+def test_takeover_sends_even_when_the_outbox_cannot_record_the_skipped(
+        rig: Any, clock: Any, outcomes: Any, tmp_path: Any) -> None:
+    a, b = numbered_alerts(2, clock=clock)
+    box = Outbox(tmp_path / "ob", clock=clock.now)
+    for alert in (a, b):
+        box.put("wecom", alert)
+    d = rig(box)
+    d.start()
+
+    confirm, calls = box.confirm, []
+
+    def disk_full_once(ids: Any) -> None:  # the takeover's write fails; later ones work
+        calls.append(ids)
+        if len(calls) == 1:
+            raise OSError(28, "No space left on device")
+        confirm(ids)
+
+    box.confirm = disk_full_once  # type: ignore[method-assign]
+    assert d.start_sending(KnownDelivered(ids=frozenset({f"wecom|{a.id}"}))) == 1
+    wait_for(lambda: outcomes.of("sent"), what="b sent")
+    assert d.sending and sent_pairs(outcomes) == [("wecom", b.id)]
