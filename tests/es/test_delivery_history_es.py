@@ -57,8 +57,10 @@ def test_an_entry_delivered_by_the_next_process_reaches_the_history(tmp_path, es
     second.start_delivery()
     second.start_sending()
     try:
-        wait_for(lambda: len(wecom.accepted) == 1, timeout=20, what="the entry from before, delivered")
-        wait_for(lambda: history_docs(es_client, f"{prefix}-alerts", alert.id), timeout=30, what="its history doc")
+        wait_for(lambda: len(wecom.accepted) == 1, timeout=30, what="the entry from before, delivered")
+        # A loaded node may answer 503 for a while: the sink spools and replays; wait for it.
+        wait_for(lambda: second.sink.flush(1.0) and history_docs(es_client, f"{prefix}-alerts", alert.id),
+                 timeout=120, what="its history doc")
     finally:
         second.stop_delivery(5.0)
     (doc,) = history_docs(es_client, f"{prefix}-alerts", alert.id)
