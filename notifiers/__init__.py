@@ -5,6 +5,7 @@ Pipeline (Alertmanager's notify stages, in small files):
   Notifier.build (render → limit, digest when alerts queued up) → Notifier.deliver (one signed
   HTTP attempt, classified by the platform's code table) → retry / pause / confirm / dead-letter
   → DeliveryOutcome for metrics and history.
+Only the Lease holder's dispatcher sends (`start_sending` / `stop_sending`).
 
 Only `rules.alert.Alert` is imported from `rules`; nothing here imports `watcher`.
 """
@@ -13,14 +14,14 @@ from __future__ import annotations
 from .base import DeliveryResult, Message, Notifier
 from .build import PLATFORMS, build_notifier
 from .dispatcher import Dispatcher
-from .outbox import Outbox, OutboxEntry, entry_id
+from .outbox import KnownDelivered, Outbox, OutboxEntry, delivered_hash, entry_id
 from .outcome import DeliveryOutcome
 from .samples import sample_alert
 from .settings import NotifierDefaults, NotifierSettings, SettingsError
 from .templates import check_template
 
 __all__ = [
-    "DeliveryOutcome", "DeliveryResult", "Dispatcher", "Message", "Notifier", "NotifierDefaults",
-    "NotifierSettings", "Outbox", "OutboxEntry", "PLATFORMS", "SettingsError", "build_notifier",
-    "check_template", "entry_id", "sample_alert",
+    "DeliveryOutcome", "DeliveryResult", "Dispatcher", "KnownDelivered", "Message", "Notifier",
+    "NotifierDefaults", "NotifierSettings", "Outbox", "OutboxEntry", "PLATFORMS", "SettingsError",
+    "build_notifier", "check_template", "delivered_hash", "entry_id", "sample_alert",
 ]

@@ -5,22 +5,34 @@ default route) and returns only when they are on disk; the workers deliver them.
 was already confirmed, is pending or was dead-lettered is not written again, so replays,
 relists and restarts never send an alert twice. `start()` first resends what the outbox held
 from before. `stop(deadline)` lets the workers finish what they can within the deadline; the
-rest stays in the outbox for the next start.
+rest stays in the outbox for the next start. An outbox that cannot be written (disk full, EIO)
+does not lose the alert: it waits in a bounded in-memory queue (counted `deferred`, logged) and
+is written on the next submit or by a timer; only when that bound is reached is the oldest
+dropped (counted, logged).
 
 Notifiers that post to the same robot URL share one rate limiter: the platform counts per robot.
+
+With several replicas only the Lease holder sends: a dispatcher built with `sending=False`
+queues but delivers nothing (not even its outbox from before a restart) until
+`start_sending(known)`, which first settles the entries another replica is known to have
+delivered (`KnownDelivered`: per notifier and alert) and skips those pairs in later submits;
+`stop_sending()` holds everything again.
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from typing import Mapping, Sequence
+from collections import deque
+from datetime import datetime
+from typing import Iterable, Mapping, Sequence
 
 from rules.alert import Alert
 
 from .base import Notifier
 from .clock import Monotonic, Sleep, WallClock, utcnow
-from .outbox import Outbox
-from .outcome import DeliveryOutcome, OutcomeSink
+from .outbox import KnownDelivered, Outbox, OutboxEntry, PutResult, entry_id
+from .outcome import DeliveryOutcome, OutcomeResult, OutcomeSink
 from .redact import protect_logger, redact
 from .worker import Worker
 
@@ -31,9 +43,13 @@ class Dispatcher:
     def __init__(self, notifiers: Mapping[str, Notifier], *, default_route: Sequence[str],
                  outbox: Outbox, clock: WallClock = utcnow,
                  on_outcome: OutcomeSink | None = None,
-                 monotonic: Monotonic = time.monotonic, sleep: Sleep | None = None) -> None:
+                 monotonic: Monotonic = time.monotonic, sleep: Sleep | None = None,
+                 sending: bool = True, max_unwritten: int = 1000,
+                 rewrite_seconds: float = 5.0) -> None:
         """`monotonic`/`sleep`: injected for tests (a fake clock whose sleep advances it);
-        without `sleep`, workers wait on a condition that `stop()` interrupts."""
+        without `sleep`, workers wait on a condition that `stop()` interrupts. `sending=False`:
+        a replica that waits for the Lease (see `start_sending`). `max_unwritten`: alerts kept
+        in memory while the outbox cannot be written, retried every `rewrite_seconds`."""
         misnamed = [k for k, n in notifiers.items() if k != n.name]
         if misnamed:
             raise ValueError(f"notifiers must be keyed by their own name: {', '.join(misnamed)}")
@@ -46,16 +62,31 @@ class Dispatcher:
         self._clock = clock
         self._on_outcome = on_outcome
         self._monotonic = monotonic
+        self._sending = threading.Event()
+        self._sending_since: float | None = None
+        self._known = KnownDelivered()
+        if sending:
+            self._sending.set()
+            self._sending_since = monotonic()
         limiters = {}
         for n in self._notifiers.values():
             n.limiter = limiters.setdefault(n.robot_key, n.limiter)
         self._workers = {name: Worker(n, outbox=outbox, emit=self._emit, clock=clock,
-                                      monotonic=monotonic, sleep=sleep)
+                                      monotonic=monotonic, sleep=sleep,
+                                      may_send=self._sending.is_set)
                          for name, n in self._notifiers.items()}
+        self._unwritten: deque[tuple[str, Alert]] = deque()
+        self._unwritten_lock = threading.Lock()
+        self._max_unwritten = max_unwritten
+        self._rewrite_seconds = rewrite_seconds
+        self._quit = threading.Event()
+        self._rewriter = threading.Thread(target=self._rewrite_loop, daemon=True,
+                                          name="kea-outbox-rewrite")
         self._started = False
 
     def submit(self, alert: Alert) -> list[str]:
         """Durably enqueue `alert` for each target notifier; returns the new entry ids."""
+        self._write_unwritten()
         added: list[str] = []
         for name in dict.fromkeys(alert.notify or self._default_route):
             notifier = self._notifiers.get(name)
@@ -63,25 +94,90 @@ class Dispatcher:
                 log.error("rule %s routes alert %s to unknown notifier %r: not sent",
                           alert.rule, alert.id, name)
                 self._emit(DeliveryOutcome(name, "", (alert.id,), "failed", "unknown_notifier",
-                                           f"no notifier named {name!r}", self._clock()))
+                                           f"no notifier named {name!r}", self._clock(),
+                                           alerts=(alert,)))
                 continue
             if alert.status == "resolved" and not notifier.settings.send_resolved:
                 continue
-            result = self._outbox.put(name, alert)
-            for old in result.dropped:
-                worker = self._workers.get(old.notifier)
-                if worker:
-                    worker.discard(old.id)
-                log.warning("outbox full: dropped the oldest entry %s (never delivered)", old.id)
-                platform = self._notifiers[old.notifier].platform \
-                    if old.notifier in self._notifiers else ""
-                self._emit(DeliveryOutcome(old.notifier, platform, (old.alert.id,), "dropped",
-                                           "outbox_full", "dropped oldest-first: outbox full",
-                                           self._clock()))
-            if result.entry is not None:
-                self._workers[name].enqueue(result.entry)
-                added.append(result.entry.id)
+            if entry_id(name, alert) in self._known:
+                log.info("alert %s was delivered to %s by the previous leader: not sent again",
+                         alert.id, name)
+                self._report(name, alert, "skipped", "delivered_elsewhere",
+                             "delivered by the previous leader")
+                continue
+            if self._write(name, alert):
+                added.append(entry_id(name, alert))
         return added
+
+    def _write(self, name: str, alert: Alert) -> bool:
+        """Put one entry in the outbox and queue it; False when nothing new was written. An
+        outbox that cannot be written (disk full, EIO) must not lose the alert: it waits in
+        memory (bounded) and is written again on the next submit and by a timer."""
+        try:
+            result = self._outbox.put(name, alert)
+        except OSError as e:
+            self._hold_unwritten(name, alert, e)
+            return False
+        return self._queue(name, result)
+
+    def _queue(self, name: str, result: PutResult) -> bool:
+        """Hand a written entry to its worker; report what the outbox dropped to make room."""
+        for old in result.dropped:
+            worker = self._workers.get(old.notifier)
+            if worker:
+                worker.discard(old.id)
+            log.warning("outbox full: dropped the oldest entry %s (never delivered)", old.id)
+            self._report(old.notifier, old.alert, "dropped", "outbox_full",
+                         "dropped oldest-first: outbox full")
+        if result.entry is None:
+            return False
+        self._workers[name].enqueue(result.entry)
+        return True
+
+    def _hold_unwritten(self, name: str, alert: Alert, error: OSError) -> None:
+        with self._unwritten_lock:
+            if any(n == name and a.id == alert.id for n, a in self._unwritten):
+                return
+            if len(self._unwritten) >= self._max_unwritten:
+                old_name, old = self._unwritten.popleft()
+                log.error("outbox unwritable and %d alerts waiting in memory: dropped the oldest, "
+                          "%s for %s", self._max_unwritten, old.id, old_name)
+                self._report(old_name, old, "dropped", "outbox_write_failed",
+                             "dropped oldest-first: the outbox could not be written")
+            self._unwritten.append((name, alert))
+            waiting = len(self._unwritten)
+        log.error("outbox write failed for alert %s to %s (%s): kept in memory (%d waiting), "
+                  "written again on the next submit and every %.0f s", alert.id, name, redact(error),
+                  waiting, self._rewrite_seconds)
+        self._report(name, alert, "deferred", "outbox_write_failed", redact(error))
+
+    def _write_unwritten(self) -> None:
+        """Write the alerts the outbox refused before, oldest first, until it refuses again."""
+        with self._unwritten_lock:
+            written = 0
+            while self._unwritten:
+                name, alert = self._unwritten[0]
+                try:
+                    result = self._outbox.put(name, alert)
+                except OSError:
+                    return
+                self._unwritten.popleft()
+                written += 1
+                self._queue(name, result)
+            if written:
+                log.warning("outbox writable again: %d alert(s) kept in memory are now queued", written)
+
+    def _rewrite_loop(self) -> None:
+        while not self._quit.wait(self._rewrite_seconds):
+            try:
+                self._write_unwritten()
+            except Exception:  # a bug must not end the retries
+                log.exception("writing held alerts to the outbox failed")
+
+    def _report(self, name: str, alert: Alert, result: OutcomeResult, code: str, detail: str) -> None:
+        platform = self._notifiers[name].platform if name in self._notifiers else ""
+        self._emit(DeliveryOutcome(name, platform, (alert.id,), result, code, detail, self._clock(),
+                                   alerts=(alert,)))
 
     def start(self) -> None:
         """Queue what the outbox holds from before, then start the workers (once)."""
@@ -100,10 +196,51 @@ class Dispatcher:
                         "kept, not sent", count, name)
         for worker in self._workers.values():
             worker.start()
+        self._rewriter.start()
+
+    @property
+    def sending(self) -> bool:
+        return self._sending.is_set()
+
+    def start_sending(self, known: KnownDelivered | None = None) -> int:
+        """This replica now holds the Lease: settle the outbox entries `known` as delivered by
+        another replica (they are confirmed, not sent), skip those pairs in later submits, and
+        let the workers deliver. Returns how many entries were settled that way."""
+        self._known = known if known is not None else KnownDelivered()
+        done = [e for e in self._outbox.entries() if e.id in self._known]
+        if done:
+            try:
+                self._outbox.confirm([e.id for e in done])
+            except OSError as e:  # not sent now all the same; they stay on disk for a restart
+                log.error("could not record %d entries the previous leader delivered (%s)",
+                          len(done), redact(e))
+            log.info("%d outbox entries were delivered by the previous leader: not sent again",
+                     len(done))
+            self._report_skipped(done)
+        self._sending_since = self._monotonic()
+        self._sending.set()
+        for worker in self._workers.values():
+            worker.wake()
+        return len(done)
+
+    def stop_sending(self) -> None:
+        """Another replica may hold the Lease: deliver nothing more (a request in flight ends)."""
+        self._sending.clear()
+        self._sending_since = None
+        for worker in self._workers.values():
+            worker.wake()
+
+    def recently_confirmed(self, since: datetime, limit: int) -> list[str]:
+        """Entry ids confirmed at or after `since` (at most `limit`, newest kept): what a leader
+        publishes so that its successor does not send them again."""
+        return self._outbox.recently_confirmed(since, limit)
 
     def stop(self, deadline_seconds: float = 10.0) -> int:
         """Deliver what can be delivered within the deadline; returns entries left pending."""
         deadline = self._monotonic() + deadline_seconds
+        self._quit.set()
+        self._write_unwritten()
+        self._drop_unwritten()
         for worker in self._workers.values():
             worker.request_stop(deadline)
         # Joining needs real time; an HTTP request in flight may hold a worker up to its
@@ -118,8 +255,39 @@ class Dispatcher:
         return left
 
     def pending(self) -> int:
-        """Entries in the outbox not yet confirmed (nor dead-lettered)."""
-        return len(self._outbox)
+        """Notifications not yet confirmed (nor dead-lettered): the outbox's entries and the
+        alerts waiting in memory for an outbox write."""
+        with self._unwritten_lock:
+            return len(self._outbox) + len(self._unwritten)
+
+    def oldest_pending_age(self) -> float | None:
+        """Seconds since the oldest outbox entry was queued (None: empty outbox)."""
+        queued = self._outbox.oldest_enqueued_at()
+        return None if queued is None else max(0.0, (self._clock() - queued).total_seconds())
+
+    def sending_since(self) -> float | None:
+        """Monotonic time this dispatcher began sending (None: it does not send)."""
+        return self._sending_since
+
+    def _drop_unwritten(self) -> None:
+        with self._unwritten_lock:
+            lost, self._unwritten = list(self._unwritten), deque()
+        for name, alert in lost:
+            log.error("stopping: alert %s for %s could not be written to the outbox: lost", alert.id, name)
+            self._report(name, alert, "dropped", "outbox_write_failed", "lost at shutdown: outbox unwritable")
+
+    def _report_skipped(self, entries: Iterable[OutboxEntry]) -> None:
+        by_notifier: dict[str, list[OutboxEntry]] = {}
+        for e in entries:
+            worker = self._workers.get(e.notifier)
+            if worker is not None:
+                worker.discard(e.id)
+            by_notifier.setdefault(e.notifier, []).append(e)
+        for name, group in by_notifier.items():
+            platform = self._notifiers[name].platform if name in self._notifiers else ""
+            self._emit(DeliveryOutcome(name, platform, tuple(e.alert.id for e in group), "skipped",
+                                       "delivered_elsewhere", "delivered by the previous leader",
+                                       self._clock(), alerts=tuple(e.alert for e in group)))
 
     def _emit(self, outcome: DeliveryOutcome) -> None:
         if self._on_outcome is None:

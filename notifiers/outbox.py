@@ -17,9 +17,14 @@ and the log append: that entry is sent again (at least once beats at most once f
 
 Bounded: when `max_entries` are pending, the oldest are dropped to make room, and returned
 so the caller counts and logs them.
+
+Across replicas the outbox cannot know what another replica delivered; `KnownDelivered` carries
+that knowledge in (entry ids from the alert history, `delivered_hash`es a leader published on
+its Lease), and `recently_confirmed` is what a leader publishes.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -64,6 +69,27 @@ def entry_id(notifier: str, alert: Alert) -> str:
     return f"{notifier}|{alert.id}"
 
 
+def delivered_hash(id: str) -> str:
+    """A compact, fixed-size stand-in for an entry id (72 bits of SHA-256, 12 characters):
+    small enough to publish thousands on a Lease annotation, collisions negligible."""
+    return base64.urlsafe_b64encode(hashlib.sha256(id.encode("utf-8")).digest()[:9]).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class KnownDelivered:
+    """Entry ids another process (the previous leader) is known to have delivered: full ids
+    (from the alert history) or their `delivered_hash`es (from the Lease)."""
+    ids: frozenset[str] = frozenset()
+    hashes: frozenset[str] = frozenset()
+
+    def __contains__(self, id: object) -> bool:
+        return isinstance(id, str) and (id in self.ids or (bool(self.hashes)
+                                                           and delivered_hash(id) in self.hashes))
+
+    def __len__(self) -> int:
+        return len(self.ids) + len(self.hashes)
+
+
 class Outbox:
     def __init__(self, directory: str | os.PathLike[str], *, max_entries: int = 10_000,
                  retention_seconds: float = 7 * 86400, max_confirmed: int = 100_000,
@@ -100,6 +126,13 @@ class Outbox:
         with self._lock:
             return [entry for entry, _ in self._pending.values()]
 
+    def oldest_enqueued_at(self) -> datetime | None:
+        """When the oldest pending entry was queued (None: nothing pending)."""
+        with self._lock:
+            for entry, _ in self._pending.values():
+                return entry.enqueued_at
+            return None
+
     def get(self, id: str) -> OutboxEntry | None:
         with self._lock:
             found = self._pending.get(id)
@@ -108,6 +141,17 @@ class Outbox:
     def is_confirmed(self, id: str) -> bool:
         with self._lock:
             return id in self._confirmed
+
+    def recently_confirmed(self, since: datetime, limit: int) -> list[str]:
+        """Ids confirmed at or after `since`, at most the `limit` newest, oldest first."""
+        cutoff = since.timestamp()
+        with self._lock:
+            out: list[str] = []
+            for id, t in reversed(self._confirmed.items()):
+                if t < cutoff or len(out) >= limit:
+                    break
+                out.append(id)
+        return out[::-1]
 
     def failed_ids(self) -> list[str]:
         with self._lock:

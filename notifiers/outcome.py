@@ -1,11 +1,18 @@
-"""What the dispatcher reports about each delivery step: metrics and the alert history read it."""
+"""What the dispatcher reports about each delivery step: metrics and the alert history read it.
+
+An outcome carries the alerts themselves (from the outbox entries), so recording it — the last
+step of the notify path, as Alertmanager's SetNotifiesStage — needs nothing from the process
+that decided them: an entry left by a previous process is recorded like any other.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Literal
 
-OutcomeResult = Literal["sent", "failed", "retried", "dropped", "paused"]
+from rules.alert import Alert
+
+OutcomeResult = Literal["sent", "failed", "retried", "dropped", "paused", "skipped", "deferred"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,15 +24,19 @@ class DeliveryOutcome:
     """sent: the platform confirmed (removed from the outbox). failed: rejected for good
     (moved to the dead letters). retried: a transient error, tried again. paused: the robot is
     held back (platform rate limit, or retries used up); the alerts stay queued. dropped: the
-    outbox was full and these, the oldest, made room."""
+    outbox was full and these, the oldest, made room. skipped: another replica (the previous
+    leader) already delivered these; not sent again. deferred: the outbox could not be written
+    (disk full, EIO): the alert waits in memory and is written again."""
     code: str
     """Platform code ("0", "93000", "130101"), "http_503", "connection", "timeout",
-    "outbox_full", "unknown_notifier"."""
+    "outbox_full", "unknown_notifier", "delivered_elsewhere", "outbox_write_failed"."""
     detail: str
     """Human-readable, redacted: never contains a key, token or secret."""
     at: datetime | None = None
     attempt: int = 0
     """For `retried`: the attempt that failed (1 = the first)."""
+    alerts: tuple[Alert, ...] = ()
+    """The alerts of `alert_ids`, in the same order."""
 
 
 OutcomeSink = Callable[[DeliveryOutcome], None]

@@ -10,6 +10,10 @@ This is the one place that retries (tenacity: exponential backoff with jitter, b
 Every HTTP attempt, retries included, takes a token from the robot's rate limiter first.
 Errors are logged when they change, not on every attempt (as Alertmanager's retry stage).
 
+Only while `may_send()` (this replica holds the Lease) does the loop take work or start an
+HTTP attempt; otherwise the entries wait, queued and on disk. A request already in flight
+when leadership goes is finished and settled.
+
 Time: the monotonic clock and sleep come from the caller. Without an injected sleep the loop
 waits on its condition variable, so `stop()` interrupts a pause at once.
 """
@@ -36,11 +40,17 @@ class Aborted(Exception):
     """Stop was requested and the next step would end after its deadline."""
 
 
+class Withheld(Exception):
+    """This replica stopped sending (lost the Lease) before the next attempt."""
+
+
 class Worker:
     def __init__(self, notifier: Notifier, *, outbox: Outbox,
                  emit: Callable[[DeliveryOutcome], None], clock: WallClock,
-                 monotonic: Monotonic, sleep: Sleep | None) -> None:
+                 monotonic: Monotonic, sleep: Sleep | None,
+                 may_send: Callable[[], bool] = lambda: True) -> None:
         self.notifier = notifier
+        self._may_send = may_send
         self._outbox = outbox
         self._emit = emit
         self._clock = clock
@@ -65,6 +75,11 @@ class Worker:
     def discard(self, entry_id: str) -> None:
         with self._cond:
             self._queue.pop(entry_id, None)
+
+    def wake(self) -> None:
+        """`may_send()` may have changed: look again."""
+        with self._cond:
+            self._cond.notify_all()
 
     def queued(self) -> int:
         with self._cond:
@@ -96,6 +111,8 @@ class Worker:
                 self.step()
             except Aborted:
                 return
+            except Withheld:
+                continue
             except Exception:  # a bug must not silently end deliveries for this robot
                 self._log.exception("%s: unexpected error in the delivery loop; pausing 30 s",
                                     self.notifier.name)
@@ -118,7 +135,7 @@ class Worker:
 
     def _wait_for_work(self) -> bool:
         with self._cond:
-            while not self._queue:
+            while not (self._queue and self._may_send()):
                 if self._stopping:
                     return False
                 self._cond.wait(1.0)
@@ -161,6 +178,8 @@ class Worker:
         with self._cond:
             if self._deadline is not None and self._monotonic() > self._deadline:
                 raise Aborted()
+        if not self._may_send():
+            raise Withheld()
         return self.notifier.deliver(message)
 
     def _on_retry(self, batch: list[OutboxEntry], state: RetryCallState) -> None:
@@ -217,4 +236,5 @@ class Worker:
         self._emit(DeliveryOutcome(
             notifier=self.notifier.name, platform=self.notifier.platform,
             alert_ids=tuple(e.alert.id for e in batch), result=result, code=code,
-            detail=detail, at=self._clock(), attempt=attempt))
+            detail=detail, at=self._clock(), attempt=attempt,
+            alerts=tuple(e.alert for e in batch)))

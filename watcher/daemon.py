@@ -13,7 +13,7 @@ import logging
 import signal
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from typing import Sequence
 
@@ -64,9 +64,8 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     health = Health()
     parts = build_components(cfg, metrics=metrics, health=health, stop=stop)
     engine, checkpoint, restored = _engine(cfg, loaded.rules, parts, started=started, replay=bool(replay_files))
-    router = AlertRouter(submit=parts.submit, clock=utcnow, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
-                         hold=max(timedelta(minutes=2), cfg.kubernetes.leader_election.lease_duration * 4),
-                         delivered_ids=parts.delivered_ids,
+    router = AlertRouter(submit=parts.submit, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
+                         hold=parts.hold, on_leading=parts.start_sending, on_following=parts.stop_sending,
                          on_dropped=lambda a: metrics.record_delivery("", "", "dropped", "follower_hold_full"))
     # A replay's records drive the pipeline's clock (`for` and windows as they happened); its
     # liveness is then when the pipeline last read the clock, not the time it read.

@@ -4,8 +4,11 @@ run in the configured time zone. (The rules' `for` / resolve timers do not need 
 pipeline thread ticks the engine every second.)
 
 The watchdog is the daemon alerting about itself: a watcher that has been silent for longer
-than `watchdog_silence` while the API answers, or an outbox that holds notifications but has
-confirmed none for as long, raises a `kea-watchdog` alert (and resolves it when it clears).
+than `watchdog_silence` while the API answers, or an outbox whose notifications have been
+stuck for as long, raises a `kea-watchdog` alert (and resolves it when it clears). "Stuck" is
+measured from the latest of: the oldest pending entry's queueing, this process's start, the
+start of its leadership (a follower sends nothing by design) and the last confirmation —
+never from "never", or a fresh daemon would alert about itself a minute after start.
 """
 from __future__ import annotations
 
@@ -67,7 +70,15 @@ class Watchdog:
     last_confirmed: Callable[[], Optional[float]]
     """Monotonic time of the last confirmed delivery (None: none yet)."""
     monotonic: Callable[[], float] = time.monotonic
+    oldest_pending_age: Callable[[], Optional[float]] = lambda: None
+    """Seconds since the oldest pending entry was queued (None: unknown)."""
+    sending_since: Callable[[], Optional[float]] = lambda: float("-inf")
+    """Monotonic time this replica began sending (None: a follower, not sending)."""
     _open: dict[str, Alert] = field(default_factory=dict)
+    _started: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._started = self.monotonic()
 
     def check(self, now: datetime) -> list[Alert]:
         problems: dict[str, str] = {}
@@ -77,9 +88,9 @@ class Watchdog:
                 seen = last()
                 if seen is not None and mono - seen > limit:
                     problems[f"watch/{resource}"] = f"watcher {resource} saw no event for {int(mono - seen)}s while the API answers"
-        pending, confirmed = self.outbox_pending(), self.last_confirmed()
-        if pending and (confirmed is None or mono - confirmed > limit):
-            problems["outbox"] = f"outbox holds {pending} notifications and confirmed none for over {int(limit)}s"
+        stuck = self._outbox_stuck(mono, limit)
+        if stuck:
+            problems["outbox"] = stuck
         out = []
         for key, detail in problems.items():
             if key not in self._open:
@@ -90,6 +101,18 @@ class Watchdog:
                 opened = self._open.pop(key)
                 out.append(self._alert(key, "resolved", f"recovered: {opened.summary}", opened.started_at, now))
         return out
+
+    def _outbox_stuck(self, mono: float, limit: float) -> str:
+        pending, sending_since = self.outbox_pending(), self.sending_since()
+        if not pending or sending_since is None:
+            return ""
+        since = max(self._started, sending_since, self.last_confirmed() or float("-inf"))
+        oldest = self.oldest_pending_age()
+        waited = mono - since if oldest is None else min(oldest, mono - since)
+        if waited <= limit:
+            return ""
+        queued = f", the oldest queued {int(oldest)}s ago" if oldest is not None else ""
+        return f"outbox holds {pending} notifications{queued}, and none confirmed for over {int(limit)}s"
 
     def _alert(self, key: str, status: str, summary: str, started: datetime, at: datetime) -> Alert:
         return Alert(rule="kea-watchdog", key=key, status=status, severity="critical", sequence=1, started_at=started,

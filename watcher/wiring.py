@@ -11,15 +11,15 @@ import os
 import socket
 import threading
 import time
-from collections import OrderedDict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
-from notifiers import DeliveryOutcome, Dispatcher, Outbox, build_notifier
+from notifiers import DeliveryOutcome, Dispatcher, KnownDelivered, Outbox, build_notifier
 from rules.alert import Alert
 from rules.model import Record
 from rules.state import Observation
+from watcher.alerting import DEFAULT_HOLD, MAX_PUBLISHED, inherited_delivered, publish_delivered
 from watcher.checkpoint import Checkpoint, Checkpointer, LocalCheckpoints, newest
 from watcher.config import Config, notifier_defaults
 from watcher.health import Health
@@ -49,9 +49,11 @@ class Components:
         defaults = notifier_defaults(cfg)
         self.notifiers = {name: build_notifier(name, raw, defaults=defaults) for name, raw in cfg.notifiers.items()}
         self.outbox = Outbox(data / "outbox", max_entries=cfg.outbox.max_entries)
+        # Sends nothing until this replica leads (the router's on_leading → start_sending).
         self.dispatcher = Dispatcher(self.notifiers, default_route=cfg.routing.default, outbox=self.outbox,
-                                     clock=utcnow, on_outcome=self._on_outcome)
-        self._recent: OrderedDict[str, Alert] = OrderedDict()
+                                     clock=utcnow, on_outcome=self._on_outcome, sending=False)
+        self.hold = DEFAULT_HOLD
+        self._inherited: tuple[float, frozenset[str]] = (0.0, frozenset())  # (monotonic takeover, hashes)
         self._last_confirmed: Optional[float] = None
         self.es = self.sink = self.history = None
         self.local_checkpoints = LocalCheckpoints(data)
@@ -104,9 +106,14 @@ class Components:
             return []
 
     def delivered_ids(self, since: datetime) -> set[str]:
+        """Outbox entry ids (`notifier|alert id`) the alert history has as sent since `since`."""
         if self.history is None:
             return set()
-        return self.history.delivered_ids(since, cluster=self.cfg.cluster)
+        out = set()
+        for delivery_id in self.history.delivered_ids(since, cluster=self.cfg.cluster, per_notifier=True):
+            alert_id, _, notifier = delivery_id.rpartition("|")
+            out.add(f"{notifier}|{alert_id}")
+        return out
 
     def on_record(self, record: Record, observation: Optional[Observation]) -> None:
         """The Elasticsearch sink's handler of each record (the pipeline calls it after the
@@ -143,28 +150,54 @@ class Components:
                         alert.id, alert.status, alert.summary)
             self.metrics.record_delivery("", "", "unrouted")
             return
-        self._recent[alert.id] = alert
-        while len(self._recent) > 50_000:
-            self._recent.popitem(last=False)
         self.dispatcher.submit(alert)
         self.metrics.outbox_pending.set(self.dispatcher.pending())
 
     def _on_outcome(self, outcome: DeliveryOutcome) -> None:
-        """Runs on a delivery thread: only cheap, non-blocking work (the sink queues)."""
+        """The last step of the notify path (Alertmanager's SetNotifiesStage): metrics, then the
+        alert history from the alerts the outcome carries — whichever process queued them.
+        Runs on a delivery thread: only cheap, non-blocking work (the sink queues)."""
         self.metrics.record_delivery(outcome.notifier, outcome.platform, outcome.result, outcome.code)
         if outcome.result == "sent":
             self._last_confirmed = time.monotonic()
         self.metrics.outbox_pending.set(self.dispatcher.pending())
         if self.history is None or outcome.result not in ("sent", "failed", "dropped"):
             return
-        for alert_id in outcome.alert_ids:
-            alert = self._recent.get(alert_id)
-            if alert is not None:
-                self.sink.put_docs([self.history.doc(alert, notifier=outcome.notifier, result=outcome.result,
-                                                     code=outcome.code, detail=outcome.detail)])
+        self.sink.put_docs([self.history.doc(alert, notifier=outcome.notifier, result=outcome.result,
+                                             code=outcome.code, detail=outcome.detail) for alert in outcome.alerts])
+
+    def known_delivered(self) -> KnownDelivered:
+        """What the previous leader delivered: its Lease annotation, and the alert history over
+        the hold window (with a margin: `delivered_at` is the other node's wall clock)."""
+        hashes = inherited_delivered(self.elector.inherited_annotations if self.elector is not None else None)
+        ids: set[str] = set()
+        try:
+            ids = self.delivered_ids(utcnow() - self.hold - timedelta(minutes=5))
+        except Exception as exc:  # ES down: the Lease's ids and the outbox still dedup
+            log.warning("could not read delivered ids from the alert history (%s); using the Lease's %d",
+                        exc.__class__.__name__, len(hashes))
+        log.info("leadership: %d deliveries known from the alert history, %d from the Lease", len(ids), len(hashes))
+        self._inherited = (time.monotonic(), hashes)
+        return KnownDelivered(frozenset(ids), hashes)
+
+    def start_sending(self) -> None:
+        """The router's on_leading: settle what the previous leader delivered, then send."""
+        self.dispatcher.start_sending(self.known_delivered())
+        self.metrics.outbox_pending.set(self.dispatcher.pending())
+
+    def stop_sending(self) -> None:
+        self.dispatcher.stop_sending()
+
+    def lease_annotations(self) -> dict[str, str]:
+        """Written on every renewal: the entries delivered within the hold window, and for a hold
+        window after a takeover what the previous leader had published."""
+        taken_at, inherited = self._inherited
+        carried = inherited if time.monotonic() - taken_at < self.hold.total_seconds() else frozenset()
+        return publish_delivered(self.dispatcher.recently_confirmed(utcnow() - self.hold, MAX_PUBLISHED), carried)
 
     def start_delivery(self) -> None:
         self.dispatcher.start()
+        self.metrics.outbox_pending.set(self.dispatcher.pending())  # what the outbox kept from before
         if self.sink is not None:
             self.sink.start()
 
@@ -218,7 +251,8 @@ class Components:
         identity = le.identity or os.environ.get("POD_NAME") or socket.gethostname()
         self.elector = kube.LeaderElector(api, le, identity=identity, stop=self.stop, on_stat=self.metrics.on_stat,
                                           on_started_leading=lambda previous: leader.became_leader(previous),
-                                          on_stopped_leading=leader.lost_leadership)
+                                          on_stopped_leading=leader.lost_leadership,
+                                          annotations=self.lease_annotations)
         self.elector.start()
 
     def stop_sources(self) -> None:
@@ -247,7 +281,9 @@ class Components:
         watchers = {w.name: (lambda w=w: w.last_event_monotonic) for w in self.sources if hasattr(w, "spec")}
         dog = Watchdog(cluster=self.cfg.cluster, silence=self.cfg.scheduler.watchdog_silence, watchers=watchers,
                        api_reachable=lambda: self._api_reachable(), outbox_pending=self.dispatcher.pending,
-                       last_confirmed=lambda: self._last_confirmed)
+                       last_confirmed=lambda: self._last_confirmed,
+                       oldest_pending_age=self.dispatcher.oldest_pending_age,
+                       sending_since=self.dispatcher.sending_since)
 
         def run() -> None:
             for alert in dog.check(utcnow()):

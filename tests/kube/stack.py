@@ -4,8 +4,8 @@ loop → collected alerts. Two stacks on one apiserver are two replicas."""
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
-from typing import Any, Optional, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Callable, Optional, Sequence
 
 from rules.engine import Engine
 from rules.loader import load_rule_set, load_text
@@ -28,7 +28,10 @@ def rules(extra: str = "") -> list:
 
 class Stack:
     def __init__(self, cp: Any, *, namespace: Optional[str], specs: Sequence[ResourceSpec] = (PODS,),
-                 rule_list: Optional[list] = None, router: bool = False, watch_timeout: float = 60.0) -> None:
+                 rule_list: Optional[list] = None, router: bool = False, watch_timeout: float = 60.0,
+                 clock: Callable[[], datetime] = utcnow, router_kwargs: Optional[dict] = None) -> None:
+        """`clock`: this replica's wall clock (a node running behind); `router_kwargs` replace
+        the router's defaults (`submit` into a real dispatcher, leadership hooks)."""
         self.api = cp.api_client()
         self.stop = threading.Event()
         self.stats = Stats()
@@ -43,14 +46,15 @@ class Stack:
         if router:
             from watcher.alerting import AlertRouter
 
-            self.router = AlertRouter(submit=self.delivered, clock=utcnow, on_alert=self.decided,
-                                      hold=timedelta(seconds=60))
+            self.router = AlertRouter(**{"submit": self.delivered, "on_alert": self.decided,
+                                         "hold": timedelta(seconds=60), **(router_kwargs or {})})
             on_alert = self.router
         else:
             def on_alert(alert):
                 self.decided(alert)
                 self.delivered(alert)
-        self.pipeline = Pipeline(self.engine, clock=utcnow, on_alert=on_alert, tick_seconds=0.2)
+        self.clock = clock
+        self.pipeline = Pipeline(self.engine, clock=clock, on_alert=on_alert, tick_seconds=0.2)
         self.records = Records(then=self.pipeline.put)
         self.watchers = [
             Watcher(self.api, spec, namespace=namespace, cluster="test", sink=self.records, stop=self.stop,
@@ -59,11 +63,12 @@ class Stack:
             for spec in specs]
         self.elector: Optional[LeaderElector] = None
 
-    def elect(self, cfg: Any, identity: str) -> LeaderElector:
+    def elect(self, cfg: Any, identity: str, **kw: Any) -> LeaderElector:
         assert self.router is not None, "leader election needs the router"
         self.elector = LeaderElector(self.api, cfg, identity=identity, stop=self.stop, on_stat=self.stats,
                                      on_started_leading=self.router.became_leader,
-                                     on_stopped_leading=self.router.lost_leadership, release_on_stop=False)
+                                     on_stopped_leading=self.router.lost_leadership, release_on_stop=False,
+                                     wall_clock=self.clock, **kw)
         return self.elector
 
     def start(self) -> "Stack":

@@ -41,6 +41,9 @@ def test_delivery_resumes_after_the_block_without_loss(blocked: Any) -> None:
 
 def test_the_pause_is_reported_as_an_outcome(blocked: Any, outcomes: Any) -> None:
     _, _, alerts = blocked
+    # The outbox empties before the worker reports "sent": wait for the outcomes themselves.
+    wait_for(lambda: len([i for o in outcomes.of("sent") for i in o.alert_ids]) >= len(alerts),
+             what="the sent outcomes")
     paused = outcomes.of("paused")
     assert [o.code for o in paused] == ["130101"]
     sent_ids = [i for o in outcomes.of("sent") for i in o.alert_ids]

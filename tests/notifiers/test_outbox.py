@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 from notifiers import Outbox
@@ -115,22 +114,61 @@ def test_entries_come_back_in_arrival_order(tmp_path: Path) -> None:
     assert [e.alert for e in Outbox(tmp_path).entries()] == alerts
 
 
-def test_kill_9_leaves_a_consistent_outbox(tmp_path: Path) -> None:
-    script = textwrap.dedent(f"""
-        import os, signal, sys
-        sys.path.insert(0, {str(ROOT)!r})
-        from notifiers import Outbox
-        from tests.notifiers.conftest import numbered_alerts
-        box = Outbox({str(tmp_path)!r})
-        alerts = numbered_alerts(10)
-        for a in alerts:
-            box.put("ops", a)
-        box.confirm([f"ops|{{a.id}}" for a in alerts[:4]])
-        os.kill(os.getpid(), signal.SIGKILL)
-    """)
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
-    box = Outbox(tmp_path)
-    alerts = numbered_alerts(10)
-    assert [e.alert.id for e in box.entries()] == [a.id for a in alerts[4:]]
-    assert all(box.is_confirmed(f"ops|{a.id}") for a in alerts[:4])
+WRITER = """
+import builtins, os, pathlib, signal, sys
+from dataclasses import replace
+sys.path.insert(0, sys.argv[1])
+from notifiers import Outbox
+from notifiers.samples import sample_alert
+
+box, base, run, kill_at = Outbox(sys.argv[2]), sample_alert("oom"), sys.argv[3], int(sys.argv[4])
+calls = 0
+
+
+def killing(fn):
+    def call(*args, **kwargs):
+        global calls
+        calls += 1
+        if calls == kill_at:  # SIGKILL just before this file-system call
+            os.kill(os.getpid(), signal.SIGKILL)
+        return fn(*args, **kwargs)
+    return call
+
+
+builtins.open = killing(builtins.open)
+for name in ("open", "fsync", "replace", "unlink"):
+    setattr(os, name, killing(getattr(os, name)))
+pathlib.Path.unlink = killing(pathlib.Path.unlink)
+i = 0
+while True:  # put two, confirm the first, until killed
+    ids = []
+    for _ in range(2):
+        entry = box.put("ops", replace(base, key=f"{run}-{i}")).entry
+        print("put", entry.id, flush=True)
+        ids.append(entry.id)
+        i += 1
+    box.confirm(ids[:1])
+    print("confirmed", ids[0], flush=True)
+"""
+
+
+def test_kill_9_during_writes_leaves_every_entry_whole_or_absent(tmp_path: Path) -> None:
+    """A writer puts and confirms in a loop and is SIGKILLed just before its N-th file-system
+    call (open, write-open, fsync, replace, unlink), for every N across two loop iterations, on
+    one directory: afterwards every file is whole, every put that returned is pending or
+    confirmed, and nothing whose confirm returned is pending (it would be sent again)."""
+    put, confirmed = set(), set()
+    for kill_at in range(40, 80):
+        proc = subprocess.run([sys.executable, "-c", WRITER, str(ROOT), str(tmp_path), f"r{kill_at}",
+                               str(kill_at)], capture_output=True, timeout=60)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+        for line in proc.stdout.splitlines():
+            kind, id = line.decode().split(" ", 1)
+            (put if kind == "put" else confirmed).add(id)
+        box = Outbox(tmp_path)
+        pending = {e.id for e in box.entries()}
+        assert not list((tmp_path / "failed").glob("*.corrupt")), f"a torn entry file (kill at {kill_at})"
+        assert all(box.is_confirmed(i) or i in pending for i in put), f"a put was lost (kill at {kill_at})"
+        assert all(box.is_confirmed(i) and i not in pending for i in confirmed), \
+            f"confirmed, yet pending: it would be sent again (kill at {kill_at})"
+    assert len(confirmed) >= 40

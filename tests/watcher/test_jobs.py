@@ -68,3 +68,33 @@ def test_daily_digest_renders_through_a_robot():
     text = n.build([alert]).message.text
     for part in ("【日报】prod-bj-1", "新告警 7", "已恢复 5", "oom-killed: 4", "shop 6", "Warning 事件 1234", "BackOff 900"):
         assert part in text, (part, text)
+
+
+def test_watchdog_does_not_call_the_outbox_stuck_before_anything_could_be_confirmed():
+    clock = Clock()
+    age = {"s": 0.0}
+    dog = Watchdog(cluster="c", silence=timedelta(seconds=900), watchers={}, api_reachable=lambda: True,
+                   outbox_pending=lambda: 3, last_confirmed=lambda: None, monotonic=clock,
+                   oldest_pending_age=lambda: age["s"], sending_since=lambda: 1000.0)
+    clock.t += 60
+    age["s"] = 60.0
+    assert dog.check(at(60)) == []  # nothing confirmed yet, but nothing has waited 900 s either
+    clock.t += 841
+    age["s"] = 901.0
+    (fired,) = dog.check(at(901))
+    assert fired.key == "outbox" and "oldest queued 901s ago" in fired.summary
+
+
+def test_watchdog_measures_an_old_outbox_from_start_or_leadership_whichever_is_later():
+    clock = Clock()
+    leading = {"since": None}
+    dog = Watchdog(cluster="c", silence=timedelta(seconds=900), watchers={}, api_reachable=lambda: True,
+                   outbox_pending=lambda: 3, last_confirmed=lambda: None, monotonic=clock,
+                   oldest_pending_age=lambda: 7200.0, sending_since=lambda: leading["since"])
+    clock.t += 1000
+    assert dog.check(at(1000)) == []  # a follower sends nothing: its outbox waits by design
+    leading["since"] = clock.t
+    clock.t += 600
+    assert dog.check(at(1600)) == []  # entries from before the restart; leading for 600 s only
+    clock.t += 301
+    assert [a.key for a in dog.check(at(1901))] == ["outbox"]

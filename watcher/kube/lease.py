@@ -23,6 +23,10 @@ held alerts the old leader may not have sent. Both callbacks run in order on the
 (as client-go runs OnStartedLeading in a goroutine): a slow one — the router may query the
 alert history — must not delay renewals past the renew deadline. Before the Lease is released,
 `on_stopped_leading` has returned, so we stop sending before anyone else may start.
+`annotations()` is written onto the Lease with every write of ours (renewals and the release):
+the leader publishes there what its successor needs to know (the recently delivered ids, see
+watcher/alerting.py); on takeover, the annotations of the Lease as the previous holder left it
+are in `inherited_annotations` before `on_started_leading` runs.
 RBAC: get, create, update on leases.
 """
 from __future__ import annotations
@@ -34,7 +38,7 @@ import random
 import threading
 import time
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 from watcher.kube.client import Conflict, KubeError, NotFound, Transport
 from watcher.normalize import MalformedObject, parse_time
@@ -70,7 +74,8 @@ class LeaderElector:
                  on_stopped_leading: Callable[[], None], stop: threading.Event,
                  on_stat: Optional[Callable[[str, float, dict], None]] = None,
                  clock: Callable[[], float] = time.monotonic, sleep: Optional[Callable[[float], Any]] = None,
-                 wall_clock: Callable[[], datetime] = utcnow, release_on_stop: bool = True) -> None:
+                 wall_clock: Callable[[], datetime] = utcnow, release_on_stop: bool = True,
+                 annotations: Callable[[], Mapping[str, str]] = dict) -> None:
         """`cfg`: `watcher.config.LeaderElection`. `release_on_stop=False` leaves the lease to
         expire when `stop` is set (what a crash looks like; for tests)."""
         if not identity:
@@ -87,6 +92,8 @@ class LeaderElector:
         self.stop, self.clock, self.wall_clock = stop, clock, wall_clock
         self.on_stat = on_stat or (lambda name, value, labels: None)
         self.release_on_stop = release_on_stop
+        self.annotations = annotations
+        self.inherited_annotations: dict[str, str] = {}
         self._quit = threading.Event()
         self.sleep = sleep or self._wait
         self._transport = Transport(api_client)
@@ -224,6 +231,8 @@ class LeaderElector:
                 body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                         "metadata": {"name": self.name, "namespace": self.namespace},
                         "spec": self._spec(now, acquire=now, transitions=0)}
+                body["metadata"]["annotations"] = self._annotations()
+                self.inherited_annotations = {}
                 created = self._transport.json("POST", self._path.rsplit("/", 1)[0], body=body, timeout=self._timeout())
                 self._won(created, previous=None)
                 return
@@ -236,6 +245,7 @@ class LeaderElector:
             transitions = int(spec.get("leaseTransitions") or 0) + (0 if ours else 1)
             acquire = _time(spec.get("acquireTime")) if ours else None
             previous = _time(spec.get("renewTime"))
+            self.inherited_annotations = dict((lease.get("metadata") or {}).get("annotations") or {})
             updated = self._put(lease, self._spec(now, acquire=acquire or now, transitions=transitions))
             if holder and not ours:
                 log.warning("leader election: took over lease %s from %s (last renewed %s)",
@@ -287,9 +297,17 @@ class LeaderElector:
         meta = lease.get("metadata") or {}
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": self.name, "namespace": self.namespace,
-                             "resourceVersion": meta.get("resourceVersion")},
+                             "resourceVersion": meta.get("resourceVersion"),
+                             "annotations": self._annotations()},
                 "spec": spec}
         return self._transport.json("PUT", self._path, body=body, timeout=self._timeout())
+
+    def _annotations(self) -> dict[str, str]:
+        try:
+            return {str(k): str(v) for k, v in self.annotations().items()}
+        except Exception:  # what we publish must never cost us the Lease
+            log.exception("leader election: cannot compute the Lease annotations; writing none")
+            return {}
 
     def _spec(self, now: datetime, *, acquire: datetime, transitions: int) -> dict:
         return {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_duration),
