@@ -18,8 +18,9 @@ from typing import Iterable
 MASK = "***"
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # Query parameters that carry credentials (WeCom key, DingTalk access_token and sign).
-    (re.compile(r"(?i)\b(key|access_token|token|sign|secret|password|api_key)=([^&\s'\"<>)]+)"),
+    # Query parameters that carry credentials (WeCom key, DingTalk access_token and sign); the
+    # short names only in a query (our own logs say `key=<alert key>`), the telling ones anywhere.
+    (re.compile(r"(?i)([?&](?:key|token|sign)|\b(?:access_token|secret|password|api_key))=([^&\s'\"<>)]+)"),
      r"\1=" + MASK),
     # Feishu/Lark: the token is the last path segment of /open-apis/bot/v2/hook/<token>.
     (re.compile(r"(/hook/)[^/?#\s'\"<>)]+"), r"\1" + MASK),

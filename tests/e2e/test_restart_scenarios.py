@@ -127,7 +127,11 @@ def test_a_kill_right_after_the_first_firing_loses_and_repeats_nothing(tmp_path,
             apply_endpointslice(api, ns, svc, ready(2))
         wait_for(lambda: all(said(wecom, "【恢复】", s) == 1 for s in SERVICES), timeout=60, what="every recovery")
         d.stop()
-    assert all(said(wecom, "【告警】", s) == 1 for s in SERVICES), wecom.texts()
+    # Nothing lost, nothing repeated but what was in flight: the kill may land between the
+    # platform's answer and the outbox's confirmation (the one at-least-once window, README
+    # "Delivery"), and a robot's worker sends one message at a time.
+    firings = [said(wecom, "【告警】", s) for s in SERVICES]
+    assert all(n >= 1 for n in firings) and sum(firings) <= len(SERVICES) + 1, wecom.texts()
 
 
 def test_what_happened_while_the_daemon_was_stopped_is_news(tmp_path, kube_control_plane, kube_namespace, wecom):

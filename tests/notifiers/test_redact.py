@@ -21,3 +21,10 @@ def test_registered_literals_are_masked_anywhere() -> None:
     register_secrets(["SEC-literal-xyz-123", "short"])
     assert redact("secret SEC-literal-xyz-123 in a message; short stays") == \
         "secret *** in a message; short stays"
+
+
+def test_our_own_key_fields_in_log_lines_stay_readable() -> None:
+    line = "alert decision rule=oom-killed key=shop/web-1/app status=firing"
+    assert redact(line) == line
+    assert redact("retry: token=abc and password=hunter22") == "retry: token=abc and password=***"
+    assert redact("https://x.invalid/send?token=abc&sign=s") == "https://x.invalid/send?token=***&sign=***"
