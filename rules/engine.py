@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Optional, Sequence
 
 from rules import migrate
-from rules.alert import Alert
+from rules.alert import Alert, AlertStatus
 from rules.context import Context
 from rules.deadlines import Deadlines
 from rules.detectors import Detection
@@ -27,7 +27,7 @@ from rules.incidents import SNAPSHOT_VERSION, Incident, from_snapshot, restored_
 from rules.match import as_text
 from rules.model import Record
 from rules.rule import Rule
-from rules.state import Observation
+from rules.state import ClusterState, Observation
 from rules.views import views as record_views
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -44,7 +44,7 @@ class Engine:
         self.match_counts: dict[str, int] = {}
         """Records that matched each rule since start (for metrics)."""
         self._incidents: dict[str, dict[str, Incident]] = {}
-        self._deadlines: dict[str, Deadlines] = {}
+        self._deadlines: dict[str, Deadlines[str]] = {}
         self._last_now = self.ctx.stale_before
         """The newest `now` seen: the time of changes decided outside `process`/`tick`."""
         self._later: list[Alert] = []
@@ -70,7 +70,7 @@ class Engine:
         self.ctx.stale_before = value
 
     @property
-    def state(self):
+    def state(self) -> ClusterState:
         """The shared cluster state (`rules.state.ClusterState`)."""
         return self.ctx.state
 
@@ -158,7 +158,7 @@ class Engine:
             self._later.extend(migrate.resolve_all(self, plan.old[name], old_incidents.get(name, {}), when))
         return plan.how
 
-    def alert_for(self, rule: Rule, inc: Incident, status: str, at: datetime) -> Alert:
+    def alert_for(self, rule: Rule, inc: Incident, status: AlertStatus, at: datetime) -> Alert:
         """The alert that tells `inc`'s state (for `rules.migrate`)."""
         return self._alert(rule, inc, status, at)
 
@@ -349,7 +349,7 @@ class Engine:
         inc.state, inc.sequence, inc.notified_at, inc.notified_count = "firing", 1, now, inc.count
         return [self._alert(rule, inc, "firing", inc.started_at)]
 
-    def _alert(self, rule: Rule, inc: Incident, status: str, at: datetime) -> Alert:
+    def _alert(self, rule: Rule, inc: Incident, status: AlertStatus, at: datetime) -> Alert:
         det = inc.detection.materialize()
         rec = det.record
         fields = dict(det.fields or {})
@@ -387,7 +387,7 @@ class _RuleIndex:
                 for v in values:
                     self.by_value.setdefault(v, []).append(i)
 
-    def candidates(self, views: list[dict]) -> list[Rule]:
+    def candidates(self, views: list[dict[str, Any]]) -> list[Rule]:
         if self.field is None:
             return self.rules
         hits: set[int] = set()
