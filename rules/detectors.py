@@ -28,7 +28,8 @@ class Detection:
     incident: str
     """Occurrence id from the object's own data (see `Alert.incident`)."""
     at: datetime
-    record: Record
+    record: Optional[Record]
+    """None for an incident restored from its alert (a restart) until a record refreshes it."""
     fields: Optional[dict[str, Any]] = None
     summary: str = ""
     active: bool = True
@@ -88,12 +89,15 @@ def _describe(record: Record, view: Mapping[str, Any]) -> str:
 
 
 def _any_detail(det: Detection) -> tuple[dict[str, Any], str]:
-    return _view_fields(det.record, _view_of(det)), _describe(det.record, _view_of(det))
+    record, view = _seen(det)
+    return _view_fields(record, view), _describe(record, view)
 
 
-def _view_of(det: Detection) -> Mapping[str, Any]:
-    assert det.view is not None, "detections described from their view carry it"
-    return det.view
+def _seen(det: Detection) -> tuple[Record, Mapping[str, Any]]:
+    """The record and view a detection with a `describe` callback was made from (only one
+    restored from an alert has neither, and it comes described)."""
+    assert det.record is not None and det.view is not None, "a described detection has its record and view"
+    return det.record, det.view
 
 
 def _view_fields(record: Record, view: Mapping[str, Any]) -> dict[str, Any]:
@@ -192,10 +196,11 @@ class FrequencyDetector:
         return out
 
     def _detail(self, det: Detection) -> tuple[dict[str, Any], str]:
-        fields = {**_view_fields(det.record, _view_of(det)), "count": det.count, "threshold": self.threshold,
+        record, view = _seen(det)
+        fields = {**_view_fields(record, view), "count": det.count, "threshold": self.threshold,
                   "window": _fmt(self.window)}
         verb = f"{det.count}× in" if det.active else f"below {self.threshold} in"
-        return fields, f"{verb} {_fmt(self.window)}: {_describe(det.record, _view_of(det))}"
+        return fields, f"{verb} {_fmt(self.window)}: {_describe(record, view)}"
 
     def _prune(self, key: str, now: datetime) -> int:
         """Drop hits older than the window; returns the count left (kept as a running total)."""

@@ -355,7 +355,8 @@ class Engine:
         fields = dict(det.fields or {})
         if rule.detector.instant and inc.count > 1:
             fields["occurrences"] = inc.count
-        if rec is None and inc.restored is not None:
+        if rec is None:
+            assert inc.restored is not None, "a detection without a record is one restored from its alert"
             return replace(inc.restored, status=status, at=at, count=inc.count, sequence=max(inc.sequence, 1),
                            summary=det.summary, fields=fields)
         return Alert(
