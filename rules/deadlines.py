@@ -3,23 +3,25 @@ from __future__ import annotations
 
 import heapq
 from datetime import datetime
-from typing import Hashable
+from typing import Generic, Hashable, TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 
-class Deadlines:
+class Deadlines(Generic[K]):
     """`schedule(key, when)` replaces a key's due time; `pop_due(now)` returns the keys whose
     time has come, in time order. Superseded heap entries are skipped lazily and compacted
     when they outnumber the live ones."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[datetime, int, Hashable]] = []
-        self._due: dict[Hashable, datetime] = {}
+        self._heap: list[tuple[datetime, int, K]] = []
+        self._due: dict[K, datetime] = {}
         self._seq = 0
 
     def __len__(self) -> int:
         return len(self._due)
 
-    def schedule(self, key: Hashable, when: datetime) -> None:
+    def schedule(self, key: K, when: datetime) -> None:
         if self._due.get(key) == when:
             return
         self._due[key] = when
@@ -29,11 +31,11 @@ class Deadlines:
             self._heap = [(w, i, k) for w, i, k in self._heap if self._due.get(k) == w]
             heapq.heapify(self._heap)
 
-    def cancel(self, key: Hashable) -> None:
+    def cancel(self, key: K) -> None:
         self._due.pop(key, None)
 
-    def pop_due(self, now: datetime) -> list[Hashable]:
-        out = []
+    def pop_due(self, now: datetime) -> list[K]:
+        out: list[K] = []
         heap, due = self._heap, self._due
         while heap and heap[0][0] <= now:
             when, _, key = heapq.heappop(heap)

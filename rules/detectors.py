@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol
 
 from rules.deadlines import Deadlines
-from rules.model import Record, Termination
+from rules.model import EndpointAddress, Record, Termination
 from rules.state import ServiceEndpoints
 from rules.views import container_fields
 
@@ -28,7 +28,8 @@ class Detection:
     incident: str
     """Occurrence id from the object's own data (see `Alert.incident`)."""
     at: datetime
-    record: Record
+    record: Optional[Record]
+    """None for an incident restored from its alert (a restart) until a record refreshes it."""
     fields: Optional[dict[str, Any]] = None
     summary: str = ""
     active: bool = True
@@ -59,10 +60,10 @@ class Detector(Protocol):
     """True when the detector only acts on occurrences (a change that is not one — an Event's
     metadata update, a deletion — can skip the rule without matching)."""
 
-    def observe(self, rule: "Rule", record: Record, views: list[dict[str, Any]], now: datetime,
-                ctx: "Context") -> list[Detection]: ...
+    def observe(self, rule: Rule, record: Record, views: list[dict[str, Any]], now: datetime,
+                ctx: Context) -> list[Detection]: ...
 
-    def expire(self, rule: "Rule", now: datetime) -> list[Detection]: ...
+    def expire(self, rule: Rule, now: datetime) -> list[Detection]: ...
 
 
 def _when(record: Record, now: datetime) -> datetime:
@@ -88,7 +89,15 @@ def _describe(record: Record, view: Mapping[str, Any]) -> str:
 
 
 def _any_detail(det: Detection) -> tuple[dict[str, Any], str]:
-    return _view_fields(det.record, det.view), _describe(det.record, det.view)
+    record, view = _seen(det)
+    return _view_fields(record, view), _describe(record, view)
+
+
+def _seen(det: Detection) -> tuple[Record, Mapping[str, Any]]:
+    """The record and view a detection with a `describe` callback was made from (only one
+    restored from an alert has neither, and it comes described)."""
+    assert det.record is not None and det.view is not None, "a described detection has its record and view"
+    return det.record, det.view
 
 
 def _view_fields(record: Record, view: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,7 +113,8 @@ class AnyDetector:
     instant = True
     counts_occurrences = True
 
-    def observe(self, rule, record, views, now, ctx):
+    def observe(self, rule: Rule, record: Record, views: list[dict[str, Any]], now: datetime,
+                ctx: Context) -> list[Detection]:
         n = ctx.occurrences
         if n <= 0:
             return []
@@ -117,7 +127,7 @@ class AnyDetector:
             ))
         return out
 
-    def expire(self, rule, now):
+    def expire(self, rule: Rule, now: datetime) -> list[Detection]:
         return []
 
 
@@ -137,13 +147,14 @@ class FrequencyDetector:
     type = "frequency"
     instant = False
     counts_occurrences = True
-    _hits: dict[str, deque] = field(default_factory=dict)
+    _hits: dict[str, deque[_Hit]] = field(default_factory=dict)
     _totals: dict[str, int] = field(default_factory=dict)
     _last: dict[str, Detection] = field(default_factory=dict)
-    _expiry: Deadlines = field(default_factory=Deadlines)
+    _expiry: Deadlines[str] = field(default_factory=Deadlines)
     """When each key's oldest hit leaves the window."""
 
-    def observe(self, rule, record, views, now, ctx):
+    def observe(self, rule: Rule, record: Record, views: list[dict[str, Any]], now: datetime,
+                ctx: Context) -> list[Detection]:
         n = ctx.occurrences
         if n <= 0 or _when(record, now) < ctx.stale_before:
             return []
@@ -165,7 +176,7 @@ class FrequencyDetector:
             out.append(det)
         return out
 
-    def expire(self, rule, now):
+    def expire(self, rule: Rule, now: datetime) -> list[Detection]:
         out = []
         for key in self._expiry.pop_due(now):
             if key not in self._hits:
@@ -185,10 +196,11 @@ class FrequencyDetector:
         return out
 
     def _detail(self, det: Detection) -> tuple[dict[str, Any], str]:
-        fields = {**_view_fields(det.record, det.view), "count": det.count, "threshold": self.threshold,
+        record, view = _seen(det)
+        fields = {**_view_fields(record, view), "count": det.count, "threshold": self.threshold,
                   "window": _fmt(self.window)}
         verb = f"{det.count}× in" if det.active else f"below {self.threshold} in"
-        return fields, f"{verb} {_fmt(self.window)}: {_describe(det.record, det.view)}"
+        return fields, f"{verb} {_fmt(self.window)}: {_describe(record, view)}"
 
     def _prune(self, key: str, now: datetime) -> int:
         """Drop hits older than the window; returns the count left (kept as a running total)."""
@@ -215,7 +227,8 @@ class OomKilledDetector:
     instant = True
     counts_occurrences = False
 
-    def observe(self, rule, record, views, now, ctx):
+    def observe(self, rule: Rule, record: Record, views: list[dict[str, Any]], now: datetime,
+                ctx: Context) -> list[Detection]:
         pod = record.pod
         if pod is None or record.watch_type == "DELETED":
             return []
@@ -237,7 +250,7 @@ class OomKilledDetector:
             ))
         return out
 
-    def expire(self, rule, now):
+    def expire(self, rule: Rule, now: datetime) -> list[Detection]:
         return []
 
     def _is_oom(self, t: Termination) -> bool:
@@ -266,13 +279,15 @@ class EndpointsUnhealthyDetector:
     instant = False
     counts_occurrences = False
 
-    def observe(self, rule, record, views, now, ctx):
+    def observe(self, rule: Rule, record: Record, views: list[dict[str, Any]], now: datetime,
+                ctx: Context) -> list[Detection]:
         svc = ctx.obs.service
         if svc is None or not views or not ctx.obs.authoritative:
             return []
         return [self.judge(rule, record, views[0], svc, now, ctx)]
 
-    def judge(self, rule, record, view, svc: ServiceEndpoints, now, ctx) -> Detection:
+    def judge(self, rule: Rule, record: Record, view: Mapping[str, Any], svc: ServiceEndpoints, now: datetime,
+              ctx: Context) -> Detection:
         """The detection for Service `svc` as it stands (also used to prime a new rule)."""
         ready, total = svc.ready, svc.total
         active = self._unhealthy(ready, total)
@@ -298,7 +313,7 @@ class EndpointsUnhealthyDetector:
             summary=summary, active=active, level=total - ready, kind="Service", name=svc.service,
         )
 
-    def expire(self, rule, now):
+    def expire(self, rule: Rule, now: datetime) -> list[Detection]:
         return []
 
     def _unhealthy(self, ready: int, total: int) -> bool:
@@ -309,7 +324,7 @@ class EndpointsUnhealthyDetector:
         return ready < total
 
 
-def _addr(a) -> dict[str, Any]:
+def _addr(a: EndpointAddress) -> dict[str, Any]:
     return {"ip": a.ip, "ready": a.ready, "node": a.node, "pod": a.pod}
 
 

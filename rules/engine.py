@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, Optional, Sequence
 
 from rules import migrate
-from rules.alert import Alert
+from rules.alert import Alert, AlertStatus
 from rules.context import Context
 from rules.deadlines import Deadlines
 from rules.detectors import Detection
@@ -26,7 +26,7 @@ from rules.incidents import SNAPSHOT_VERSION, Incident, from_snapshot, restored_
 from rules.index import RuleIndex
 from rules.model import Record
 from rules.rule import Rule
-from rules.state import Observation
+from rules.state import ClusterState, Observation
 from rules.views import views as record_views
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -43,7 +43,7 @@ class Engine:
         self.match_counts: dict[str, int] = {}
         """Records that matched each rule since start (for metrics)."""
         self._incidents: dict[str, dict[str, Incident]] = {}
-        self._deadlines: dict[str, Deadlines] = {}
+        self._deadlines: dict[str, Deadlines[str]] = {}
         self._last_now = self.ctx.stale_before
         """The newest `now` seen: the time of changes decided outside `process`/`tick`."""
         self._later: list[Alert] = []
@@ -69,7 +69,7 @@ class Engine:
         self.ctx.stale_before = value
 
     @property
-    def state(self):
+    def state(self) -> ClusterState:
         """The shared cluster state (`rules.state.ClusterState`)."""
         return self.ctx.state
 
@@ -157,7 +157,7 @@ class Engine:
             self._later.extend(migrate.resolve_all(self, plan.old[name], old_incidents.get(name, {}), when))
         return plan.how
 
-    def alert_for(self, rule: Rule, inc: Incident, status: str, at: datetime) -> Alert:
+    def alert_for(self, rule: Rule, inc: Incident, status: AlertStatus, at: datetime) -> Alert:
         """The alert that tells `inc`'s state (for `rules.migrate`)."""
         return self._alert(rule, inc, status, at)
 
@@ -348,13 +348,14 @@ class Engine:
         inc.state, inc.sequence, inc.notified_at, inc.notified_count = "firing", 1, now, inc.count
         return [self._alert(rule, inc, "firing", inc.started_at)]
 
-    def _alert(self, rule: Rule, inc: Incident, status: str, at: datetime) -> Alert:
+    def _alert(self, rule: Rule, inc: Incident, status: AlertStatus, at: datetime) -> Alert:
         det = inc.detection.materialize()
         rec = det.record
         fields = dict(det.fields or {})
         if rule.detector.instant and inc.count > 1:
             fields["occurrences"] = inc.count
-        if rec is None and inc.restored is not None:
+        if rec is None:
+            assert inc.restored is not None, "a detection without a record is one restored from its alert"
             return replace(inc.restored, status=status, at=at, count=inc.count, sequence=max(inc.sequence, 1),
                            summary=det.summary, fields=fields)
         return Alert(

@@ -74,7 +74,7 @@ def from_snapshot(doc: Mapping[str, Any]) -> tuple[str, Incident]:
 def restored_incident(alert: Alert, *, state: IncidentState = "firing",
                       since: Optional[datetime] = None) -> Incident:
     """An incident rebuilt from the alert that announced it (from a snapshot or the history)."""
-    det = Detection(key=alert.key, incident=alert.incident, at=alert.started_at, record=None,  # type: ignore[arg-type]
+    det = Detection(key=alert.key, incident=alert.incident, at=alert.started_at, record=None,
                     fields=dict(alert.fields), summary=alert.summary, kind=alert.kind, name=alert.name)
     return Incident(detection=det, incident=alert.incident, state=state, started_at=alert.started_at,
                     since=since or alert.started_at, count=alert.count, sequence=alert.sequence,

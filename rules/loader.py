@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from rules import durations
-from rules.detectors import AnyDetector, EndpointsUnhealthyDetector, FrequencyDetector, OomKilledDetector
+from rules.detectors import AnyDetector, Detector, EndpointsUnhealthyDetector, FrequencyDetector, OomKilledDetector
 from rules.match import MatchError, compile_namespaces, compile_field, compile_selector, exact_values
-from rules.rule import Rule
+from rules.rule import RecordTest, Rule, ViewTest
 from rules.views import FIELDS
-from rules.yamldoc import Lines, Problem, YamlDocError, load_documents, read_bounded
+from rules.yamldoc import KeyPath, Lines, Problem, YamlDocError, load_documents, read_bounded
 
 RULE_KEYS = {
     "name", "description", "source", "match", "detector", "severity", "group_by", "repeat_interval",
@@ -124,7 +124,9 @@ def load_text(text: str, file: str) -> LoadResult:
     return result
 
 
-def _rule_entries(data: Any, lines: Lines, problems: list[Problem]) -> list[tuple[tuple, Any]]:
+def _rule_entries(data: Any, lines: Lines, problems: list[Problem]) -> list[tuple[KeyPath, Any]]:
+    items: Any
+    base: KeyPath
     if isinstance(data, dict) and "rules" in data and "name" not in data:
         extra = set(data) - {"rules"}
         if extra:
@@ -143,11 +145,11 @@ def _rule_entries(data: Any, lines: Lines, problems: list[Problem]) -> list[tupl
 class _RuleChecker:
     """Validates one rule mapping; collects every problem with its line."""
 
-    def __init__(self, raw: Any, path: tuple, lines: Lines) -> None:
+    def __init__(self, raw: Any, path: KeyPath, lines: Lines) -> None:
         self.raw, self.path, self.lines = raw, path, lines
         self.problems: list[Problem] = []
 
-    def fail(self, subpath: tuple, message: str) -> None:
+    def fail(self, subpath: KeyPath, message: str) -> None:
         self.problems.append(self.lines.problem((*self.path, *subpath), message))
 
     def build(self) -> Rule | None:
@@ -174,7 +176,7 @@ class _RuleChecker:
         record_tests, view_tests, exact = self._match(source, det_type, where)
         group_by = self._group_by(source, where)
         timing = {k: self._duration(k, where) for k in ("repeat_interval", "for", "resolve_after")}
-        condition = DETECTORS.get(det_type, {}).get("condition")
+        condition = DETECTORS.get(det_type or "", {}).get("condition")
         if "for" in raw and condition is False:
             self.fail(("for",), f"{where}`for` applies to condition detectors (frequency, endpoints_unhealthy), not `{det_type}`")
         if "resolve_after" in raw and condition is True:
@@ -198,7 +200,7 @@ class _RuleChecker:
             origin=f"{self.lines.file}:{self.lines.line(self.path)}", key_lines=key_lines, text_lines=text_lines,
         )
 
-    def _detector(self, source: str | None, where: str):
+    def _detector(self, source: str | None, where: str) -> tuple[Detector | None, str | None]:
         spec = self.raw.get("detector")
         if isinstance(spec, str):
             spec = {"type": spec}
@@ -221,7 +223,7 @@ class _RuleChecker:
                                              f"{_suggest(key, info['options'])}")
         return self._make_detector(kind, spec, where), kind
 
-    def _make_detector(self, kind: str, spec: Mapping[str, Any], where: str):
+    def _make_detector(self, kind: str, spec: Mapping[str, Any], where: str) -> Detector:
         at = ("detector",)
         if kind == "any":
             return AnyDetector()
@@ -252,10 +254,11 @@ class _RuleChecker:
             self.fail((*at, "min_ready_ratio"), f"{where}`min_ready_ratio` must be a number in (0, 1], got {ratio!r}")
         return EndpointsUnhealthyDetector(min_ready=min_ready, min_ready_ratio=ratio)
 
-    def _match(self, source: str | None, det_type: str | None, where: str):
+    def _match(self, source: str | None, det_type: str | None,
+               where: str) -> tuple[list[RecordTest], list[ViewTest], dict[str, frozenset[str]]]:
         spec = self.raw.get("match", {})
-        record_tests: list[Callable[[Any], bool]] = []
-        view_tests: list[Callable[[Mapping[str, Any]], bool]] = []
+        record_tests: list[RecordTest] = []
+        view_tests: list[ViewTest] = []
         exact: dict[str, frozenset[str]] = {}
         if spec is None:
             spec = {}
@@ -268,10 +271,10 @@ class _RuleChecker:
             try:
                 if key == "namespaces":
                     test = compile_namespaces(value, path)
-                    record_tests.append(lambda r, t=test: t(r.namespace))
+                    record_tests.append(_on_namespace(test))
                 elif key == "labels":
                     sel = compile_selector(value, path)
-                    record_tests.append(lambda r, s=sel: s(r.labels))
+                    record_tests.append(_on_labels(sel))
                 elif source is not None and key not in known:
                     self.fail(path, f"{where}unknown field `{key}` for source `{source}`{_suggest(key, known)}")
                 else:
@@ -304,7 +307,7 @@ class _RuleChecker:
     def _duration(self, key: str, where: str) -> timedelta:
         return self._duration_value(self.raw.get(key), (key,), where) or timedelta(0)
 
-    def _duration_value(self, value: Any, path: tuple, where: str, required: bool = False):
+    def _duration_value(self, value: Any, path: KeyPath, where: str, required: bool = False) -> timedelta | None:
         if value is None:
             if required:
                 self.fail(path, f"{where}`{path[-1]}` is required (a duration like 30s, 5m, 1h)")
@@ -337,6 +340,14 @@ class _RuleChecker:
             self.fail((key,), f"{where}`{key}` must be true or false, got {value!r}")
             return default
         return value
+
+
+def _on_namespace(test: Callable[[str], bool]) -> RecordTest:
+    return lambda record: test(record.namespace)
+
+
+def _on_labels(selector: Callable[[Mapping[str, str]], bool]) -> RecordTest:
+    return lambda record: selector(record.labels)
 
 
 def _digest(value: Any) -> str:

@@ -110,15 +110,23 @@ def _compile_ops(spec: Mapping[str, Any], path: Sequence[str | int]) -> Predicat
         where = [*path, op]
         if op == "not":
             inner = compile_value(arg, where)
-            tests.append(lambda v, inner=inner: not inner(v))
+            tests.append(_negated(inner))
         elif op in _COMPARE:
             if isinstance(arg, bool) or not isinstance(arg, (int, float)):
                 raise MatchError(where, f"`{op}` expects a number, got {arg!r}")
             cmp = _COMPARE[op]
-            tests.append(lambda v, cmp=cmp, arg=arg: isinstance(v, (int, float)) and not isinstance(v, bool) and cmp(v, arg))
+            tests.append(_compared(cmp, arg))
         else:
             raise MatchError(where, f"unknown operator `{op}`: expected one of not, gt, gte, lt, lte")
     return lambda v: all(t(v) for t in tests)
+
+
+def _negated(inner: Predicate) -> Predicate:
+    return lambda v: not inner(v)
+
+
+def _compared(cmp: Callable[[float, float], bool], arg: float) -> Predicate:
+    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and cmp(v, arg)
 
 
 def compile_selector(spec: Any, path: Sequence[str | int]) -> Callable[[Mapping[str, str]], bool]:
@@ -137,7 +145,7 @@ def compile_selector(spec: Any, path: Sequence[str | int]) -> Callable[[Mapping[
     return lambda labels: all(t(labels) for t in terms)
 
 
-def _selector_term(m: re.Match) -> Callable[[Mapping[str, str]], bool]:
+def _selector_term(m: re.Match[str]) -> Callable[[Mapping[str, str]], bool]:
     if m["neg"]:
         key = m["nkey"]
         return lambda labels: key not in labels
@@ -155,7 +163,9 @@ def _selector_term(m: re.Match) -> Callable[[Mapping[str, str]], bool]:
 
 def _split_selector(text: str) -> list[str]:
     """Split on commas outside parentheses."""
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    cur: list[str] = []
+    depth = 0
     for ch in text:
         depth += ch == "("
         depth -= ch == ")"

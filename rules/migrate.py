@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from rules.alert import Alert
+from rules.detectors import EndpointsUnhealthyDetector
 from rules.incidents import Incident
 from rules.rule import Rule
 
@@ -61,8 +62,8 @@ def carry_over(engine: "Engine", rule: Rule, old: dict[str, Incident], prev: Opt
         if prev is not None and prev.detector.instant:
             return dict(old), []
         return {}, resolve_all(engine, prev, old, now)
-    if hasattr(rule.detector, "judge"):
-        return _rejudge_services(engine, rule, old, prev, now)
+    if isinstance(rule.detector, EndpointsUnhealthyDetector):  # the one that can judge from the state
+        return _rejudge_services(engine, rule, rule.detector, old, prev, now)
     return {}, resolve_all(engine, prev, old, now)
 
 
@@ -74,8 +75,8 @@ def resolve_all(engine: "Engine", rule: Optional[Rule], incidents: dict[str, Inc
     return [engine.alert_for(rule, inc, "resolved", now) for inc in incidents.values() if inc.state == "firing"]
 
 
-def _rejudge_services(engine: "Engine", rule: Rule, old: dict[str, Incident], prev: Optional[Rule],
-                      now: datetime) -> tuple[dict[str, Incident], list[Alert]]:
+def _rejudge_services(engine: "Engine", rule: Rule, detector: EndpointsUnhealthyDetector, old: dict[str, Incident],
+                      prev: Optional[Rule], now: datetime) -> tuple[dict[str, Incident], list[Alert]]:
     kept: dict[str, Incident] = {}
     resolved: list[Alert] = []
     judged: set[str] = set()
@@ -85,7 +86,7 @@ def _rejudge_services(engine: "Engine", rule: Rule, old: dict[str, Incident], pr
         views = rule.matching_views(engine.views_of(record))
         if not views:
             continue
-        det = rule.detector.judge(rule, record, views[0], svc, now, engine.ctx)  # type: ignore[attr-defined]
+        det = detector.judge(rule, record, views[0], svc, now, engine.ctx)
         judged.add(det.key)
         inc = old.get(det.key)
         if det.active and inc is not None and inc.state == "firing":

@@ -63,7 +63,7 @@ def compile_search(pattern: str) -> Callable[[str], bool]:
     return search
 
 
-def _words_search(pattern: str, words: re.Match) -> Callable[[str], bool]:
+def _words_search(pattern: str, words: re.Match[str]) -> Callable[[str], bool]:
     if words["flags"]:
         regex = re.compile(pattern)
         return lambda text: regex.search(text) is not None

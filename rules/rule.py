@@ -6,9 +6,11 @@ from datetime import timedelta
 from typing import Any, Callable, Mapping
 
 from rules.detectors import Detector
+from rules.model import Record
+from rules.yamldoc import KeyPath
 
 ViewTest = Callable[[Mapping[str, Any]], bool]
-RecordTest = Callable[[Any], bool]
+RecordTest = Callable[[Record], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +44,10 @@ class Rule:
     detector_fingerprint: str = ""
     """Digest of source + detector spec: a reload that changes only match/severity/... keeps
     the detector's memory (e.g. which OOMs it has already seen)."""
-    key_lines: Mapping[tuple, int] = field(default_factory=dict, compare=False, repr=False)
+    key_lines: Mapping[KeyPath, int] = field(default_factory=dict, compare=False, repr=False)
     """Line of every key and item under the rule (path relative to it, e.g. `("notify", 1)`),
     so checks made after loading (notifier names, templates) name the offending line."""
-    text_lines: Mapping[tuple, int] = field(default_factory=dict, compare=False, repr=False)
+    text_lines: Mapping[KeyPath, int] = field(default_factory=dict, compare=False, repr=False)
     """First text line of each literal block (`|`) under the rule: its lines are the file's."""
     exact: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """Fields the rule requires to equal one of a few values (from plain `match` values): the
@@ -61,7 +63,7 @@ class Rule:
             path = path[:-1]
         return file, self.key_lines.get(path, int(line) if line.isdigit() else 0)
 
-    def matches(self, record: Any) -> bool:
+    def matches(self, record: Record) -> bool:
         for test in self.record_tests:
             if not test(record):
                 return False

@@ -28,7 +28,7 @@ FIELDS: dict[str, frozenset[str]] = {
 def views(record: Record, obs: Optional[Observation] = None) -> Iterator[dict[str, Any]]:
     """Yield the flat views of one record. With the record's `Observation`, an endpoints record's
     counts are its Service's (all slices and address families), not the one slice's."""
-    base = {
+    base: dict[str, Any] = {
         "cluster": record.cluster,
         "kind": record.kind,
         "watch_type": record.watch_type,

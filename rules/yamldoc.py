@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Union
 
 import yaml
 
-Path = tuple  # of str | int
+Key = Union[str, int, float]
+"""A mapping key as YAML gives it (a bool is an int); a list index is an int."""
+KeyPath = tuple[Key, ...]
+"""Keys and indexes from the document root to a value: `("rules", 0, "match")`."""
 
 MAX_BYTES = 1024 * 1024
 MAX_DEPTH = 64
@@ -39,26 +42,26 @@ class YamlDocError(ValueError):
 
 
 class Lines:
-    """Path (keys and indexes from the document root) -> 1-based line."""
+    """Key path (keys and indexes from the document root) -> 1-based line."""
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self._lines: dict[Path, int] = {}
-        self._text: dict[Path, int] = {}
+        self._lines: dict[KeyPath, int] = {}
+        self._text: dict[KeyPath, int] = {}
 
-    def set(self, path: Path, line: int) -> None:
+    def set(self, path: KeyPath, line: int) -> None:
         self._lines[path] = line
 
-    def set_text(self, path: Path, line: int) -> None:
+    def set_text(self, path: KeyPath, line: int) -> None:
         """`path` is a literal block (`|`) whose text starts at `line`, one line per line."""
         self._text[path] = line
 
-    def below(self, prefix: Path, data: Any) -> tuple[dict[Path, int], dict[Path, int]]:
+    def below(self, prefix: KeyPath, data: Any) -> tuple[dict[KeyPath, int], dict[KeyPath, int]]:
         """Key lines and literal-text lines of `data` (the value at `prefix`), by path relative
         to it. Walks `data`, not every line of the file: a file may hold thousands of rules."""
-        keys: dict[Path, int] = {}
-        texts: dict[Path, int] = {}
-        stack: list[tuple[Path, Any]] = [((), data)]
+        keys: dict[KeyPath, int] = {}
+        texts: dict[KeyPath, int] = {}
+        stack: list[tuple[KeyPath, Any]] = [((), data)]
         while stack:
             rel, value = stack.pop()
             full = (*prefix, *rel)
@@ -72,7 +75,7 @@ class Lines:
                 stack.extend(((*rel, i), v) for i, v in enumerate(value))
         return keys, texts
 
-    def line(self, path: Path) -> int:
+    def line(self, path: KeyPath) -> int:
         """The line of `path`, or of its nearest ancestor that has one."""
         path = tuple(path)
         while path:
@@ -81,11 +84,11 @@ class Lines:
             path = path[:-1]
         return self._lines.get((), 1)
 
-    def problem(self, path: Path, message: str) -> Problem:
+    def problem(self, path: KeyPath, message: str) -> Problem:
         return Problem(self.file, self.line(path), message)
 
 
-def read_bounded(path: str | os.PathLike) -> str:
+def read_bounded(path: str | os.PathLike[str]) -> str:
     """A file's text, refused (YamlDocError) before reading if it is larger than MAX_BYTES."""
     with open(path, "rb") as f:
         data = f.read(MAX_BYTES + 1)
@@ -127,18 +130,19 @@ class _DepthLimitedLoader(yaml.SafeLoader):
         super().__init__(text)
         self.file, self._depth = file, 0
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                line = self.peek_event().start_mark.line + 1
+                # types-PyYAML leaves Parser.peek_event unannotated
+                line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
                 raise YamlDocError(Problem(self.file, line, f"YAML nested deeper than {MAX_DEPTH} levels"))
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
 
-def _compose_all(text: str, file: str) -> Iterator[yaml.Node]:
+def _compose_all(text: str, file: str) -> Iterator[yaml.Node | None]:
     loader = _DepthLimitedLoader(text, file)
     try:
         while loader.check_node():
@@ -170,7 +174,7 @@ class _Converter:
             what = "YAML aliases expand to more than" if self.aliased else "more YAML nodes than"
             raise YamlDocError(Problem(file, line, f"{what} {MAX_NODES} nodes"))
 
-    def convert(self, node: yaml.Node, path: Path, lines: Lines, used_at: int | None = None) -> Any:
+    def convert(self, node: yaml.Node, path: KeyPath, lines: Lines, used_at: int | None = None) -> Any:
         """`used_at`: the line that refers to `node` (its key's, or its list's for an alias)."""
         lines.set(path, node.start_mark.line + 1)
         self._enter(node, len(path), lines.file, used_at or node.start_mark.line + 1)
@@ -184,12 +188,12 @@ class _Converter:
         finally:
             self.open.discard(id(node))
 
-    def _alias_line(self, item: yaml.Node, seq: yaml.SequenceNode) -> int | None:
+    def _alias_line(self, item: yaml.Node, seq: yaml.Node) -> int | None:
         # An alias is the anchored node itself (PyYAML keeps no alias position): name the list.
         return seq.start_mark.line + 1 if id(item) in self.seen else None
 
-    def _mapping(self, node: yaml.MappingNode, path: Path, lines: Lines) -> dict:
-        out: dict[Any, Any] = {}
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath, lines: Lines) -> dict[Key, Any]:
+        out: dict[Key, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
                 raise YamlDocError(lines.problem(path, "YAML merge keys (<<) are not supported"))
@@ -203,7 +207,7 @@ class _Converter:
             lines.set(sub, key_node.start_mark.line + 1)
         return out
 
-    def _scalar(self, node: yaml.ScalarNode, path: Path, lines: Lines) -> Any:
+    def _scalar(self, node: yaml.ScalarNode, path: KeyPath, lines: Lines) -> Any:
         if node.style == "|":  # the text starts on the line after the indicator
             lines.set_text(path, node.start_mark.line + 2)
         return self._construct(node, lines.file)
