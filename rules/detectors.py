@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Protocol
 
+from rules import durations
 from rules.deadlines import Deadlines
 from rules.model import EndpointAddress, Record, Termination
+from rules.registry import Fail, register
 from rules.state import ServiceEndpoints
 from rules.views import container_fields
 
@@ -106,12 +108,17 @@ def _view_fields(record: Record, view: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in view.items() if k not in ("cluster", "kind", "watch_type", "uid")}
 
 
+@register(sources=("event", "pod", "endpoints"))
 class AnyDetector:
     """Every matching change is an occurrence."""
 
     type = "any"
     instant = True
     counts_occurrences = True
+
+    @classmethod
+    def from_options(cls, spec: Mapping[str, Any], fail: Fail) -> "AnyDetector":
+        return cls()
 
     def observe(self, rule: Rule, record: Record, views: list[dict[str, Any]], now: datetime,
                 ctx: Context) -> list[Detection]:
@@ -137,6 +144,7 @@ class _Hit:
     n: int
 
 
+@register(sources=("event", "pod", "endpoints"), options=("threshold", "window"))
 @dataclass
 class FrequencyDetector:
     """`threshold` occurrences within `window`, per key: a condition that resolves when the
@@ -147,6 +155,25 @@ class FrequencyDetector:
     type = "frequency"
     instant = False
     counts_occurrences = True
+
+    @classmethod
+    def from_options(cls, spec: Mapping[str, Any], fail: Fail) -> "FrequencyDetector":
+        threshold = spec.get("threshold")
+        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
+            fail("threshold", f"`threshold` must be a whole number ≥ 1, got {threshold!r}")
+            threshold = 1
+        window = spec.get("window")
+        if window is None:
+            fail("window", "`window` is required (a duration like 30s, 5m, 1h)")
+            return cls(threshold=threshold, window=timedelta(1))
+        try:
+            parsed = durations.parse(window)
+        except ValueError as exc:
+            fail("window", f"`window`: {exc}")
+            return cls(threshold=threshold, window=timedelta(1))
+        if parsed <= timedelta(0):
+            fail("window", "`window` must be longer than 0s")
+        return cls(threshold=threshold, window=parsed)
     _hits: dict[str, deque[_Hit]] = field(default_factory=dict)
     _totals: dict[str, int] = field(default_factory=dict)
     _last: dict[str, Detection] = field(default_factory=dict)
@@ -211,6 +238,7 @@ class FrequencyDetector:
         return total
 
 
+@register(sources=("pod",), options=("reasons", "exit_codes"))
 @dataclass
 class OomKilledDetector:
     """A container's newest termination says OOMKilled (optionally: one of `exit_codes`).
@@ -226,6 +254,17 @@ class OomKilledDetector:
     type = "oom_killed"
     instant = True
     counts_occurrences = False
+
+    @classmethod
+    def from_options(cls, spec: Mapping[str, Any], fail: Fail) -> "OomKilledDetector":
+        reasons, codes = spec.get("reasons", ["OOMKilled"]), spec.get("exit_codes", [])
+        if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+            fail("reasons", "`reasons` must be a list of termination reasons")
+            reasons = []
+        if not isinstance(codes, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
+            fail("exit_codes", "`exit_codes` must be a list of whole numbers")
+            codes = []
+        return cls(reasons=frozenset(reasons), exit_codes=frozenset(codes))
 
     def observe(self, rule: Rule, record: Record, views: list[dict[str, Any]], now: datetime,
                 ctx: Context) -> list[Detection]:
@@ -263,6 +302,7 @@ def _ident_fields(record: Record) -> dict[str, Any]:
             "workload_name": record.workload_name}
 
 
+@register(sources=("endpoints",), options=("min_ready", "min_ready_ratio"))
 @dataclass
 class EndpointsUnhealthyDetector:
     """Ready endpoints of a Service fall below its total (or `min_ready` / `min_ready_ratio`).
@@ -278,6 +318,17 @@ class EndpointsUnhealthyDetector:
     type = "endpoints_unhealthy"
     instant = False
     counts_occurrences = False
+
+    @classmethod
+    def from_options(cls, spec: Mapping[str, Any], fail: Fail) -> "EndpointsUnhealthyDetector":
+        min_ready, ratio = spec.get("min_ready"), spec.get("min_ready_ratio")
+        if min_ready is not None and ratio is not None:
+            fail("min_ready_ratio", "give `min_ready` or `min_ready_ratio`, not both")
+        if min_ready is not None and (isinstance(min_ready, bool) or not isinstance(min_ready, int) or min_ready < 1):
+            fail("min_ready", f"`min_ready` must be a whole number ≥ 1, got {min_ready!r}")
+        if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1):
+            fail("min_ready_ratio", f"`min_ready_ratio` must be a number in (0, 1], got {ratio!r}")
+        return cls(min_ready=min_ready, min_ready_ratio=ratio)
 
     def observe(self, rule: Rule, record: Record, views: list[dict[str, Any]], now: datetime,
                 ctx: Context) -> list[Detection]:

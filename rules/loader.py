@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from rules import durations
-from rules.detectors import AnyDetector, Detector, EndpointsUnhealthyDetector, FrequencyDetector, OomKilledDetector
+from rules.detectors import Detector  # importing it registers the detector types
+from rules.registry import REGISTRY
 from rules.match import MatchError, compile_namespaces, compile_field, compile_selector, exact_values
 from rules.rule import RecordTest, Rule, ViewTest
 from rules.views import FIELDS
@@ -28,13 +29,6 @@ RULE_KEYS = {
     "for", "resolve_after", "send_resolved", "notify", "template", "enabled",
 }
 SEVERITIES = ("critical", "warning", "info")
-DETECTORS: dict[str, dict[str, Any]] = {
-    # detector -> allowed sources, options, whether it is a condition (takes `for`)
-    "any": {"sources": ("event", "pod", "endpoints"), "options": set(), "condition": False},
-    "frequency": {"sources": ("event", "pod", "endpoints"), "options": {"threshold", "window"}, "condition": True},
-    "oom_killed": {"sources": ("pod",), "options": {"reasons", "exit_codes"}, "condition": False},
-    "endpoints_unhealthy": {"sources": ("endpoints",), "options": {"min_ready", "min_ready_ratio"}, "condition": True},
-}
 DEFAULT_GROUP_BY = {
     "event": ("namespace", "involved_kind", "involved_name", "reason"),
     "pod": ("namespace", "name", "container"),
@@ -160,15 +154,8 @@ class _RuleChecker:
         for key in raw:
             if key not in RULE_KEYS:
                 self.fail((key,), f"unknown key `{key}`{_suggest(key, RULE_KEYS)}")
-        name = raw.get("name")
-        if not isinstance(name, str) or not _NAME.match(name):
-            self.fail(("name",), "`name` is required: letters, digits, `-`, `_`, `.` (at most 63)")
-            name = None
+        name, source = self._name_and_source()
         where = f"rule `{name}`: " if name else ""
-        source = raw.get("source")
-        if not isinstance(source, str) or source not in FIELDS:
-            self.fail(("source",), f"{where}`source` must be one of event, pod, endpoints, got {source!r}")
-            source = None
         detector, det_type = self._detector(source, where)
         severity = raw.get("severity", "warning")
         if severity not in SEVERITIES:
@@ -176,11 +163,7 @@ class _RuleChecker:
         record_tests, view_tests, exact = self._match(source, det_type, where)
         group_by = self._group_by(source, where)
         timing = {k: self._duration(k, where) for k in ("repeat_interval", "for", "resolve_after")}
-        condition = DETECTORS.get(det_type or "", {}).get("condition")
-        if "for" in raw and condition is False:
-            self.fail(("for",), f"{where}`for` applies to condition detectors (frequency, endpoints_unhealthy), not `{det_type}`")
-        if "resolve_after" in raw and condition is True:
-            self.fail(("resolve_after",), f"{where}`resolve_after` applies to instant detectors (any, oom_killed); `{det_type}` resolves by itself")
+        self._check_timing_fits(det_type, where)
         notify = self._str_list("notify", where)
         templates = self._templates(where)
         flags = {k: self._bool(k, default, where) for k, default in (("send_resolved", True), ("enabled", True))}
@@ -200,59 +183,50 @@ class _RuleChecker:
             origin=f"{self.lines.file}:{self.lines.line(self.path)}", key_lines=key_lines, text_lines=text_lines,
         )
 
+    def _name_and_source(self) -> tuple[str | None, str | None]:
+        name, source = self.raw.get("name"), self.raw.get("source")
+        if not isinstance(name, str) or not _NAME.match(name):
+            self.fail(("name",), "`name` is required: letters, digits, `-`, `_`, `.` (at most 63)")
+            name = None
+        where = f"rule `{name}`: " if name else ""
+        if not isinstance(source, str) or source not in FIELDS:
+            self.fail(("source",), f"{where}`source` must be one of event, pod, endpoints, got {source!r}")
+            source = None
+        return name, source
+
+    def _check_timing_fits(self, det_type: str | None, where: str) -> None:
+        """`for` belongs to condition detectors, `resolve_after` to instant ones."""
+        known = REGISTRY.get(det_type or "")
+        if known is None:
+            return
+        if "for" in self.raw and known.instant:
+            self.fail(("for",), f"{where}`for` applies to condition detectors (frequency, endpoints_unhealthy), not `{det_type}`")
+        if "resolve_after" in self.raw and not known.instant:
+            self.fail(("resolve_after",), f"{where}`resolve_after` applies to instant detectors (any, oom_killed); `{det_type}` resolves by itself")
+
     def _detector(self, source: str | None, where: str) -> tuple[Detector | None, str | None]:
         spec = self.raw.get("detector")
         if isinstance(spec, str):
             spec = {"type": spec}
         if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
-            self.fail(("detector",), f"{where}`detector` is required: one of {', '.join(DETECTORS)} "
+            self.fail(("detector",), f"{where}`detector` is required: one of {', '.join(REGISTRY)} "
                                      "(a name, or a mapping with `type` and its options)")
             return None, None
         kind = spec["type"]
-        info = DETECTORS.get(kind)
+        info = REGISTRY.get(kind)
         if info is None:
-            self.fail(("detector", "type"), f"{where}unknown detector `{kind}`{_suggest(kind, DETECTORS)}; "
-                                            f"expected one of {', '.join(DETECTORS)}")
+            self.fail(("detector", "type"), f"{where}unknown detector `{kind}`{_suggest(kind, REGISTRY)}; "
+                                            f"expected one of {', '.join(REGISTRY)}")
             return None, None
-        if source is not None and source not in info["sources"]:
+        if source is not None and source not in info.sources:
             self.fail(("detector", "type"), f"{where}detector `{kind}` does not apply to source `{source}` "
-                                            f"(it reads {', '.join(info['sources'])})")
+                                            f"(it reads {', '.join(info.sources)})")
         for key in spec:
-            if key != "type" and key not in info["options"]:
+            if key != "type" and key not in info.options:
                 self.fail(("detector", key), f"{where}unknown option `{key}` for detector `{kind}`"
-                                             f"{_suggest(key, info['options'])}")
-        return self._make_detector(kind, spec, where), kind
-
-    def _make_detector(self, kind: str, spec: Mapping[str, Any], where: str) -> Detector:
-        at = ("detector",)
-        if kind == "any":
-            return AnyDetector()
-        if kind == "frequency":
-            threshold = spec.get("threshold")
-            if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 1:
-                self.fail((*at, "threshold"), f"{where}`threshold` must be a whole number ≥ 1, got {threshold!r}")
-            window = self._duration_value(spec.get("window"), (*at, "window"), where, required=True)
-            if window is not None and window <= timedelta(0):
-                self.fail((*at, "window"), f"{where}`window` must be longer than 0s")
-            return FrequencyDetector(threshold=threshold if isinstance(threshold, int) else 1, window=window or timedelta(1))
-        if kind == "oom_killed":
-            reasons = spec.get("reasons", ["OOMKilled"])
-            codes = spec.get("exit_codes", [])
-            if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
-                self.fail((*at, "reasons"), f"{where}`reasons` must be a list of termination reasons")
-                reasons = []
-            if not isinstance(codes, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
-                self.fail((*at, "exit_codes"), f"{where}`exit_codes` must be a list of whole numbers")
-                codes = []
-            return OomKilledDetector(reasons=frozenset(reasons), exit_codes=frozenset(codes))
-        min_ready, ratio = spec.get("min_ready"), spec.get("min_ready_ratio")
-        if min_ready is not None and ratio is not None:
-            self.fail((*at, "min_ready_ratio"), f"{where}give `min_ready` or `min_ready_ratio`, not both")
-        if min_ready is not None and (isinstance(min_ready, bool) or not isinstance(min_ready, int) or min_ready < 1):
-            self.fail((*at, "min_ready"), f"{where}`min_ready` must be a whole number ≥ 1, got {min_ready!r}")
-        if ratio is not None and (isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1):
-            self.fail((*at, "min_ready_ratio"), f"{where}`min_ready_ratio` must be a number in (0, 1], got {ratio!r}")
-        return EndpointsUnhealthyDetector(min_ready=min_ready, min_ready_ratio=ratio)
+                                             f"{_suggest(key, info.options)}")
+        detector: Detector = info.build(spec, lambda option, message: self.fail(("detector", option), where + message))
+        return detector, kind
 
     def _match(self, source: str | None, det_type: str | None,
                where: str) -> tuple[list[RecordTest], list[ViewTest], dict[str, frozenset[str]]]:
