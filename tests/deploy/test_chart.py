@@ -78,13 +78,13 @@ def secret_files(cfg: dict) -> set[str]:
     return found
 
 
-def config_check(tmp_path: Path, docs: list[dict], secret_data: dict[str, str], capsys) -> None:
+def config_check(tmp_path: Path, docs: list[dict], secret_data: dict[str, str], capsys):
     """`kube-event-alerter config check` on the config as mounted, with these secret files."""
     cfg_text = one(docs, "ConfigMap", "kube-event-alerter-config")["data"]["config.yaml"]
     root = tmp_path / "root"
     rules = root / "etc/kube-event-alerter/rules"
     rules.mkdir(parents=True)
-    for name, text in one(docs, "ConfigMap", "kube-event-alerter-rules")["data"].items():
+    for name, text in (one(docs, "ConfigMap", "kube-event-alerter-rules").get("data") or {}).items():
         (rules / name).write_text(text, encoding="utf-8")
     secrets = root / SECRETS_DIR.lstrip("/")
     secrets.mkdir(parents=True)
@@ -255,3 +255,42 @@ def test_one_replica_without_leader_election_renders(helm):
     assert one(docs, "Deployment")["spec"]["replicas"] == 1
     assert not by_kind(docs, "Role"), "no Lease, no Lease Role"
     assert not by_kind(docs, "PodDisruptionBudget"), "minAvailable 1 of 1 replica would block every drain"
+
+
+# ------------------------------------------------------------------------- values mirror the config
+
+
+def _paths(node, prefix=()) -> set[tuple]:
+    if not isinstance(node, dict):
+        return {prefix}
+    out = set()
+    for key, value in node.items():
+        out |= _paths(value, prefix + (key,))
+    return out
+
+
+# In config.example.yaml but deliberately not set in the chart's values.
+NOT_IN_VALUES = {
+    ("elasticsearch", "username"): "commented: only with password_file, when ES is enabled",
+    ("elasticsearch", "password"): "a secret: password_file from the mounted Secret instead",
+}
+
+
+def test_values_config_mirrors_config_example():
+    example = yaml.safe_load((REPO / "config.example.yaml").read_text(encoding="utf-8"))
+    values = yaml.safe_load((CHART / "values.yaml").read_text(encoding="utf-8"))["config"]
+    wanted = {p for p in _paths(example) if p[0] != "notifiers"}
+    missing = sorted(wanted - _paths(values) - set(NOT_IN_VALUES))
+    assert not missing, f"config.example.yaml keys missing from the chart's values: {missing}"
+
+
+def test_the_default_robot_and_rule_file_can_be_dropped(helm, tmp_path, capsys):
+    docs = template(helm, "--set", "config.notifiers.ops-wecom=null",
+                    "--set", "config.notifiers.ops-feishu.type=feishu",
+                    "--set", f"config.notifiers.ops-feishu.url_file={SECRETS_DIR}/feishu-url",
+                    "--set", "config.routing.default={ops-feishu}", "--set", "rules.backoff\\.yaml=null")
+    cfg = config_of(docs)
+    assert list(cfg["notifiers"]) == ["ops-feishu"]
+    assert not one(docs, "ConfigMap", "kube-event-alerter-rules").get("data")
+    parsed = config_check(tmp_path, docs, {"feishu-url": "https://open.feishu.cn/open-apis/bot/v2/hook/0123"}, capsys)
+    assert list(parsed.notifiers) == ["ops-feishu"]
