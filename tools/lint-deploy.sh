@@ -8,9 +8,10 @@
 #   kustomize, or tests/deploy/manifests.py without either), on the optional manifests beside it
 #   (deploy/*.yaml), on `helm template` of ROOT/charts/kube-event-alerter with its default values
 #   and with each of its ci/*-values.yaml value sets (helm from tools/build-helm.sh, or $HELM),
-#   and on the Dockerfile. A check that does not apply here is skipped in the file itself
-#   (the chart's templates for the chart and the base) with its reason (`checkov.io/skipN` annotations, `# checkov:skip=` in the
-#   Dockerfile); a failed check, a skip without a reason or a file checkov could not parse fails.
+#   and on the Dockerfile. A check that does not apply here is skipped in the file itself (for
+#   the chart and the base: the chart's templates) with its reason (`checkov.io/skipN`
+#   annotations, `# checkov:skip=` in the Dockerfile); a failed check, a skip without a reason
+#   or a file checkov could not parse fails.
 #
 # The tools come from PyPI, pinned below, into a virtualenv in the build cache
 # (${KEA_CACHE_DIR:-<repo>/.cache}/lint-tools/...); --install creates it (CI does), otherwise
@@ -27,7 +28,7 @@ root="$REPO"
 for arg in "$@"; do
   case "$arg" in
     --install) install=1 ;;
-    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "lint-deploy: unknown option $arg" >&2; exit 2 ;;
     *) root="$(cd "$arg" && pwd)" ;;
   esac
