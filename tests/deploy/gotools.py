@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,11 +25,33 @@ class ToolMissing(RuntimeError):
     """The tool is not built and cannot be built here."""
 
 
+def _pinned(gomod: Path, module: str) -> str:
+    m = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", gomod.read_text(), re.M)
+    if not m:
+        raise ToolMissing(f"{module} not pinned in {gomod}")
+    return m.group(1)
+
+
+def built_path(name: str) -> Path:
+    """Where the build script puts the pinned binary (KEA_CACHE_DIR replaces <repo>/.cache)."""
+    cache = Path(os.environ.get("KEA_CACHE_DIR") or REPO / ".cache")
+    if name == "helm":
+        version = _pinned(REPO / "tools/helm/go.mod", "helm.sh/helm/v3")
+    else:  # Prometheus 3.MM.P is the Go module version v0.3MM.P
+        m = re.fullmatch(r"v0\.(\d)(\d\d)\.(\d+)", _pinned(REPO / "tools/promtool/go.mod", "github.com/prometheus/prometheus"))
+        if not m:
+            raise ToolMissing("tools/promtool/go.mod: the prometheus version is not v0.3MM.P")
+        version = f"v{m.group(1)}.{int(m.group(2))}.{m.group(3)}"
+    return cache / name / version / "bin" / name
+
+
 @functools.lru_cache(maxsize=None)
 def _build(name: str) -> Path:
     script = SCRIPTS[name]
     if shutil.which("go") is None:
-        raise ToolMissing(f"no `go` in PATH to run {script.relative_to(REPO)}")
+        if os.access(built_path(name), os.X_OK):
+            return built_path(name)
+        raise ToolMissing(f"not built ({built_path(name)}) and no `go` in PATH to run {script.relative_to(REPO)}")
     # The script's last stdout line is the bin dir.
     proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
