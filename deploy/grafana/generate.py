@@ -140,8 +140,10 @@ def panels() -> list[dict]:
                        [(f"max by (instance) (kea_pipeline_queue{{{SEL}}})", "{{instance}}")]), 8, 8)
     lay.add(timeseries("Rule reloads", "Rule reloads by result (kea_config_reloads_total); a failure keeps the previous rules.",
                        [(increase("kea_config_reloads_total", "result", "$__rate_interval"), "{{result}}")]), 8, 8)
-    lay.add(timeseries("Pipeline errors / s", "Records the pipeline could not process (kea_pipeline_errors_total).",
-                       [(rate("kea_pipeline_errors_total", "stage"), "{{stage}}")], "ops"), 8, 8)
+    lay.add(timeseries("Pipeline errors / s", "Pipeline steps that failed on a record or a tick (kea_pipeline_errors_total), "
+                       "and internal reports this build does not export (kea_unknown_stats_total: a bug to report).",
+                       [(rate("kea_pipeline_errors_total", "stage"), "{{stage}}"),
+                        (rate("kea_unknown_stats_total", "name"), "unknown stat {{name}}")], "ops"), 8, 8)
 
     lay.row("Notifications")
     lay.add(timeseries("Notifications / s", "Outcomes per robot: sent, failed, retried, paused, dropped, unrouted (kea_notifications_total).",
