@@ -89,3 +89,12 @@ def test_every_series_of_the_readme_metrics_table_has_a_panel(dashboard):
     used = {re.sub(r"_(bucket|sum|count)$", "", n) for n in used}
     missing = sorted(listed - used)
     assert not missing, f"README series without a panel: {missing}"
+
+
+def test_the_readme_metrics_table_lists_exactly_the_exported_series():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Metrics", 1)[1].split("\n### ", 1)[0]
+    listed = set(re.findall(r"`(kea_\w+)`", section))
+    exported = {re.sub(r"_(bucket|sum|count)$", "", n) for n in exported_series()}
+    assert sorted(exported - listed) == [], "exported but not in README Operate → Metrics"
+    assert sorted(listed - exported) == [], "in README Operate → Metrics but not exported"
