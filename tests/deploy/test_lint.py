@@ -1,7 +1,8 @@
-"""tools/lint-deploy.sh: hadolint + checkov are clean on the repository, and a finding fails.
+"""tools/lint-deploy.sh: hadolint + checkov are clean on the repository (the Dockerfile, the
+Kustomize base, the Helm chart rendered with each value set), and a finding fails.
 
-The tools come from `tools/lint-deploy.sh --install` (CI runs it). Without them these tests
-are skipped, or failed when KEA_REQUIRE_REAL=1 (as in CI)."""
+The tools come from `tools/lint-deploy.sh --install` (CI runs it) and tools/build-helm.sh. Without
+them these tests are skipped, or failed when KEA_REQUIRE_REAL=1 (as in CI)."""
 from __future__ import annotations
 
 import os
@@ -20,7 +21,7 @@ NOT_INSTALLED = 3
 def _lint(*args: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, timeout=600)
     if proc.returncode == NOT_INSTALLED:
-        msg = f"hadolint/checkov not installed ({proc.stderr.strip()})"
+        msg = f"hadolint/checkov/helm not installed ({proc.stderr.strip()})"
         if os.environ.get("KEA_REQUIRE_REAL") == "1":
             pytest.fail(msg)
         pytest.skip(msg)
@@ -37,12 +38,14 @@ def test_repository_is_lint_clean():
         assert m, out
         assert int(m.group(1)) > 0 and m.group(2) == "0", out
     assert "NO REASON GIVEN" not in out
+    for values in ("defaults", "es-existing-secret", "secret-values", "monitoring"):
+        assert f"in the chart, values {values} (rendered)" in out, f"chart not checked with {values}"
     assert "lint-deploy: OK" in out
 
 
 @pytest.fixture
 def copy_root(tmp_path):
-    """Dockerfile, .hadolint.yaml and deploy/ (without others' folders) in a scratch root."""
+    """Dockerfile, .hadolint.yaml, deploy/ (without others' folders) and the chart in a scratch root."""
     root = tmp_path / "root"
     (root / "deploy").mkdir(parents=True)
     shutil.copy2(REPO / "Dockerfile", root / "Dockerfile")
@@ -50,6 +53,7 @@ def copy_root(tmp_path):
     shutil.copytree(REPO / "deploy" / "base", root / "deploy" / "base")
     for f in (REPO / "deploy").glob("*.yaml"):
         shutil.copy2(f, root / "deploy" / f.name)
+    shutil.copytree(REPO / "charts", root / "charts")
     return root
 
 
@@ -79,3 +83,14 @@ def test_a_skip_without_a_reason_fails(copy_root):
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "CKV_K8S_38" in out
+
+
+def test_a_finding_in_the_chart_fails(copy_root):
+    """The chart is checked as rendered: a value set that breaks a check fails the run."""
+    values = copy_root / "charts" / "kube-event-alerter" / "ci" / "loose-values.yaml"
+    values.write_text("securityContext:\n  privileged: true\n  allowPrivilegeEscalation: true\n"
+                      "  readOnlyRootFilesystem: true\n  capabilities: {drop: [ALL]}\n")
+    proc = _lint(str(copy_root))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1, out
+    assert "FAILED CKV_K8S_16" in out and "the chart, values loose (rendered)" in out, out
