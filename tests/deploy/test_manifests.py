@@ -18,7 +18,7 @@ from tests.deploy.manifests import (BASE, REPO, by_kind, containers, kustomize_c
                                     one, pod_spec, render, render_fallback, render_kustomize)
 from watcher.cli import main as cli_main
 from watcher.config import parse_config
-from watcher.daemon import SHUTDOWN_DEADLINE_SECONDS
+from watcher.assembly import SHUTDOWN_DEADLINE_SECONDS
 
 NS = "kube-event-alerter"
 READ_ONLY = {"get", "list", "watch"}

@@ -1,7 +1,7 @@
 """The alert history records what the notify path delivered, whichever process delivers it:
 an entry one process left in its outbox and the next process delivered has its history doc
 (the outcome carries the alerts; no in-process cache of "recent" alerts)."""
-import threading
+import time
 from dataclasses import replace
 from datetime import datetime, timezone
 
@@ -11,9 +11,9 @@ from notifiers import sample_alert
 from tests.es.helpers import prefix_of, wait_for
 from tests.notifiers.receivers import FakeClock, WeComReceiver
 from watcher.config import parse_config
-from watcher.health import Health
 from watcher.metrics import Metrics
-from watcher.wiring import build_components
+from watcher.delivery import Delivery
+from watcher.persistence import Persistence
 
 pytestmark = pytest.mark.es
 
@@ -37,7 +37,30 @@ notifiers:
   ops: {{type: wecom, url: "{wecom.base}/cgi-bin/webhook/send?key={KEY}"}}
 {dev}routing: {{default: [ops{', dev' if dev else ''}]}}
 """, "config.yaml", {})
-    return build_components(cfg, metrics=Metrics("test"), health=Health(), stop=threading.Event())
+    return Parts(cfg)
+
+
+class Parts:
+    """The daemon's delivery side on its persistence, as watcher/assembly.py connects them."""
+
+    def __init__(self, cfg):
+        self.persistence = Persistence(cfg, on_stat=lambda *a: None)
+        self.delivery = Delivery(cfg, metrics=Metrics("test"), record=self.persistence.record,
+                                 delivered_ids=self.persistence.delivered_ids)
+        self.history, self.sink = self.persistence.history, self.persistence.sink
+        self.submit, self.start_sending = self.delivery.submit, self.delivery.start_sending
+        self.known_delivered = self.delivery.known_delivered
+
+    def start_delivery(self):
+        self.persistence.start()
+        self.delivery.start()
+
+    def stop_delivery(self, seconds):
+        deadline = time.monotonic() + seconds
+        self.delivery.stop(deadline)
+        left = self.delivery.dispatcher.pending()
+        self.persistence.stop(deadline)
+        return left
 
 
 def history_docs(es_client, index, alert_id):

@@ -58,7 +58,7 @@ def test_scheduler_honours_enabled_cron_and_interval():
 
 def test_daily_digest_renders_through_a_robot():
     from notifiers import build_notifier
-    from watcher.wiring import digest_alert
+    from watcher.digest import digest_alert
 
     summary = {"incidents": 7, "resolved": 5, "failed_deliveries": 0, "by_rule": {"oom-killed": 4, "endpoints-unhealthy": 3},
                "by_namespace": {"shop": 6, "portal": 1}, "warning_events": 1234,

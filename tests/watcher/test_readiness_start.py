@@ -4,12 +4,12 @@ import threading
 from watcher.config import parse_config
 from watcher.health import Health
 from watcher.metrics import Metrics
-from watcher.wiring import build_components
+from watcher.sourcing import Sources
 
 
 def test_not_ready_before_the_sources_start(tmp_path):
     cfg = parse_config(f"cluster: t\ndata_dir: {tmp_path}\nnotifiers: {{}}\n", "c.yaml", {})
-    health = Health()
-    build_components(cfg, metrics=Metrics("t"), health=health, stop=threading.Event())
-    ready, checks = health.evaluate(health.readiness)
-    assert not ready and "sources" in checks
+    sources = Sources(cfg, put=lambda r: None, leader=None, stop=threading.Event(), metrics=Metrics("t"),
+                      health=Health())
+    ready, why = sources.checks()["sources"]()
+    assert not ready and why == "starting"
