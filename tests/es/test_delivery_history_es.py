@@ -48,6 +48,7 @@ class Parts:
         self.delivery = Delivery(cfg, metrics=Metrics("test"), record=self.persistence.record,
                                  delivered_ids=self.persistence.delivered_ids)
         self.history, self.sink = self.persistence.history, self.persistence.sink
+        self.dispatcher = self.delivery.dispatcher
         self.submit, self.start_sending = self.delivery.submit, self.delivery.start_sending
         self.known_delivered = self.delivery.known_delivered
 
