@@ -19,7 +19,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence, cast
+
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from notifiers.clock import utcnow
 from rules.engine import Engine
@@ -99,11 +101,13 @@ class SchedulerService:
     name = "scheduler"
 
     def __init__(self, cfg: Config, jobs: Callable[[], dict[str, Callable[[], None]]]) -> None:
-        self.cfg, self.jobs, self.scheduler = cfg, jobs, None
+        self.cfg, self.jobs = cfg, jobs
+        self.scheduler: Optional[BackgroundScheduler] = None
 
     def start(self) -> None:
-        self.scheduler = build_scheduler(self.cfg.scheduler, self.cfg.timezone, self.jobs())
-        self.scheduler.start()
+        scheduler = build_scheduler(self.cfg.scheduler, self.cfg.timezone, self.jobs())
+        scheduler.start()
+        self.scheduler = scheduler
 
     def stop(self, deadline: float) -> None:
         if self.scheduler is not None:
@@ -194,8 +198,10 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     delivery.inherited_annotations = sources.inherited_annotations
     metrics.rule_matches_from(lambda: engine.match_counts)
     health.liveness["pipeline"] = pipeline_service.alive
-    reloader = RuleReloader(cfg.rules.paths, builtins=cfg.rules.builtins,
-                            apply=lambda new: pipeline.call(lambda eng: eng.replace_rules(new)),
+    def apply(new: list[Rule]) -> dict[str, str]:  # installed on the pipeline thread, the engine's only writer
+        return cast("dict[str, str]", pipeline.call(lambda eng: eng.replace_rules(new)))
+
+    reloader = RuleReloader(cfg.rules.paths, builtins=cfg.rules.builtins, apply=apply,
                             notifiers=cfg.notifiers, on_result=lambda result: metrics.reloads.labels(result).inc())
     scheduler = SchedulerService(cfg, lambda: _jobs(cfg, persistence, delivery, sources, router))
     services: list[Service] = [persistence, delivery, pipeline_service, StatusService(cfg, health, metrics),
@@ -245,8 +251,14 @@ def _jobs(cfg: Config, persistence: Persistence, delivery: Delivery, sources: So
         from watcher.es import delete_old_indices
 
         es, client, history = cfg.elasticsearch, persistence.es, persistence.history
-        jobs["retention"] = lambda: delete_old_indices(client, es.index_prefix, es.retention_days, utcnow())
-        jobs["digest"] = lambda: router(digest_alert(
-            cfg.cluster, history.digest(cfg.cluster, utcnow() - timedelta(days=1), until=utcnow()), utcnow()))
+
+        def retention() -> None:
+            delete_old_indices(client, es.index_prefix, es.retention_days, utcnow())
+
+        def digest() -> None:
+            now = utcnow()
+            router(digest_alert(cfg.cluster, history.digest(cfg.cluster, now - timedelta(days=1), until=now), now))
+
+        jobs["retention"], jobs["digest"] = retention, digest
     return jobs
 

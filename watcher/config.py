@@ -150,7 +150,7 @@ def notifier_defaults(cfg: Config):
     """What every notifier inherits from the daemon's config."""
     from notifiers import NotifierDefaults
 
-    return NotifierDefaults(timezone=cfg.timezone, language=cfg.language, kibana_url=cfg.routing.kibana_url,
+    return NotifierDefaults(timezone=cfg.timezone, language="en" if cfg.language == "en" else "zh", kibana_url=cfg.routing.kibana_url,
                             mention_label=cfg.routing.mention_label, mention_annotation=cfg.routing.mention_annotation)
 
 
@@ -279,7 +279,7 @@ class _Builder:
     def convert(self, hint: Any, value: Any, path: tuple) -> Any:
         value = self.expand(value, path)
         origin = typing.get_origin(hint)
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             return self.build(hint, value, path)
         if hint is timedelta:
             try:

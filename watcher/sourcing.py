@@ -82,7 +82,7 @@ class Sources:
 
     def watch_ages(self) -> dict[str, Callable[[], float]]:
         """Monotonic time of each cluster watcher's newest event (the watchdog reads them)."""
-        return {w.name: (lambda w=w: w.last_event_monotonic) for w in self.sources if hasattr(w, "spec")}
+        return {w.name: _last_event_of(w) for w in self.sources if hasattr(w, "spec")}
 
     # -- starting -------------------------------------------------------------------------------
 
@@ -104,8 +104,8 @@ class Sources:
         self.sources = kube.sources_for(k, api, cluster=self.cfg.cluster, sink=self.put, stop=self.stop_event,
                                         on_stat=self.metrics.on_stat)
         for w in self.sources:
-            self.metrics.watch_age(w.name, lambda w=w: w.last_event_monotonic)
-            self.health.liveness[f"watch/{w.name}"] = lambda w=w: (w.is_alive(), "")
+            self.metrics.watch_age(w.name, _last_event_of(w))
+            self.health.liveness[f"watch/{w.name}"] = _alive_check(w)
         self.api_reachable = lambda: _api_answers(api)
         for w in self.sources:
             w.start()
@@ -123,6 +123,14 @@ class Sources:
     def _lead_alone(self) -> None:
         self.leader.became_leader(None)
         self.metrics.leader.set(1)
+
+
+def _last_event_of(watcher: Any) -> Callable[[], float]:
+    return lambda: float(watcher.last_event_monotonic)
+
+
+def _alive_check(watcher: Any) -> Check:
+    return lambda: (bool(watcher.is_alive()), "")
 
 
 def _api_answers(api: Any) -> bool:
