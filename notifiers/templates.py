@@ -177,10 +177,14 @@ class Renderer:
             "platform": self.settings.type,
         }, self.markup)
 
+    def override(self, alert: Alert) -> str:
+        """The template text that replaces the built-in one for `alert` ("" if none)."""
+        return (alert.templates.get(self.settings.name) or alert.templates.get(self.settings.type)
+                or self.settings.template)
+
     def render(self, alert: Alert) -> str:
         ctx = self.context(alert)
-        source = (alert.templates.get(self.settings.name) or alert.templates.get(self.settings.type)
-                  or self.settings.template)
+        source = self.override(alert)
         if source:
             try:
                 text = render_capped(compile_template(source), ctx).strip()
