@@ -68,8 +68,8 @@ class FeishuPlatform(Platform):
 
     def markup(self) -> Flavour:
         # lark_md is markdown; text messages parse <at user_id=…>; post text elements are plain.
-        return {"interactive": "markdown", "text": "feishu_text"}.get(self.settings.msgtype,
-                                                                       "text")
+        by_msgtype: dict[str, Flavour] = {"interactive": "markdown", "text": "feishu_text"}
+        return by_msgtype.get(self.settings.msgtype, "text")
 
     def windows(self) -> tuple[tuple[float, int], ...]:
         # 5/s and 100/min: stay one under the per-second limit as well.
@@ -130,7 +130,7 @@ class FeishuPlatform(Platform):
     def classify(self, status: int, body: bytes, headers: Mapping[str, str]) -> DeliveryResult:
         data = parse_json(body)
         code = None if data is None else data.get("code", data.get("StatusCode"))
-        if not isinstance(code, int):
+        if data is None or not isinstance(code, int):
             return self.result_for_http(status, headers, body)
         return self.result_for_code(code, str(data.get("msg") or data.get("StatusMessage") or ""),
                                     http_status=status, body=body)

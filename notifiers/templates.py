@@ -163,7 +163,7 @@ class Renderer:
         rows = [{"label": Trusted(r["label"]), "value": r["value"],
                  "link": Trusted(r["link"]) if r["link"] else ""}
                 for r in card.rows(alert, self.language, self.tz, link)]
-        return escape_tree({
+        escaped: dict[str, Any] = escape_tree({
             "alert": view, "fields": view["fields"],
             "labels": dict(alert.object_labels), "annotations": dict(alert.object_annotations),
             "title": self.escaped_title(alert), "rows": rows,
@@ -176,6 +176,7 @@ class Renderer:
             "language": self.language, "notifier": self.settings.name,
             "platform": self.settings.type,
         }, self.markup)
+        return escaped
 
     def override(self, alert: Alert) -> str:
         """The template text that replaces the built-in one for `alert` ("" if none)."""
