@@ -43,7 +43,7 @@ class DeliveryResult:
     kind: ResultKind
     code: str
     """The platform's code as text ("0", "93000"), or "http_503", "connection", "timeout",
-    "bad_response", "local_rate_limit"."""
+    "request_error", "bad_response"."""
     message: str = ""
     http_status: int | None = None
     retry_after: float | None = None
