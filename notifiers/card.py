@@ -51,9 +51,9 @@ def alert_kind(alert: Alert) -> AlertKind:
     """Which card: from the detector that decided the alert; otherwise from its fields (an `any`
     rule about OOMKilled pods), or, for alerts made by hand or stored by an older version, the
     built-in rule names."""
-    by_detector = {"oom_killed": "oom", "endpoints_unhealthy": "unhealthy"}
+    by_detector: dict[str, AlertKind] = {"oom_killed": "oom", "endpoints_unhealthy": "unhealthy"}
     if alert.detector in by_detector:
-        return by_detector[alert.detector]  # type: ignore[return-value]
+        return by_detector[alert.detector]
     f, by_hand = alert.fields, not alert.detector
     if (by_hand and alert.rule == "oom-killed") or (alert.kind == "Pod" and f.get("reason") == "OOMKilled"):
         return "oom"
@@ -156,8 +156,9 @@ def _unhealthy_rows(r: _Rows, alert: Alert) -> None:
     if _present(f.get("total")):
         r.add("ratio", f"{_int_or(f.get('unhealthy'), f.get('not_ready'))} / {f.get('total')}")
     r.add("instances", _addresses(f.get("unhealthy_addresses"), r.L))
-    cause = f.get("cause") if isinstance(f.get("cause"), Mapping) else {}
-    ips = f.get("node_ips") if isinstance(f.get("node_ips"), Mapping) else {}
+    raw_cause, raw_ips = f.get("cause"), f.get("node_ips")
+    cause: Mapping[str, Any] = raw_cause if isinstance(raw_cause, Mapping) else {}
+    ips: Mapping[str, Any] = raw_ips if isinstance(raw_ips, Mapping) else {}
     nodes = f.get("nodes")
     if isinstance(nodes, (list, tuple)):  # any field may hold anything: rule authors' data
         nodes = [f"{ips[n]} ({n})" if isinstance(n, str) and n in ips else n for n in nodes]

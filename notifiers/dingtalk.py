@@ -1,15 +1,16 @@
 """DingTalk (钉钉) custom robot: `POST …/robot/send?access_token=T[&timestamp=…&sign=…]`.
 
 Security is mandatory on DingTalk robots; this supports two of the three kinds:
-- custom keywords: a message must contain one. `keywords` lists them and the base appends
-  the first one when a rendered message has none (the built-in templates carry 告警 / 恢复).
+- custom keywords: a message must contain one. `keywords` lists them and the composer
+  (compose.py) appends the first one when a rendered message has none (the built-in
+  templates carry 告警 / 恢复).
 - signing ("加签"): `ts` in epoch milliseconds (within 1 hour of DingTalk's clock),
   `string_to_sign = ts + "\\n" + secret`, HMAC-SHA256 keyed by the secret, base64, URL-encoded
   exactly once, appended as `&timestamp=ts&sign=…` to the configured URL, fresh for every
   request. The configured URL is never modified, so the parameters are never appended twice
   (the DingtalkChatbot `update_webhook` bug; double encoding gives "sign not match",
   x-cold/dingtalk-robot#7).
-A mention shows only if `@mobile` also appears in the text, so the base appends the mention line.
+A mention shows only if `@mobile` also appears in the text, so the composer appends the mention line.
 20 messages per minute per robot; the 21st blocks the robot for about 10 minutes (130101).
 No official size limit (users hit 460101 around 20,000 bytes): `max_bytes` defaults to 4000.
 """
@@ -25,8 +26,9 @@ import orjson
 
 from rules.alert import Alert
 
-from .base import CodeRule, DeliveryResult, Message, Notifier, parse_json
+from .compose import Message
 from .mentions import Mentions
+from .platform import CodeRule, DeliveryResult, Platform, parse_json
 from .settings import PlatformSpec
 
 
@@ -60,7 +62,7 @@ SPEC = PlatformSpec(
 )
 
 
-class DingTalkNotifier(Notifier):
+class DingTalkPlatform(Platform):
     platform = "dingtalk"
     spec = SPEC
     codes = {
@@ -78,8 +80,8 @@ class DingTalkNotifier(Notifier):
     def mention_text(self, mentions: Mentions) -> str:
         return " ".join(f"@{x}" for x in (*mentions.mobiles, *mentions.user_ids))
 
-    def payload(self, *, title: str, text: str, mentions: Mentions,
-                alerts: Sequence[Alert]) -> dict[str, Any]:
+    def payload(self, *, title: str, text: str, mentions: Mentions, alerts: Sequence[Alert],
+                body_title: str = "") -> dict[str, Any]:
         at = {"atMobiles": list(mentions.mobiles), "atUserIds": list(mentions.user_ids),
               "isAtAll": mentions.at_all}
         if self.settings.msgtype == "markdown":

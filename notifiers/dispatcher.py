@@ -10,7 +10,8 @@ does not lose the alert: it waits in a bounded in-memory queue (counted `deferre
 is written on the next submit or by a timer; only when that bound is reached is the oldest
 dropped (counted, logged).
 
-Notifiers that post to the same robot URL share one rate limiter: the platform counts per robot.
+Notifiers that post to the same robot URL share one rate limiter, made here and handed to each
+of their workers (worker.py owns the pacing): the platform counts per robot.
 
 With several replicas only the Lease holder sends: a dispatcher built with `sending=False`
 queues but delivers nothing (not even its outbox from before a restart) until
@@ -29,10 +30,11 @@ from typing import Iterable, Mapping, Sequence
 
 from rules.alert import Alert
 
-from .base import Notifier
 from .clock import Monotonic, Sleep, WallClock, utcnow
+from .notifier import Notifier
 from .outbox import KnownDelivered, Outbox, OutboxEntry, PutResult, entry_id
 from .outcome import DeliveryOutcome, OutcomeResult, OutcomeSink
+from .ratelimit import RateLimiter
 from .redact import protect_logger, redact
 from .worker import Worker
 
@@ -68,12 +70,10 @@ class Dispatcher:
         if sending:
             self._sending.set()
             self._sending_since = monotonic()
-        limiters = {}
-        for n in self._notifiers.values():
-            n.limiter = limiters.setdefault(n.robot_key, n.limiter)
-        self._workers = {name: Worker(n, outbox=outbox, emit=self._emit, clock=clock,
-                                      monotonic=monotonic, sleep=sleep,
-                                      may_send=self._sending.is_set)
+        limiters = _limiters_per_robot(self._notifiers.values(), monotonic)
+        self._workers = {name: Worker(n, limiter=limiters[n.robot_key], outbox=outbox,
+                                      emit=self._emit, clock=clock, monotonic=monotonic,
+                                      sleep=sleep, may_send=self._sending.is_set)
                          for name, n in self._notifiers.items()}
         self._unwritten: deque[tuple[str, Alert]] = deque()
         self._unwritten_lock = threading.Lock()
@@ -198,6 +198,10 @@ class Dispatcher:
             worker.start()
         self._rewriter.start()
 
+    def limiter(self, name: str) -> RateLimiter:
+        """The pacing of notifier `name`'s robot (one per robot URL, shared)."""
+        return self._workers[name].limiter
+
     @property
     def sending(self) -> bool:
         return self._sending.is_set()
@@ -296,3 +300,13 @@ class Dispatcher:
             self._on_outcome(outcome)
         except Exception as e:  # metrics/history trouble must not stop deliveries
             log.error("on_outcome callback failed: %s", redact(e))
+
+
+def _limiters_per_robot(notifiers: Iterable[Notifier], monotonic: Monotonic) -> dict[str, RateLimiter]:
+    """One limiter per robot URL: the platform counts per robot, however many notifiers post
+    there (the first notifier's rate and windows set it)."""
+    limiters: dict[str, RateLimiter] = {}
+    for n in notifiers:
+        if n.robot_key not in limiters:
+            limiters[n.robot_key] = n.new_limiter(monotonic)
+    return limiters

@@ -18,9 +18,10 @@ import orjson
 
 from rules.alert import Alert
 
-from .base import CodeRule, DeliveryResult, Message, Notifier, parse_json
+from .compose import Message
 from .markup import Flavour
 from .mentions import Mentions
+from .platform import CodeRule, DeliveryResult, Platform, parse_json
 from .settings import PlatformSpec
 
 _HOOK = "/bot/v2/hook/"
@@ -49,7 +50,7 @@ SPEC = PlatformSpec(
 )
 
 
-class FeishuNotifier(Notifier):
+class FeishuPlatform(Platform):
     platform = "feishu"
     spec = SPEC
     max_body_bytes = 20_000
@@ -67,8 +68,8 @@ class FeishuNotifier(Notifier):
 
     def markup(self) -> Flavour:
         # lark_md is markdown; text messages parse <at user_id=…>; post text elements are plain.
-        return {"interactive": "markdown", "text": "feishu_text"}.get(self.settings.msgtype,
-                                                                       "text")
+        by_msgtype: dict[str, Flavour] = {"interactive": "markdown", "text": "feishu_text"}
+        return by_msgtype.get(self.settings.msgtype, "text")
 
     def windows(self) -> tuple[tuple[float, int], ...]:
         # 5/s and 100/min: stay one under the per-second limit as well.
@@ -90,23 +91,15 @@ class FeishuNotifier(Notifier):
     def format_header(self, header: str) -> str:
         return f"**{header}**" if self.settings.msgtype == "interactive" else header
 
-    def payload(self, *, title: str, text: str, mentions: Mentions,
-                alerts: Sequence[Alert]) -> dict[str, Any]:
+    def payload(self, *, title: str, text: str, mentions: Mentions, alerts: Sequence[Alert],
+                body_title: str = "") -> dict[str, Any]:
         msgtype = self.settings.msgtype
         if msgtype == "text":
             return {"msg_type": "text", "content": {"text": text}}
-        if len(alerts) == 1:
-            text = _without_title(text, self.renderer.escaped_title(alerts[0]))
+        if body_title:
+            text = _without_title(text, body_title)
         if msgtype == "post":
-            lines = [[{"tag": "text", "text": line}] for line in text.split("\n")]
-            ats = [{"tag": "at", "user_id": u} for u in mentions.user_ids]
-            if mentions.at_all:
-                ats.append({"tag": "at", "user_id": "all"})
-            if ats:
-                lines.append(ats)
-            lang = "zh_cn" if self.settings.language == "zh" else "en_us"
-            return {"msg_type": "post",
-                    "content": {"post": {lang: {"title": title, "content": lines}}}}
+            return self._post(title, text, mentions)
         colour = "orange" if len(alerts) > 1 else ("red" if alerts[0].status == "firing"
                                                     else "green")
         return {"msg_type": "interactive", "card": {
@@ -114,6 +107,17 @@ class FeishuNotifier(Notifier):
             "header": {"title": {"tag": "plain_text", "content": title}, "template": colour},
             "elements": [{"tag": "div", "text": {"tag": "lark_md", "content": text}}],
         }}
+
+    def _post(self, title: str, text: str, mentions: Mentions) -> dict[str, Any]:
+        lines: list[list[dict[str, str]]] = [[{"tag": "text", "text": line}]
+                                             for line in text.split("\n")]
+        ats = [{"tag": "at", "user_id": u} for u in mentions.user_ids]
+        if mentions.at_all:
+            ats.append({"tag": "at", "user_id": "all"})
+        if ats:
+            lines.append(ats)
+        lang = "zh_cn" if self.settings.language == "zh" else "en_us"
+        return {"msg_type": "post", "content": {"post": {lang: {"title": title, "content": lines}}}}
 
     def prepare(self, message: Message) -> tuple[str, dict[str, str], bytes]:
         payload = dict(message.payload)
@@ -126,7 +130,7 @@ class FeishuNotifier(Notifier):
     def classify(self, status: int, body: bytes, headers: Mapping[str, str]) -> DeliveryResult:
         data = parse_json(body)
         code = None if data is None else data.get("code", data.get("StatusCode"))
-        if not isinstance(code, int):
+        if data is None or not isinstance(code, int):
             return self.result_for_http(status, headers, body)
         return self.result_for_code(code, str(data.get("msg") or data.get("StatusMessage") or ""),
                                     http_status=status, body=body)

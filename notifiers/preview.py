@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from datetime import datetime, timezone
-from typing import Sequence
+from typing import Any, Literal, Sequence
 
 from .build import build_notifier
 from .samples import sample_alert
@@ -23,24 +23,26 @@ _URLS = {
     "feishu": "https://open.feishu.cn/open-apis/bot/v2/hook/PREVIEW-TOKEN",
 }
 _NAMES = {"wecom": "WeCom", "dingtalk": "DingTalk", "feishu": "Feishu"}
-_KINDS = (("unhealthy", "应用不健康 / unhealthy"), ("oom", "OOMKilled"))
+_KINDS: tuple[tuple[Literal["oom", "unhealthy"], str], ...] = (
+    ("unhealthy", "应用不健康 / unhealthy"), ("oom", "OOMKilled"))
 # 2024-05-01 14:03:05 in Asia/Shanghai: a fixed time keeps the output stable.
 FIXED_NOW = datetime(2024, 5, 1, 6, 3, 5, tzinfo=timezone.utc)
 
 
-def render(platform: str, *, msgtype: str | None = None, language: str = "zh",
-           kibana_url: str = "", status: str = "firing",
+def render(platform: str, *, msgtype: str | None = None, language: Literal["zh", "en"] = "zh",
+           kibana_url: str = "", status: Literal["firing", "resolved"] = "firing",
            payload: bool = False) -> list[tuple[str, str]]:
     """(heading, rendered text or JSON payload) for each sample alert."""
-    raw = {"type": platform, "url": _URLS[platform],
-           "mention": {"mobiles": {"zhangsan": "13800000000"}} if platform == "dingtalk" else {}}
+    raw: dict[str, Any] = {
+        "type": platform, "url": _URLS[platform],
+        "mention": {"mobiles": {"zhangsan": "13800000000"}} if platform == "dingtalk" else {}}
     if msgtype:
         raw["msgtype"] = msgtype
-    defaults = NotifierDefaults(language=language, kibana_url=kibana_url)  # type: ignore[arg-type]
+    defaults = NotifierDefaults(language=language, kibana_url=kibana_url)
     notifier = build_notifier(f"preview-{platform}", raw, defaults=defaults)
     out = []
     for kind, label in _KINDS:
-        message = notifier.build([sample_alert(kind, now=FIXED_NOW, status=status)]).message  # type: ignore[arg-type]
+        message = notifier.build([sample_alert(kind, now=FIXED_NOW, status=status)]).message
         heading = f"{_NAMES[platform]} {notifier.settings.msgtype} · {label}"
         body = (json.dumps(message.payload, ensure_ascii=False, indent=2) if payload
                 else message.text)

@@ -35,7 +35,8 @@ class RateLimiter:
         self._tokens = float(burst)
         self._monotonic = monotonic
         self._last = monotonic()
-        self._windows = [(float(span), int(limit), deque()) for span, limit in windows]
+        self._windows: list[tuple[float, int, deque[float]]] = [
+            (float(span), int(limit), deque()) for span, limit in windows]
         self._paused_until = -math.inf
         self._pause_reason = ""
         self._lock = threading.Lock()
@@ -105,6 +106,6 @@ class RateLimiter:
         return now
 
     @staticmethod
-    def _expire(stamps: deque, span: float, now: float) -> None:
+    def _expire(stamps: deque[float], span: float, now: float) -> None:
         while stamps and stamps[0] + span + _WINDOW_MARGIN <= now:
             stamps.popleft()

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from rules.alert import Alert
 
@@ -18,9 +18,6 @@ def sample_alert(kind: Literal["oom", "unhealthy"] = "oom", *, now: datetime | N
     now = now or utcnow()
     started = now - timedelta(minutes=12) if status == "resolved" else now
     finished = (started - timedelta(seconds=4)).isoformat()
-    common = dict(status=status, severity="critical", sequence=1, started_at=started, at=now,
-                  count=1, cluster="prod-sh", namespace="shop",
-                  object_labels={"app": "order-api", "owner": "zhangsan"})
     if kind == "oom":
         return Alert(
             rule="oom-killed", key=f"shop/{_POD}/app", kind="Pod", name=_POD,
@@ -30,7 +27,7 @@ def sample_alert(kind: Literal["oom", "unhealthy"] = "oom", *, now: datetime | N
             fields={"container": "app", "pod": _POD, "node": _NODE, "pod_ip": "172.20.3.41",
                     "host_ip": _NODE, "exit_code": 137, "reason": "OOMKilled", "restarts": 3,
                     "memory_limit": "512Mi", "finished_at": finished, "message": ""},
-            **common)
+            **_common(status, started, now))
     if kind == "unhealthy":
         bad = {"ip": "172.20.3.41", "ready": False, "node": _NODE, "pod": _POD}
         good = {"ip": "172.20.5.12", "ready": True, "node": "10.0.5.22",
@@ -45,5 +42,13 @@ def sample_alert(kind: Literal["oom", "unhealthy"] = "oom", *, now: datetime | N
                     "unhealthy_addresses": [bad], "nodes": [_NODE],
                     "cause": {"pod": _POD, "container": "app", "reason": "OOMKilled",
                               "exit_code": 137, "finished_at": finished, "node": _NODE}},
-            **common)
+            **_common(status, started, now))
     raise ValueError(f"unknown sample kind {kind!r} (oom or unhealthy)")
+
+
+def _common(status: Literal["firing", "resolved"], started: datetime,
+            now: datetime) -> dict[str, Any]:
+    """The fields both samples share (as keyword arguments of Alert)."""
+    return dict(status=status, severity="critical", sequence=1, started_at=started, at=now,
+                count=1, cluster="prod-sh", namespace="shop",
+                object_labels={"app": "order-api", "owner": "zhangsan"})

@@ -349,8 +349,10 @@ def _evaluate(env: CappedSandbox, node: nodes.Node) -> Any:
     if isinstance(node, (nodes.Filter, nodes.Call)):
         _check_constant_call(env, node)
         raise _NotConstant  # checked; running it is the render's business
+    if not isinstance(node, nodes.Expr):
+        raise _NotConstant  # only an expression has a value
     try:
-        return node.as_const(nodes.EvalContext(env))  # type: ignore[attr-defined]
+        return node.as_const(nodes.EvalContext(env))
     except Exception as e:  # Impossible, or a constant that fails: that fails at render time
         raise _NotConstant from e
 
@@ -383,5 +385,10 @@ def _maybe(env: CappedSandbox, node: nodes.Node | None) -> Any:
 def _arguments(env: CappedSandbox, node: nodes.Filter | nodes.Call
                ) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """Constant arguments (raises _NotConstant if one is not)."""
-    return (tuple(_evaluate(env, a) for a in node.args),
-            {k.key: _evaluate(env, k.value) for k in node.kwargs})
+    kwargs: dict[str, Any] = {}
+    for k in node.kwargs:
+        # The parser gives Keyword nodes (a str key) for filters too; jinja2 annotates Pair.
+        if not isinstance(k.key, str):
+            raise _NotConstant
+        kwargs[k.key] = _evaluate(env, k.value)
+    return tuple(_evaluate(env, a) for a in node.args), kwargs

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping, NoReturn
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -200,7 +200,7 @@ def parse_settings(name: str, raw: Mapping[str, Any], spec: PlatformSpec,
         max_bytes=v.integer("max_bytes", default_bytes, 256, max_bytes,
                             why=f"the {spec.type} {msgtype} limit"),
         timeout_seconds=v.number("timeout_seconds", 10.0, 0.5, 120.0),
-        language=language, timezone=tz, kibana_url=kibana_url,
+        language="en" if language == "en" else "zh", timezone=tz, kibana_url=kibana_url,
         kibana_query=v.string("kibana_query", default=defaults.kibana_query),
         template=v.string("template", default=""),
         mention=_mention(v, defaults),
@@ -251,7 +251,7 @@ class _Reader:
         self.path = path
         self.raw = raw
 
-    def fail(self, keys: tuple[str, ...], message: str) -> None:
+    def fail(self, keys: tuple[str, ...], message: str) -> NoReturn:
         raise SettingsError(self.path + tuple(str(k) for k in keys), message)
 
     def _get(self, key: str, expected: str, types: tuple[type, ...], default: Any,
@@ -267,10 +267,12 @@ class _Reader:
         return value
 
     def string(self, key: str, *, default: str = "", required: bool = False) -> str:
-        return self._get(key, "a string", (str,), default, required)
+        value: str = self._get(key, "a string", (str,), default, required)
+        return value
 
     def boolean(self, key: str, default: bool) -> bool:
-        return self._get(key, "true or false", (bool,), default)
+        value: bool = self._get(key, "true or false", (bool,), default)
+        return value
 
     def choice(self, key: str, options: tuple[str, ...], default: str) -> str:
         value = self.string(key, default=default)
@@ -279,7 +281,7 @@ class _Reader:
         return value
 
     def integer(self, key: str, default: int, lo: int, hi: int, *, why: str = "") -> int:
-        value = self._get(key, "an integer", (int,), default)
+        value: int = self._get(key, "an integer", (int,), default)
         if not lo <= value <= hi:
             self.fail((key,), f"expected {lo}..{hi}{' (' + why + ')' if why else ''}, got {value}")
         return value

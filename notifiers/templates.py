@@ -163,7 +163,7 @@ class Renderer:
         rows = [{"label": Trusted(r["label"]), "value": r["value"],
                  "link": Trusted(r["link"]) if r["link"] else ""}
                 for r in card.rows(alert, self.language, self.tz, link)]
-        return escape_tree({
+        escaped: dict[str, Any] = escape_tree({
             "alert": view, "fields": view["fields"],
             "labels": dict(alert.object_labels), "annotations": dict(alert.object_annotations),
             "title": self.escaped_title(alert), "rows": rows,
@@ -176,11 +176,16 @@ class Renderer:
             "language": self.language, "notifier": self.settings.name,
             "platform": self.settings.type,
         }, self.markup)
+        return escaped
+
+    def override(self, alert: Alert) -> str:
+        """The template text that replaces the built-in one for `alert` ("" if none)."""
+        return (alert.templates.get(self.settings.name) or alert.templates.get(self.settings.type)
+                or self.settings.template)
 
     def render(self, alert: Alert) -> str:
         ctx = self.context(alert)
-        source = (alert.templates.get(self.settings.name) or alert.templates.get(self.settings.type)
-                  or self.settings.template)
+        source = self.override(alert)
         if source:
             try:
                 text = render_capped(compile_template(source), ctx).strip()

@@ -24,9 +24,10 @@ import orjson
 
 from rules.alert import Alert
 
-from .base import Built, DeliveryResult, Message, Notifier
+from .compose import Message
 from .markup import Flavour
 from .mentions import Mentions
+from .platform import DeliveryResult, Platform
 from .settings import PlatformSpec
 
 SPEC = PlatformSpec(
@@ -44,9 +45,10 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-class WebhookNotifier(Notifier):
+class WebhookPlatform(Platform):
     platform = "webhook"
     spec = SPEC
+    carries_alerts = True  # compose.py batches the alerts as JSON documents (or renders a template)
 
     def markup(self) -> Flavour:
         # A template renders the whole body: in a JSON body a value must stay inside its
@@ -63,32 +65,9 @@ class WebhookNotifier(Notifier):
         # Any part of a generic URL may be the credential (/hooks/<token>).
         return [*super().secrets(), parts.path + (f"?{parts.query}" if parts.query else "")]
 
-    def build(self, alerts: Sequence[Alert]) -> Built:
-        if not alerts:
-            raise ValueError("build() needs at least one alert")
-        first = alerts[0]
-        if self._template_for(first):
-            text = self.renderer.render(first)
-            return Built(Message(self.renderer.title(first), text, text.encode("utf-8"),
-                                 (first.id,)), 1)
-        used: list[Alert] = []
-        docs: list[dict[str, Any]] = []
-        for alert in alerts[: self.settings.max_batch]:
-            if used and self._template_for(alert):
-                break
-            doc = alert.to_dict()
-            doc.pop("templates", None)
-            if used and len(orjson.dumps(self._body(docs + [doc]))) > self.settings.max_bytes:
-                break
-            used.append(alert)
-            docs.append(doc)
-        body = self._body(docs)
-        return Built(Message(self.renderer.title(first), first.summary, body,
-                             tuple(a.id for a in used)), len(used))
-
-    def payload(self, *, title: str, text: str, mentions: Mentions,
-                alerts: Sequence[Alert]) -> Any:
-        return self._body([a.to_dict() for a in alerts])
+    def payload(self, *, title: str, text: str, mentions: Mentions, alerts: Sequence[Alert],
+                body_title: str = "") -> dict[str, Any]:
+        return {"version": "1", "notifier": self.name, "alerts": [_document(a) for a in alerts]}
 
     def prepare(self, message: Message) -> tuple[str, dict[str, str], bytes]:
         body = message.payload if isinstance(message.payload, bytes) else orjson.dumps(
@@ -107,9 +86,8 @@ class WebhookNotifier(Notifier):
             return DeliveryResult("ok", f"http_{status}", "accepted", status)
         return self.result_for_http(status, headers, body)
 
-    def _template_for(self, alert: Alert) -> str:
-        return (alert.templates.get(self.name) or alert.templates.get("webhook")
-                or self.settings.template)
 
-    def _body(self, docs: list[dict[str, Any]]) -> dict[str, Any]:
-        return {"version": "1", "notifier": self.name, "alerts": docs}
+def _document(alert: Alert) -> dict[str, Any]:
+    doc = alert.to_dict()
+    doc.pop("templates", None)  # rule authors' template text is not the receiver's business
+    return doc

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from rules.alert import Alert
 
-from .base import CodeRule, DeliveryResult, Notifier, parse_json
 from .mentions import Mentions
+from .platform import CodeRule, DeliveryResult, Platform, parse_json
 from .settings import PlatformSpec
 
 
@@ -35,7 +35,7 @@ SPEC = PlatformSpec(
 )
 
 
-class WeComNotifier(Notifier):
+class WeComPlatform(Platform):
     platform = "wecom"
     spec = SPEC
     codes = {
@@ -53,8 +53,8 @@ class WeComNotifier(Notifier):
             return " ".join(f"<@{u}>" for u in mentions.user_ids)
         return ""  # text: the mention lists in the payload do it
 
-    def payload(self, *, title: str, text: str, mentions: Mentions,
-                alerts: Sequence[Alert]) -> dict[str, Any]:
+    def payload(self, *, title: str, text: str, mentions: Mentions, alerts: Sequence[Alert],
+                body_title: str = "") -> dict[str, Any]:
         if self.settings.msgtype == "markdown":
             return {"msgtype": "markdown", "markdown": {"content": text}}
         users = list(mentions.user_ids) + (["@all"] if mentions.at_all else [])

@@ -1,13 +1,15 @@
-"""One delivery loop per notifier: wait for the robot → merge what queued → send → settle.
+"""The pace step, and the loop that runs the steps for one notifier: wait for the robot →
+take what queued → compose (compose.py) → send (platform.py) → settle (settle.py) → record.
 
-This is the one place that retries (tenacity: exponential backoff with jitter, bounded by
-`retry_attempts`), pauses a robot and decides what happens to outbox entries:
-  ok         → confirmed in the outbox, `sent`
-  permanent  → dead-lettered, `failed`, logged as an error with the platform's meaning
-  throttle   → the robot pauses for the platform's period (DingTalk 130101: ~10 min), the
-               alerts stay queued and go out merged into a digest afterwards, `paused`
-  retry used up → the robot pauses with growing backoff (30 s … 10 min), alerts stay queued
-Every HTTP attempt, retries included, takes a token from the robot's rate limiter first.
+The worker owns its robot's pacing: the `RateLimiter` (ratelimit.py) the dispatcher made for
+the robot's URL, shared by every notifier posting there. Every HTTP attempt, retries included,
+takes a token from it first; when alerts queued up faster than it lets them go, they go out
+merged into one digest. A pause (platform rate limit, retries used up) holds the robot back.
+
+Each attempt's result is settled by `settle()`, a pure decision; this file only applies it:
+retry with tenacity's exponential backoff with jitter (bounded by `retry_attempts`), confirm
+or dead-letter the outbox entries, or pause the limiter. Recording is the last step: a
+`DeliveryOutcome` (outcome.py) per step goes to the dispatcher's sink (metrics, history).
 Errors are logged when they change, not on every attempt (as Alertmanager's retry stage).
 
 Only while `may_send()` (this replica holds the Lease) does the loop take work or start an
@@ -19,21 +21,25 @@ waits on its condition variable, so `stop()` interrupts a pause at once.
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import threading
 from typing import Callable
 
-from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
+from tenacity import RetryCallState, Retrying, retry_if_result
 from tenacity.wait import wait_exponential_jitter
 
-from .base import DeliveryResult, Message, Notifier
 from .clock import Monotonic, Sleep, WallClock
+from .compose import Message
+from .notifier import Notifier
 from .outbox import Outbox, OutboxEntry
 from .outcome import DeliveryOutcome, OutcomeResult
+from .platform import DeliveryResult
+from .ratelimit import RateLimiter
+from .settle import BACKOFF_FIRST, Decision, settle
 
-_BACKOFF_FIRST = 30.0
-_BACKOFF_MAX = 600.0
+Attempted = tuple[DeliveryResult, Decision]
 
 
 class Aborted(Exception):
@@ -45,11 +51,14 @@ class Withheld(Exception):
 
 
 class Worker:
-    def __init__(self, notifier: Notifier, *, outbox: Outbox,
+    def __init__(self, notifier: Notifier, *, limiter: RateLimiter, outbox: Outbox,
                  emit: Callable[[DeliveryOutcome], None], clock: WallClock,
                  monotonic: Monotonic, sleep: Sleep | None,
                  may_send: Callable[[], bool] = lambda: True) -> None:
+        """`limiter`: the pacing of the notifier's robot (shared with every worker posting to
+        the same robot URL)."""
         self.notifier = notifier
+        self.limiter = limiter
         self._may_send = may_send
         self._outbox = outbox
         self._emit = emit
@@ -116,7 +125,7 @@ class Worker:
             except Exception:  # a bug must not silently end deliveries for this robot
                 self._log.exception("%s: unexpected error in the delivery loop; pausing 30 s",
                                     self.notifier.name)
-                self.notifier.limiter.pause(_BACKOFF_FIRST, reason="internal error")
+                self.limiter.pause(BACKOFF_FIRST, reason="internal error")
 
     def step(self) -> None:
         """Send one message (single alert or digest) and settle its entries."""
@@ -125,13 +134,13 @@ class Worker:
             entries = list(self._queue.values())
         if not entries:
             return
-        if self.notifier.limiter.available() >= len(entries):
+        if self.limiter.available() >= len(entries):
             # Room for each alert on its own: no need to merge.
             entries = entries[:1]
         built = self.notifier.build([e.alert for e in entries])
         batch = entries[: built.count]
-        result = self._send(built.message, batch)
-        self._settle(batch, result)
+        result, decision = self._send(built.message, batch)
+        self._settle(batch, result, decision)
 
     def _wait_for_work(self) -> bool:
         with self._cond:
@@ -142,7 +151,7 @@ class Worker:
             return True
 
     def _sleep_until_ready(self) -> None:
-        while (wait := self.notifier.limiter.delay()) > 0:
+        while (wait := self.limiter.delay()) > 0:
             self._sleep(wait)
 
     def _sleep(self, seconds: float) -> None:
@@ -160,20 +169,27 @@ class Worker:
             self._sleep_fn(remaining)
 
     # -- sending -------------------------------------------------------------------------------
-    def _send(self, message: Message, batch: list[OutboxEntry]) -> DeliveryResult:
-        s = self.notifier.settings
+    def _send(self, message: Message, batch: list[OutboxEntry]) -> Attempted:
+        """Attempt until `settle` decides anything but `retry`; the last result and decision."""
+        attempts = itertools.count(1)
+
+        def attempt() -> Attempted:
+            result = self._attempt(message)
+            return result, settle(result, attempt=next(attempts), failures=self._failures,
+                                  settings=self.notifier.settings,
+                                  jitter=random.uniform(1.0, 1.1))
+
         retrying = Retrying(
-            stop=stop_after_attempt(s.retry_attempts),
-            wait=wait_exponential_jitter(initial=1.0, max=s.retry_max_seconds, jitter=1.0),
-            retry=retry_if_result(lambda r: r.kind == "retry"),
-            retry_error_callback=lambda state: state.outcome.result(),
+            wait=wait_exponential_jitter(initial=1.0, max=self.notifier.settings.retry_max_seconds,
+                                         jitter=1.0),
+            retry=retry_if_result(lambda attempted: attempted[1].action == "retry"),
             before_sleep=lambda state: self._on_retry(batch, state),
             sleep=self._sleep,
         )
-        return retrying(self._attempt, message)
+        return retrying(attempt)
 
     def _attempt(self, message: Message) -> DeliveryResult:
-        while (wait := self.notifier.limiter.try_acquire()) > 0:
+        while (wait := self.limiter.try_acquire()) > 0:
             self._sleep(wait)
         with self._cond:
             if self._deadline is not None and self._monotonic() > self._deadline:
@@ -183,42 +199,44 @@ class Worker:
         return self.notifier.deliver(message)
 
     def _on_retry(self, batch: list[OutboxEntry], state: RetryCallState) -> None:
-        result: DeliveryResult = state.outcome.result()
+        assert state.outcome is not None  # tenacity calls before_sleep after an attempt
+        result: DeliveryResult = state.outcome.result()[0]
         self._note_error(result, f"attempt {state.attempt_number} failed, retrying")
         self._outcome(batch, "retried", result.code, str(result), attempt=state.attempt_number)
 
-    def _settle(self, batch: list[OutboxEntry], result: DeliveryResult) -> None:
+    # -- settling ------------------------------------------------------------------------------
+    def _settle(self, batch: list[OutboxEntry], result: DeliveryResult, decision: Decision) -> None:
+        """Apply `decision` to the outbox and the limiter, then log and record it."""
         ids = [e.id for e in batch]
-        n = self.notifier.name
-        if result.ok:
+        if decision.action == "confirm":
             self._outbox.confirm(ids)
+        elif decision.action == "dead_letter":
+            self._outbox.fail(ids, code=result.code, detail=str(result))
+        elif decision.action == "pause":
+            self.limiter.pause(decision.pause_seconds, reason=result.code)
+        if decision.action in ("confirm", "dead_letter"):
             self._dequeue(ids)
+        self._log_settled(len(ids), result, decision)
+        self._failures = decision.failures
+        self._outcome(batch, decision.outcome, result.code, _detail(len(ids), result, decision))
+
+    def _log_settled(self, count: int, result: DeliveryResult, decision: Decision) -> None:
+        n = self.notifier.name
+        if decision.action == "confirm":
             if self._last_error:
                 self._log.info("%s: delivering again after: %s", n, self._last_error)
-            self._failures, self._last_error = 0, ""
-            self._log.info("%s: sent %d alert(s) (%s)", n, len(ids), result.code)
-            self._outcome(batch, "sent", result.code, f"{len(ids)} alert(s) in one message")
-        elif result.kind == "permanent":
-            self._outbox.fail(ids, code=result.code, detail=str(result))
-            self._dequeue(ids)
+            self._last_error = ""
+            self._log.info("%s: sent %d alert(s) (%s)", n, count, result.code)
+        elif decision.action == "dead_letter":
             self._log.error("%s: platform rejected %d alert(s), not retried: %s "
-                            "(kept in the outbox's failed/ directory)", n, len(ids), result)
-            self._outcome(batch, "failed", result.code, str(result))
-        elif result.kind == "throttle":
-            pause = (result.retry_after or self.notifier.settings.throttle_pause_seconds)
-            pause *= random.uniform(1.0, 1.1)
-            self.notifier.limiter.pause(pause, reason=result.code)
+                            "(kept in the outbox's failed/ directory)", n, count, result)
+        elif decision.throttled:
             self._log.warning("%s: platform rate limit (%s): robot paused %.0f s; %d queued "
-                              "alert(s) will follow merged", n, result, pause, self.queued())
-            self._outcome(batch, "paused", result.code, f"paused {pause:.0f} s: {result}")
+                              "alert(s) will follow merged", n, result, decision.pause_seconds,
+                              self.queued())
         else:
-            self._failures += 1
-            pause = min(_BACKOFF_MAX, _BACKOFF_FIRST * 2 ** (self._failures - 1))
-            pause *= random.uniform(1.0, 1.1)
-            self.notifier.limiter.pause(pause, reason=result.code)
-            self._note_error(result, f"retries used up, robot paused {pause:.0f} s; alerts "
-                                     "stay in the outbox")
-            self._outcome(batch, "paused", result.code, f"paused {pause:.0f} s: {result}")
+            self._note_error(result, f"retries used up, robot paused {decision.pause_seconds:.0f}"
+                                     " s; alerts stay in the outbox")
 
     def _note_error(self, result: DeliveryResult, what: str) -> None:
         key = f"{result.kind}:{result.code}"
@@ -238,3 +256,11 @@ class Worker:
             alert_ids=tuple(e.alert.id for e in batch), result=result, code=code,
             detail=detail, at=self._clock(), attempt=attempt,
             alerts=tuple(e.alert for e in batch)))
+
+
+def _detail(count: int, result: DeliveryResult, decision: Decision) -> str:
+    if decision.action == "confirm":
+        return f"{count} alert(s) in one message"
+    if decision.action == "pause":
+        return f"paused {decision.pause_seconds:.0f} s: {result}"
+    return str(result)

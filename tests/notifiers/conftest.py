@@ -15,8 +15,7 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from notifiers import Dispatcher, NotifierDefaults, Outbox, build_notifier
-from notifiers.base import Notifier
+from notifiers import Dispatcher, Notifier, NotifierDefaults, Outbox, build_notifier
 from notifiers.outcome import DeliveryOutcome
 from notifiers.samples import sample_alert
 from rules.alert import Alert
@@ -114,8 +113,7 @@ def make_notifier(clock: FakeClock) -> Callable[..., Notifier]:
         session = requests.Session()
         sessions.append(session)
         return build_notifier(name or platform, raw_for(platform, base, **overrides),
-                              defaults=NotifierDefaults(), session=session, clock=clock.now,
-                              monotonic=clock.monotonic)
+                              defaults=NotifierDefaults(), session=session, clock=clock.now)
 
     yield make
     for s in sessions:

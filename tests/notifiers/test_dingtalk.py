@@ -42,7 +42,7 @@ def test_every_request_is_signed_afresh_and_never_twice(ding_rx: Any, make_notif
 def test_clock_skew_over_an_hour_is_a_permanent_310000(ding_rx: Any, make_notifier: Any,
                                                        clock: Any) -> None:
     n = make_notifier("dingtalk", ding_rx.base)
-    n.clock = lambda: clock.now() - timedelta(hours=2)
+    n.sender.clock = lambda: clock.now() - timedelta(hours=2)
     result = n.send_now(sample_alert("oom"))
     assert (result.kind, result.code) == ("permanent", "310000")
     assert "clock skew" in result.message

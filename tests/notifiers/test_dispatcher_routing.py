@@ -10,7 +10,7 @@ import pytest
 
 from notifiers import Dispatcher, Outbox
 from notifiers.samples import sample_alert
-from tests.notifiers.conftest import numbered_alerts, wait_for
+from tests.notifiers.conftest import numbered_alerts, url_for, wait_for
 from tests.notifiers.receivers import free_port
 
 
@@ -75,8 +75,11 @@ def test_notifiers_on_the_same_robot_share_a_limiter(make_notifier: Any, wecom_r
                                                      make_dispatcher: Any) -> None:
     a = make_notifier("wecom", wecom_rx.base, name="a")
     b = make_notifier("wecom", wecom_rx.base, name="b", msgtype="text")
-    make_dispatcher({"a": a, "b": b})
-    assert a.limiter is b.limiter
+    c = make_notifier("wecom", wecom_rx.base, name="c", url=url_for("wecom", wecom_rx.base,
+                                                                   credential="another-robot"))
+    d = make_dispatcher({"a": a, "b": b, "c": c})
+    assert d.limiter("a") is d.limiter("b")
+    assert d.limiter("c") is not d.limiter("a")
 
 
 def test_a_failing_outcome_sink_does_not_stop_delivery(make_notifier: Any, wecom_rx: Any,
@@ -97,11 +100,9 @@ def test_a_failing_outcome_sink_does_not_stop_delivery(make_notifier: Any, wecom
 def test_stop_interrupts_a_long_pause_with_the_real_clock(make_notifier: Any,
                                                           tmp_path: Any) -> None:
     notifier = make_notifier("wecom", f"http://127.0.0.1:{free_port()}", name="w")
-    notifier.limiter = type(notifier.limiter)(rate_per_minute=18, burst=5,
-                                              monotonic=time.monotonic)
     d = Dispatcher({"w": notifier}, default_route=["w"], outbox=Outbox(tmp_path))
     d.submit(sample_alert("oom"))
-    notifier.limiter.pause(600)
+    d.limiter("w").pause(600)  # the dispatcher's limiters run on its (real) monotonic clock
     d.start()
     started = time.monotonic()
     assert d.stop(0.2) == 1

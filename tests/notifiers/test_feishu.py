@@ -31,7 +31,7 @@ def test_card_header_carries_the_title_once(feishu_rx: Any, make_notifier: Any) 
 
 def test_clock_skew_is_a_permanent_19021(feishu_rx: Any, make_notifier: Any, clock: Any) -> None:
     n = make_notifier("feishu", feishu_rx.base)
-    n.clock = lambda: clock.now() + timedelta(hours=2)
+    n.sender.clock = lambda: clock.now() + timedelta(hours=2)
     result = n.send_now(sample_alert("oom"))
     assert (result.kind, result.code, result.http_status) == ("permanent", "19021", 400)
 
@@ -51,9 +51,11 @@ def test_huge_post_stays_under_20_kb(feishu_rx: Any, make_notifier: Any) -> None
     assert n.deliver(message).ok  # the receiver rejects bodies over 20 KB
 
 
-def test_limiter_keeps_under_five_per_second(make_notifier: Any, feishu_rx: Any) -> None:
+def test_limiter_keeps_under_five_per_second(make_notifier: Any, feishu_rx: Any,
+                                             clock: Any) -> None:
     n = make_notifier("feishu", feishu_rx.base)
-    assert [n.limiter.try_acquire() == 0 for _ in range(5)] == [True] * 4 + [False]
+    limiter = n.new_limiter(clock.monotonic)
+    assert [limiter.try_acquire() == 0 for _ in range(5)] == [True] * 4 + [False]
 
 
 # -- a workload's own text cannot forge markup (issue "edges", item 9.2) -------------------------
