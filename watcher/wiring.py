@@ -77,7 +77,7 @@ class Components:
         self.es = build_client(es)
         self.sink = EsSink(self.es, prefix=es.index_prefix, spool_dir=data / "spool", spool_max_bytes=es.spool_max_bytes,
                            chunk_size=es.bulk.chunk_size, max_chunk_bytes=es.bulk.max_chunk_bytes,
-                           flush_interval=es.bulk.flush_interval.total_seconds(), on_stat=self.metrics.on_stat,
+                           flush_interval=es.bulk.flush_interval.total_seconds(), stats=self.metrics.sink_stats,
                            retention_days=es.retention_days)
         self.history = AlertHistory(self.es, prefix=es.index_prefix, sink=self.sink)
         from watcher.es.checkpoint import EsCheckpoints
@@ -234,7 +234,7 @@ class Components:
         k = self.cfg.kubernetes
         api = kube.build_api_client(k)
         self.sources = kube.sources_for(k, api, cluster=self.cfg.cluster, sink=put, stop=self.stop,
-                                        on_stat=self.metrics.on_stat)
+                                        stats=self.metrics.watch_stats)
         for w in self.sources:
             self.metrics.watch_age(w.name, lambda w=w: w.last_event_monotonic)
             self.health.liveness[f"watch/{w.name}"] = lambda w=w: (w.is_alive(), "")
@@ -249,7 +249,7 @@ class Components:
             self.metrics.leader.set(1)
             return
         identity = le.identity or os.environ.get("POD_NAME") or socket.gethostname()
-        self.elector = kube.LeaderElector(api, le, identity=identity, stop=self.stop, on_stat=self.metrics.on_stat,
+        self.elector = kube.LeaderElector(api, le, identity=identity, stop=self.stop, stats=self.metrics.lease_stats,
                                           on_started_leading=lambda previous: leader.became_leader(previous),
                                           on_stopped_leading=leader.lost_leadership,
                                           annotations=self.lease_annotations)

@@ -65,7 +65,7 @@ def test_lost_cursor_replays_everything(tmp_path, caplog):
 
 def test_bound_drops_oldest_segment_counted_and_logged(tmp_path, caplog):
     stats = Stats()
-    s = Spool(tmp_path, max_bytes=4000, segment_bytes=1000, on_stat=stats)
+    s = Spool(tmp_path, max_bytes=4000, segment_bytes=1000, stats=stats)
     with caplog.at_level(logging.WARNING, logger="kea.es"):
         for i in range(0, 60, 6):
             s.append(docs(i, i + 6))
@@ -91,7 +91,7 @@ def test_torn_last_line_after_kill_is_skipped_and_counted(tmp_path, caplog):
     (seg,) = tmp_path.glob("seg-*")
     with open(seg, "ab") as fh:  # what kill -9 in the middle of a write leaves
         fh.write(docs(3, 4)[0].to_line()[:40])
-    s2 = Spool(tmp_path, max_bytes=10**6, on_stat=stats)
+    s2 = Spool(tmp_path, max_bytes=10**6, stats=stats)
     s2.append(docs(4, 6))  # a new process appends to a new segment, never after the torn line
     with caplog.at_level(logging.WARNING, logger="kea.es"):
         assert drain(s2) == ["id0", "id1", "id2", "id4", "id5"]
@@ -114,7 +114,7 @@ def test_garbage_line_in_the_middle_is_skipped(tmp_path):
 
 def test_spool_bytes_gauge(tmp_path):
     stats = Stats()
-    s = Spool(tmp_path, max_bytes=10**6, on_stat=stats)
+    s = Spool(tmp_path, max_bytes=10**6, stats=stats)
     s.append(docs(0, 4))
     assert stats.gauge("spool_bytes") == s.unread_bytes > 0
     drain(s)

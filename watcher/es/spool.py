@@ -22,15 +22,14 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import orjson
 
 from watcher.es.doc import Doc
+from watcher.es.stats import NO_SINK_STATS, SinkStats
 
 log = logging.getLogger("kea.es")
-
-StatFn = Callable[[str, float, dict], None]
 
 _PREFIX, _SUFFIX = "seg-", ".jsonl"
 _CURSOR = "cursor.json"
@@ -52,13 +51,13 @@ class Spool:
     """Thread-safe: `append` may run on any thread; reading and committing on one (the writer)."""
 
     def __init__(self, directory: str | os.PathLike, *, max_bytes: int, segment_bytes: Optional[int] = None,
-                 on_stat: Optional[StatFn] = None) -> None:
+                 stats: SinkStats = NO_SINK_STATS) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max(1, max_bytes)
         # at least 8 segments fit in the bound, so dropping one loses at most ~1/8 of it
         self.segment_bytes = segment_bytes or max(64 * 1024, min(16 * 1024 * 1024, self.max_bytes // 8))
-        self._stat = on_stat or (lambda name, value, labels: None)
+        self.stats = stats
         self._lock = threading.RLock()
         self._sizes: dict[int, int] = {}
         for p in self.dir.glob(f"{_PREFIX}*{_SUFFIX}"):
@@ -124,7 +123,7 @@ class Spool:
                 self._cursor = Position(oldest + 1, 0)
                 self._save_cursor()
             self.dropped += lost
-            self._stat("spool_dropped", lost, {"reason": "spool_full"})
+            self.stats.spool_dropped("spool_full", lost)
             log.warning("spool over its bound of %d bytes: dropped the oldest segment with %d documents "
                         "(%d dropped so far)", self.max_bytes, lost, self.dropped)
 
@@ -167,7 +166,7 @@ class Spool:
             return  # re-read after a failed send: counted once
         self._reported.add((seg, offset))
         self.corrupt += 1
-        self._stat("spool_corrupt", 1, {})
+        self.stats.spool_corrupt()
         log.warning("spool: skipped %s of %d bytes in %s", problem, len(line), _segment_name(seg))
 
     def commit(self, pos: Position) -> None:
@@ -234,7 +233,7 @@ class Spool:
             os.close(fd)
 
     def _publish(self) -> None:
-        self._stat("spool_bytes", self.unread_bytes, {})
+        self.stats.spool_bytes(self.unread_bytes)
 
     def close(self) -> None:
         with self._lock:
