@@ -26,7 +26,8 @@ from typing import Any, Callable, Optional, Sequence
 
 from elastic_transport import TransportError
 from elasticsearch.helpers import streaming_bulk
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
+from tenacity.stop import stop_base
 
 from watcher.es.doc import Doc
 from watcher.es.stats import NO_SINK_STATS, SinkStats
@@ -57,6 +58,16 @@ class _Again(Exception):
     """Some documents must be sent again."""
 
 
+class _StopWhen(stop_base):
+    """A tenacity stop condition: stop as soon as `give_up()` turns true."""
+
+    def __init__(self, give_up: Callable[[], bool]) -> None:
+        self.give_up = give_up
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.give_up()
+
+
 class BulkSender:
     def __init__(self, client: Any, *, chunk_size: int, max_chunk_bytes: int, stats: SinkStats = NO_SINK_STATS,
                  sleep: Callable[[float], None] = time.sleep, initial_backoff: float = 0.25,
@@ -78,7 +89,7 @@ class BulkSender:
         result = SendResult()
         pending = list(docs)
         retrying = Retrying(
-            stop=stop_after_attempt(max(1, attempts)) | (lambda state: give_up()),
+            stop=stop_after_attempt(max(1, attempts)) | _StopWhen(give_up),
             # 0.25 s, 0.5 s, 1 s ... up to max_backoff, plus jitter so replicas don't retry in step
             wait=wait_exponential(multiplier=self.initial_backoff, max=self.max_backoff) + wait_random(0, self.initial_backoff),
             retry=retry_if_exception_type(_Again),

@@ -22,7 +22,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import BinaryIO, Optional, Sequence
 
 import orjson
 
@@ -66,7 +66,7 @@ class Spool:
             except (ValueError, OSError):
                 log.warning("spool: ignoring unexpected file %s", p)
         self._active: Optional[int] = None  # the segment this process appends to
-        self._fh = None
+        self._fh: Optional[BinaryIO] = None
         self._next = max(self._sizes, default=0) + 1
         self._cursor = self._load_cursor()
         self.dropped = 0
@@ -96,22 +96,28 @@ class Spool:
             return
         data = b"".join(d.to_line() for d in docs)
         with self._lock:
-            if self._fh is None or self._sizes.get(self._active, 0) >= self.segment_bytes:
-                self._rotate()
-            self._fh.write(data)
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._sizes[self._active] += len(data)
+            fh, active = self._segment_for_append()
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+            self._sizes[active] += len(data)
             self._enforce_bound()
             self._publish()
 
-    def _rotate(self) -> None:
+    def _segment_for_append(self) -> tuple[BinaryIO, int]:
+        """The open segment (file, number) to append to: a new one when none is open or it is full."""
+        if self._fh is None or self._active is None or self._sizes.get(self._active, 0) >= self.segment_bytes:
+            return self._rotate()
+        return self._fh, self._active
+
+    def _rotate(self) -> tuple[BinaryIO, int]:
         if self._fh is not None:
             self._fh.close()
         self._active, self._next = self._next, self._next + 1
-        self._fh = open(self.dir / _segment_name(self._active), "ab")
+        self._fh = fh = open(self.dir / _segment_name(self._active), "ab")
         self._sizes[self._active] = 0
         self._fsync_dir()
+        return fh, self._active
 
     def _enforce_bound(self) -> None:
         while sum(self._sizes.values()) > self.max_bytes and self._sizes:

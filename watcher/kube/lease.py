@@ -230,9 +230,9 @@ class LeaderElector:
             now = self.wall_clock()
             if lease is None:
                 body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                        "metadata": {"name": self.name, "namespace": self.namespace},
+                        "metadata": {"name": self.name, "namespace": self.namespace,
+                                     "annotations": self._annotations()},
                         "spec": self._spec(now, acquire=now, transitions=0)}
-                body["metadata"]["annotations"] = self._annotations()
                 self.inherited_annotations = {}
                 created = self._transport.json("POST", self._path.rsplit("/", 1)[0], body=body, timeout=self._timeout())
                 self._won(created, previous=None)

@@ -313,7 +313,7 @@ class Watcher:
                 self.resource_version = rv
         elif typ in ("ADDED", "MODIFIED", "DELETED"):
             uid, _ = _identity(obj)
-            if uid:
+            if uid and isinstance(obj, dict):  # (an object with a uid is a dict)
                 if typ == "DELETED":
                     self.known.forget(uid)
                 else:
