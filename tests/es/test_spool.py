@@ -1,6 +1,8 @@
 """The on-disk spool: order, commit, restart, bound, torn lines (pure, no Elasticsearch)."""
 import logging
 
+import pytest
+
 from tests.es.helpers import Stats
 from watcher.es.doc import Doc
 from watcher.es.spool import Spool
@@ -119,3 +121,20 @@ def test_spool_bytes_gauge(tmp_path):
     assert stats.gauge("spool_bytes") == s.unread_bytes > 0
     drain(s)
     assert stats.gauge("spool_bytes") == 0
+
+
+def test_appends_work_again_after_the_disk_refused_a_new_segment(tmp_path, monkeypatch):
+    """A full disk can refuse the file of the next segment; once it has room again the spool
+    must take documents (not write to the segment it closed, which raises ValueError)."""
+    s = Spool(tmp_path, max_bytes=10**6, segment_bytes=1000)
+    s.append(docs(0, 10))  # over segment_bytes: the next append opens a new segment
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("watcher.es.spool.open", disk_full, raising=False)
+    with pytest.raises(OSError):  # what the sink expects: it keeps the documents in memory
+        s.append(docs(10, 20))
+    monkeypatch.undo()
+    s.append(docs(20, 30))
+    assert drain(s) == [f"id{i}" for i in (*range(0, 10), *range(20, 30))]

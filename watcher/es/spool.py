@@ -113,11 +113,15 @@ class Spool:
     def _rotate(self) -> tuple[BinaryIO, int]:
         if self._fh is not None:
             self._fh.close()
-        self._active, self._next = self._next, self._next + 1
-        self._fh = fh = open(self.dir / _segment_name(self._active), "ab")
-        self._sizes[self._active] = 0
+            # until the next file opens (the disk may be full), no segment is open: the next
+            # append tries again instead of writing to the closed one
+            self._fh, self._active = None, None
+        active, self._next = self._next, self._next + 1
+        fh = open(self.dir / _segment_name(active), "ab")
+        self._fh, self._active = fh, active
+        self._sizes[active] = 0
         self._fsync_dir()
-        return fh, self._active
+        return fh, active
 
     def _enforce_bound(self) -> None:
         while sum(self._sizes.values()) > self.max_bytes and self._sizes:
