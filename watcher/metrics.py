@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, ParamSpec
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-if TYPE_CHECKING:  # only the protocols' names: importing watcher.kube would load the API client
+if TYPE_CHECKING:  # only to check the implementations: importing the packages loads their clients
     from watcher.es.stats import SinkStats
     from watcher.kube.stats import LeaseStats, WatchStats
 

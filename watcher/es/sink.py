@@ -16,6 +16,8 @@ When Elasticsearch is down the writer probes with one bulk request from the spoo
 backing off up to `max_backoff` seconds; the first answer resumes normal work. Templates are
 (re)installed before the first write and after every outage, because daily indices are created
 by writes and must never be created without their mapping.
+
+Everything the sink and its parts measure goes through one `watcher.es.stats.SinkStats`.
 """
 from __future__ import annotations
 
