@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 from elasticsearch import Elasticsearch  # noqa: E402
 
 from watcher.es import EsSink  # noqa: E402
+from watcher.es.stats import NoSinkStats  # noqa: E402
 from watcher.normalize import normalize  # noqa: E402
 
 T0 = datetime(2026, 11, 20, tzinfo=timezone.utc)
@@ -57,10 +58,25 @@ def run(client: Elasticsearch, *, events: int, warmup: int, chunk_size: int, flu
     counts: Counter = Counter()
     lock = threading.Lock()
 
-    def on_stat(name: str, value: float, labels: dict) -> None:
-        if name in ("docs_indexed", "docs_duplicate", "docs_rejected", "docs_spooled", "bulk_errors"):
-            with lock:
-                counts[name] += value
+    class Outcomes(NoSinkStats):
+        def indexed(self, index_kind: str, count: int) -> None:
+            add("docs_indexed", count)
+
+        def duplicate(self, index_kind: str, count: int) -> None:
+            add("docs_duplicate", count)
+
+        def rejected(self, index_kind: str, reason: str) -> None:
+            add("docs_rejected", 1)
+
+        def spooled(self, count: int) -> None:
+            add("docs_spooled", count)
+
+        def bulk_error(self, reason: str) -> None:
+            add("bulk_errors", 1)
+
+    def add(name: str, value: int) -> None:
+        with lock:
+            counts[name] += value
 
     def acked() -> float:
         with lock:
@@ -68,7 +84,7 @@ def run(client: Elasticsearch, *, events: int, warmup: int, chunk_size: int, flu
 
     prefix = f"bench{int(time.time())}"
     sink = EsSink(client, prefix=prefix, spool_dir=spool, spool_max_bytes=1 << 30, chunk_size=chunk_size,
-                  max_chunk_bytes=5 << 20, flush_interval=flush, on_stat=on_stat)
+                  max_chunk_bytes=5 << 20, flush_interval=flush, stats=Outcomes())
     if not sink.install_templates():
         print("es_ingest: Elasticsearch unreachable", file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable, Mapping, Optional, Sequence, cast
+from typing import Callable, Mapping, Optional, Sequence
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -177,7 +177,7 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
              metrics: Metrics, replay_files: Optional[Sequence[str]] = None) -> Daemon:
     """Build every piece of the daemon from the config, in start order (nothing starts here)."""
     health = Health()
-    persistence = Persistence(cfg, on_stat=metrics.on_stat)
+    persistence = Persistence(cfg, stats=metrics.sink_stats)
     delivery = Delivery(cfg, metrics=metrics, record=persistence.record, delivered_ids=persistence.delivered_ids)
     engine, boundary, restored = resume_engine(rules, persistence, started=started, replay=bool(replay_files))
     router = AlertRouter(submit=delivery.submit, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
@@ -199,7 +199,7 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     metrics.rule_matches_from(lambda: engine.match_counts)
     health.liveness["pipeline"] = pipeline_service.alive
     def apply(new: list[Rule]) -> dict[str, str]:  # installed on the pipeline thread, the engine's only writer
-        return cast("dict[str, str]", pipeline.call(lambda eng: eng.replace_rules(new)))
+        return pipeline.call(lambda eng: eng.replace_rules(new))
 
     reloader = RuleReloader(cfg.rules.paths, builtins=cfg.rules.builtins, apply=apply,
                             notifiers=cfg.notifiers, on_result=lambda result: metrics.reloads.labels(result).inc())

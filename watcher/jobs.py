@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from rules.alert import Alert
+from rules.alert import Alert, AlertStatus
 from watcher.config import Job, Scheduler
 
 log = logging.getLogger("kea.jobs")
@@ -114,7 +114,7 @@ class Watchdog:
         queued = f", the oldest queued {int(oldest)}s ago" if oldest is not None else ""
         return f"outbox holds {pending} notifications{queued}, and none confirmed for over {int(limit)}s"
 
-    def _alert(self, key: str, status: str, summary: str, started: datetime, at: datetime) -> Alert:
+    def _alert(self, key: str, status: AlertStatus, summary: str, started: datetime, at: datetime) -> Alert:
         return Alert(rule="kea-watchdog", key=key, status=status, severity="critical", sequence=1, started_at=started,
                      at=at, count=1, cluster=self.cluster, namespace="", kind="Daemon", name="kube-event-alerter",
                      workload_kind="", workload_name="kube-event-alerter", summary=summary,

@@ -1,20 +1,28 @@
-"""Prometheus metrics: one registry, every series the daemon exports, and the adapter that
-turns components' `on_stat(name, value, labels)` reports into them.
+"""Prometheus metrics: one registry, every series the daemon exports, and the typed stats the
+components report through.
 
-Components (watchers, Elasticsearch sink, notifiers) do not import prometheus_client: they
-report through a callback, so they stay testable and the metric names live in one place.
-Label values are bounded by construction: resource kinds, rule and notifier names from the
-config, platform error codes, skip reasons from a fixed set. Never an object name, never a
+Components (watchers, the Lease loop, the Elasticsearch sink) do not import prometheus_client:
+each package declares what it measures as a small protocol (`watcher.kube.stats.WatchStats`,
+`LeaseStats`, `watcher.es.stats.SinkStats`), and `Metrics` hands them implementations that move
+its series (`watch_stats`, `lease_stats`, `sink_stats`). So the components stay testable, the
+metric names live here only, and a misspelt report is a type error rather than a silent
+counter. Label values are bounded by construction: resource kinds, rule and notifier names from
+the config, platform error codes, skip reasons from a fixed set. Never an object name, never a
 secret.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from typing import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, ParamSpec
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+if TYPE_CHECKING:  # only to check the implementations: importing the packages loads their clients
+    from watcher.es.stats import SinkStats
+    from watcher.kube.stats import LeaseStats, WatchStats
 
 log = logging.getLogger("kea.metrics")
 # `*_created` series double the output and no dashboard here uses them.
@@ -52,44 +60,14 @@ class Metrics:
         self.pipeline_errors = Counter("kea_pipeline_errors_total",
                                        "Pipeline steps that failed on a record or a tick (each fails alone)",
                                        ["stage"], registry=r)
-        self.unknown_stats = Counter("kea_unknown_stats_total", "Reports with a name this build does not export", ["name"], registry=r)
         Info("kea_build", "Build information", registry=r).info({"version": version})
         self._since_last: dict[str, Callable[[], float | None]] = {}
         self._match_counts: list[Callable[[], Mapping[str, int]]] = []
         r.register(_SinceLastEvent(self._since_last))
         r.register(_RuleMatches(self._match_counts))
-        self._stats: dict[str, Callable[[float, Mapping[str, str]], None]] = {
-            "watch_events": lambda v, l: self.watch_events.labels(l.get("resource", ""), l.get("type", "")).inc(v),
-            "records_skipped": lambda v, l: self.records_skipped.labels(l.get("reason", "unknown")).inc(v),
-            "watch_reconnects": lambda v, l: self.watch_reconnects.labels(l.get("resource", ""), l.get("reason", "")).inc(v),
-            "watch_relists": lambda v, l: self.watch_relists.labels(l.get("resource", ""), l.get("reason", "")).inc(v),
-            "watch_last_event_timestamp": lambda v, l: self.last_event.labels(l.get("resource", "")).set(v),
-            "docs_indexed": lambda v, l: self.es_docs.labels(l.get("index_kind", "")).inc(v),
-            "docs_rejected": lambda v, l: self.es_rejected.labels(l.get("index_kind", ""), l.get("reason", "")).inc(v),
-            "docs_duplicate": lambda v, l: self.es_duplicates.labels(l.get("index_kind", "")).inc(v),
-            "bulk_seconds": lambda v, l: self.es_bulk_seconds.observe(v),
-            "spool_bytes": lambda v, l: self.es_spool_bytes.set(v),
-            "spool_dropped": lambda v, l: self.es_spool_dropped.labels(l.get("reason", "spool_full")).inc(v),
-            "es_up": lambda v, l: self.es_up.set(v),
-            "docs_spooled": lambda v, l: self.es_spooled.inc(v),
-            "docs_invalid": lambda v, l: self.es_invalid.labels(l.get("kind", "")).inc(v),
-            "docs_skipped": lambda v, l: self.es_skipped.labels(l.get("index_kind", ""), l.get("reason", "")).inc(v),
-            "bulk_errors": lambda v, l: self.es_bulk_errors.labels(l.get("reason", "")).inc(v),
-            "spool_corrupt": lambda v, l: self.es_spool_corrupt.inc(v),
-            "leader": lambda v, l: self.leader.set(v),
-            "outbox_pending": lambda v, l: self.outbox_pending.set(v),
-        }
-
-    def on_stat(self, name: str, value: float, labels: Mapping[str, str] | None = None) -> None:
-        """The callback handed to components. Never raises: metrics must not break the daemon."""
-        handler = self._stats.get(name)
-        try:
-            if handler is None:
-                self.unknown_stats.labels(name[:60]).inc()
-                return
-            handler(value, labels or {})
-        except Exception:  # a bad label set must not take a watcher down
-            log.exception("metric %s could not be recorded", name)
+        self.watch_stats: WatchStats = _WatchSeries(self)
+        self.lease_stats: LeaseStats = _LeaseSeries(self)
+        self.sink_stats: SinkStats = _SinkSeries(self)
 
     def watch_age(self, resource: str, last_monotonic: Callable[[], float | None]) -> None:
         """Export seconds since a watcher's last event (computed at scrape time)."""
@@ -107,6 +85,114 @@ class Metrics:
         self.notifications.labels(notifier, platform, result).inc()
         if result == "failed":
             self.notification_errors.labels(notifier, platform, code or "unknown").inc()
+
+
+_P = ParamSpec("_P")
+
+
+def _never_raises(report: Callable[_P, None]) -> Callable[_P, None]:
+    """Metrics must not break the daemon: a report that cannot be recorded (a negative
+    increment, a value that is not a number) is logged and the component goes on."""
+    @functools.wraps(report)
+    def guarded(*args: _P.args, **kwargs: _P.kwargs) -> None:
+        try:
+            report(*args, **kwargs)
+        except Exception:
+            log.exception("metric %s could not be recorded", report.__qualname__)
+    return guarded
+
+
+class _WatchSeries:
+    """`watcher.kube.stats.WatchStats` on the `kea_watch_*` and `kea_records_skipped` series."""
+
+    def __init__(self, m: Metrics) -> None:
+        self.m = m
+
+    @_never_raises
+    def event(self, resource: str, watch_type: str) -> None:
+        self.m.watch_events.labels(resource, watch_type).inc()
+
+    @_never_raises
+    def reconnect(self, resource: str, reason: str) -> None:
+        self.m.watch_reconnects.labels(resource, reason).inc()
+
+    @_never_raises
+    def relist(self, resource: str, reason: str) -> None:
+        self.m.watch_relists.labels(resource, reason).inc()
+
+    @_never_raises
+    def skipped(self, reason: str) -> None:
+        self.m.records_skipped.labels(reason).inc()
+
+    @_never_raises
+    def last_event(self, resource: str, unix_time: float) -> None:
+        self.m.last_event.labels(resource).set(unix_time)
+
+
+class _LeaseSeries:
+    """`watcher.kube.stats.LeaseStats` on `kea_leader`."""
+
+    def __init__(self, m: Metrics) -> None:
+        self.m = m
+
+    @_never_raises
+    def leader(self, held: bool) -> None:
+        self.m.leader.set(1 if held else 0)
+
+
+class _SinkSeries:
+    """`watcher.es.stats.SinkStats` on the `kea_es_*` series."""
+
+    def __init__(self, m: Metrics) -> None:
+        self.m = m
+
+    @_never_raises
+    def indexed(self, index_kind: str, count: int) -> None:
+        self.m.es_docs.labels(index_kind).inc(count)
+
+    @_never_raises
+    def duplicate(self, index_kind: str, count: int) -> None:
+        self.m.es_duplicates.labels(index_kind).inc(count)
+
+    @_never_raises
+    def rejected(self, index_kind: str, reason: str) -> None:
+        self.m.es_rejected.labels(index_kind, reason).inc()
+
+    @_never_raises
+    def invalid(self, kind: str) -> None:
+        self.m.es_invalid.labels(kind).inc()
+
+    @_never_raises
+    def skipped(self, index_kind: str, reason: str) -> None:
+        self.m.es_skipped.labels(index_kind, reason).inc()
+
+    @_never_raises
+    def spooled(self, count: int) -> None:
+        self.m.es_spooled.inc(count)
+
+    @_never_raises
+    def bulk_error(self, reason: str) -> None:
+        self.m.es_bulk_errors.labels(reason).inc()
+
+    @_never_raises
+    def bulk_seconds(self, seconds: float) -> None:
+        self.m.es_bulk_seconds.observe(seconds)
+
+    @_never_raises
+    def spool_bytes(self, size: int) -> None:
+        self.m.es_spool_bytes.set(size)
+
+    @_never_raises
+    def spool_dropped(self, reason: str, count: int) -> None:
+        self.m.es_spool_dropped.labels(reason).inc(count)
+
+    @_never_raises
+    def spool_corrupt(self) -> None:
+        self.m.es_spool_corrupt.inc()
+
+    @_never_raises
+    def reachable(self, up: bool) -> None:
+        self.m.es_up.set(1 if up else 0)
 
 
 class _SinceLastEvent:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, TypeGuard, get_args
 
 from rules.model import (
     ContainerInfo,
@@ -18,11 +18,13 @@ from rules.model import (
     EventInfo,
     PodInfo,
     Record,
+    SourceKind,
     Termination,
+    WatchType,
 )
 
-WATCH_TYPES = frozenset({"ADDED", "MODIFIED", "DELETED"})
-KINDS = frozenset({"Event", "Pod", "EndpointSlice", "Endpoints"})
+WATCH_TYPES: frozenset[str] = frozenset(get_args(WatchType))
+KINDS: frozenset[str] = frozenset(get_args(SourceKind))
 
 #: Annotation the EndpointSlice/Endpoints controllers set to the time of the Pod change that
 #: caused the update: the best "when" an endpoints object carries.
@@ -58,13 +60,26 @@ def normalize(
     watch_type: str, obj: Any, *, cluster: str, kind: str | None = None, listed: bool = False
 ) -> Record:
     """Build a Record from one object. `kind` overrides `obj["kind"]` (LIST items lack it)."""
-    if not isinstance(watch_type, str) or watch_type not in WATCH_TYPES:
+    if not _is_watch_type(watch_type):
         raise MalformedObject("bad_watch_type", f"watch type {watch_type!r}")
     if not isinstance(obj, dict):
         raise MalformedObject("not_an_object", f"object is {type(obj).__name__}")
-    kind = kind or obj.get("kind")
-    if not isinstance(kind, str) or kind not in KINDS:
-        raise MalformedObject("unknown_kind", f"kind {kind!r}")
+    source_kind = kind or obj.get("kind")
+    if not _is_source_kind(source_kind):
+        raise MalformedObject("unknown_kind", f"kind {source_kind!r}")
+    return _record(watch_type, obj, source_kind, cluster=cluster, listed=listed)
+
+
+def _is_watch_type(value: object) -> TypeGuard[WatchType]:
+    return isinstance(value, str) and value in WATCH_TYPES
+
+
+def _is_source_kind(value: object) -> TypeGuard[SourceKind]:
+    return isinstance(value, str) and value in KINDS
+
+
+def _record(watch_type: WatchType, obj: dict[str, Any], kind: SourceKind, *, cluster: str, listed: bool) -> Record:
+    """The Record of an object whose watch type and kind are known good."""
     meta = _mapping(obj.get("metadata"), "metadata")
     name = _str(meta.get("name"))
     if not name:

@@ -4,12 +4,13 @@ incident needs it."""
 from __future__ import annotations
 
 import sys
+from typing import Literal
 
 from notifiers import build_notifier, sample_alert
 from watcher.config import Config, notifier_defaults
 
 
-def notify_test(cfg: Config, name: str, kind: str) -> int:
+def notify_test(cfg: Config, name: str, kind: Literal["oom", "unhealthy"]) -> int:
     raw = cfg.notifiers.get(name)
     if raw is None:
         print(f"{cfg.source}: no notifier named `{name}` (defined: {', '.join(cfg.notifiers) or 'none'})", file=sys.stderr)

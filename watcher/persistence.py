@@ -17,6 +17,7 @@ from rules.model import Record
 from rules.state import Observation
 from watcher.checkpoint import Checkpoint, Checkpointer, LocalCheckpoints, newest
 from watcher.config import Config
+from watcher.es.stats import NO_SINK_STATS, SinkStats
 from watcher.health import Check
 from watcher.service import remaining
 
@@ -29,7 +30,7 @@ SPOOL_FLUSH_SECONDS = 15.0
 class Persistence:
     name = "persistence"
 
-    def __init__(self, cfg: Config, *, on_stat: Callable[[str, float, dict], None]) -> None:
+    def __init__(self, cfg: Config, *, stats: SinkStats = NO_SINK_STATS) -> None:
         self.cfg = cfg
         data = Path(cfg.data_dir)
         self.local_checkpoints = LocalCheckpoints(data)
@@ -38,9 +39,9 @@ class Persistence:
         self.history: Any = None
         self.es_checkpoints: Any = None
         if cfg.elasticsearch.enabled:
-            self._build_es(data, on_stat)
+            self._build_es(data, stats)
 
-    def _build_es(self, data: Path, on_stat: Callable[[str, float, dict], None]) -> None:
+    def _build_es(self, data: Path, stats: SinkStats) -> None:
         from watcher.es import AlertHistory, EsSink, build_client
         from watcher.es.checkpoint import EsCheckpoints
 
@@ -48,7 +49,7 @@ class Persistence:
         self.es = build_client(es)
         self.sink = EsSink(self.es, prefix=es.index_prefix, spool_dir=data / "spool", spool_max_bytes=es.spool_max_bytes,
                            chunk_size=es.bulk.chunk_size, max_chunk_bytes=es.bulk.max_chunk_bytes,
-                           flush_interval=es.bulk.flush_interval.total_seconds(), on_stat=on_stat,
+                           flush_interval=es.bulk.flush_interval.total_seconds(), stats=stats,
                            retention_days=es.retention_days)
         self.history = AlertHistory(self.es, prefix=es.index_prefix, sink=self.sink)
         self.es_checkpoints = EsCheckpoints(self.es, prefix=es.index_prefix)

@@ -17,7 +17,7 @@ import queue
 import threading
 from concurrent.futures import Future
 from datetime import datetime
-from typing import Callable, Optional, Protocol, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence, TypeVar
 
 from rules.alert import Alert
 from rules.engine import Engine
@@ -25,6 +25,7 @@ from rules.model import Record
 from rules.state import Observation
 
 log = logging.getLogger("kea.pipeline")
+_T = TypeVar("_T")
 
 Clock = Callable[[], datetime]
 RecordHandler = Callable[[Record, Optional[Observation]], None]
@@ -54,7 +55,7 @@ class Pipeline:
         self.tick_seconds = tick_seconds
         self.processed = 0
         self.heartbeat = clock()
-        self._calls: "queue.SimpleQueue[tuple[Callable[[Engine], object], Future]]" = queue.SimpleQueue()
+        self._calls: "queue.SimpleQueue[tuple[Callable[[Engine], Any], Future[Any]]]" = queue.SimpleQueue()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
 
@@ -63,10 +64,10 @@ class Pipeline:
         watch stream is better than dropping a change."""
         self.queue.put(record)
 
-    def call(self, fn: Callable[[Engine], object], timeout: float = 30.0) -> object:
+    def call(self, fn: Callable[[Engine], _T], timeout: float = 30.0) -> _T:
         """Run `fn(engine)` on the pipeline thread (the engine's only writer), between records;
         returns its result. Used for rule reloads and state snapshots."""
-        future: Future = Future()
+        future: Future[_T] = Future()
         self._calls.put((fn, future))
         return future.result(timeout)
 

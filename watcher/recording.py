@@ -26,6 +26,12 @@ _decoder = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")
 
 
+def _after_space(text: str, pos: int) -> int:
+    """Where the JSON whitespace starting at `pos` ends (`pos` itself when there is none)."""
+    match = _SPACE.match(text, pos)
+    return match.end() if match else pos
+
+
 @dataclass(frozen=True, slots=True)
 class WatchItem:
     where: str
@@ -143,7 +149,7 @@ class _Reader:
             return [self._error(block.first, last, line, f"not UTF-8 ({what})", "not_utf8")], None
         text = "".join(block.lines)
         out: list[Item] = []
-        pos, line, counted = _SPACE.match(text, 0).end(), block.first, 0
+        pos, line, counted = _after_space(text, 0), block.first, 0
         while pos < len(text):
             line += text.count("\n", counted, pos)  # incremental: each character is counted once
             counted = pos
@@ -158,7 +164,7 @@ class _Reader:
                     return out, _Cut(line, text[pos:].splitlines(keepends=True), exc.msg, error_line)
                 return [*out, self._error(line, last, error_line, f"invalid JSON: {exc.msg}", "invalid_json")], None
             out.extend(_items(value, f"{self.name}:{line}"))
-            pos = _SPACE.match(text, end).end()
+            pos = _after_space(text, end)
         return out, None
 
     def _error(self, first: int, last: int, line: int, message: str, reason: str) -> RecordingError:

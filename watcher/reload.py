@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import Callable, Collection, Sequence
+from typing import Callable, Collection, Mapping, Sequence
 
 from rules.loader import expand
 from rules.rule import Rule
@@ -23,7 +23,7 @@ log = logging.getLogger("kea.reload")
 
 
 class RuleReloader:
-    def __init__(self, paths: Sequence[str], *, builtins: bool, apply: Callable[[list[Rule]], dict],
+    def __init__(self, paths: Sequence[str], *, builtins: bool, apply: Callable[[list[Rule]], Mapping[str, str]],
                  notifiers: Collection[str] | None = None,
                  on_result: Callable[[str], None] = lambda result: None) -> None:
         """`apply(rules)` installs a valid set (on the pipeline thread) and returns what

@@ -102,7 +102,7 @@ class Sources:
         k = self.cfg.kubernetes
         api = kube.build_api_client(k)
         self.sources = kube.sources_for(k, api, cluster=self.cfg.cluster, sink=self.put, stop=self.stop_event,
-                                        on_stat=self.metrics.on_stat)
+                                        stats=self.metrics.watch_stats)
         for w in self.sources:
             self.metrics.watch_age(w.name, _last_event_of(w))
             self.health.liveness[f"watch/{w.name}"] = _alive_check(w)
@@ -114,7 +114,7 @@ class Sources:
             self._lead_alone()
             return
         identity = le.identity or os.environ.get("POD_NAME") or socket.gethostname()
-        self.elector = kube.LeaderElector(api, le, identity=identity, stop=self.stop_event, on_stat=self.metrics.on_stat,
+        self.elector = kube.LeaderElector(api, le, identity=identity, stop=self.stop_event, stats=self.metrics.lease_stats,
                                           on_started_leading=lambda previous: self.leader.became_leader(previous),
                                           on_stopped_leading=self.leader.lost_leadership,
                                           annotations=self.lease_annotations)
@@ -122,7 +122,7 @@ class Sources:
 
     def _lead_alone(self) -> None:
         self.leader.became_leader(None)
-        self.metrics.leader.set(1)
+        self.metrics.lease_stats.leader(True)
 
 
 def _last_event_of(watcher: Any) -> Callable[[], float]:

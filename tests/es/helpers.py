@@ -33,9 +33,9 @@ def events(n: int, *, start: int = 0, prefix: str = "ev", cluster: str = "test",
 
 
 class Stats:
-    """Collects on_stat calls: counters summed by (name, sorted labels), gauges by last value."""
-
-    GAUGES = {"spool_bytes", "es_up"}
+    """A `watcher.es.stats.SinkStats` that remembers every report under the name of the series
+    it moves (`docs_indexed` for `kea_es_docs_indexed_total`, ...): counters summed by (name,
+    sorted labels), gauges by last value, bulk durations as a list of observations."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -43,15 +43,50 @@ class Stats:
         self.gauges: dict = {}
         self.observations: dict = {}
 
-    def __call__(self, name: str, value: float, labels: dict) -> None:
-        key = (name, tuple(sorted(labels.items())))
+    def indexed(self, index_kind: str, count: int) -> None:
+        self._count("docs_indexed", count, index_kind=index_kind)
+
+    def duplicate(self, index_kind: str, count: int) -> None:
+        self._count("docs_duplicate", count, index_kind=index_kind)
+
+    def rejected(self, index_kind: str, reason: str) -> None:
+        self._count("docs_rejected", 1, index_kind=index_kind, reason=reason)
+
+    def invalid(self, kind: str) -> None:
+        self._count("docs_invalid", 1, kind=kind)
+
+    def skipped(self, index_kind: str, reason: str) -> None:
+        self._count("docs_skipped", 1, index_kind=index_kind, reason=reason)
+
+    def spooled(self, count: int) -> None:
+        self._count("docs_spooled", count)
+
+    def bulk_error(self, reason: str) -> None:
+        self._count("bulk_errors", 1, reason=reason)
+
+    def bulk_seconds(self, seconds: float) -> None:
         with self.lock:
-            if name in self.GAUGES:
-                self.gauges[key] = value
-            elif name.endswith("_seconds"):
-                self.observations.setdefault(name, []).append(value)
-            else:
-                self.counters[key] += value
+            self.observations.setdefault("bulk_seconds", []).append(seconds)
+
+    def spool_bytes(self, size: int) -> None:
+        self._set("spool_bytes", size)
+
+    def spool_dropped(self, reason: str, count: int) -> None:
+        self._count("spool_dropped", count, reason=reason)
+
+    def spool_corrupt(self) -> None:
+        self._count("spool_corrupt", 1)
+
+    def reachable(self, up: bool) -> None:
+        self._set("es_up", 1.0 if up else 0.0)
+
+    def _count(self, name: str, value: float, **labels: str) -> None:
+        with self.lock:
+            self.counters[(name, tuple(sorted(labels.items())))] += value
+
+    def _set(self, name: str, value: float) -> None:
+        with self.lock:
+            self.gauges[(name, ())] = value
 
     def total(self, name: str, **labels) -> float:
         with self.lock:

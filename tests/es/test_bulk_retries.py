@@ -50,7 +50,7 @@ def sender_for(httpserver):
         httpserver.expect_request("/_bulk").respond_with_handler(fake)
         client = Elasticsearch(httpserver.url_for("/"), request_timeout=5)
         naps = []
-        return BulkSender(client, chunk_size=100, max_chunk_bytes=10**6, on_stat=stats, sleep=naps.append), fake, naps
+        return BulkSender(client, chunk_size=100, max_chunk_bytes=10**6, stats=stats, sleep=naps.append), fake, naps
     return make
 
 
@@ -107,7 +107,7 @@ def test_give_up_stops_retrying_early(sender_for):
 def test_connection_refused_hands_everything_back():
     stats = Stats()
     client = Elasticsearch("http://127.0.0.1:9", request_timeout=1)
-    sender = BulkSender(client, chunk_size=100, max_chunk_bytes=10**6, on_stat=stats, sleep=lambda s: None)
+    sender = BulkSender(client, chunk_size=100, max_chunk_bytes=10**6, stats=stats, sleep=lambda s: None)
     result = sender.send(docs(3), attempts=2)
     assert len(result.remaining) == 3 and result.error.startswith("ConnectionError")
     assert stats.total("bulk_errors", reason="ConnectionError") == 2

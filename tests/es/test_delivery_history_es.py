@@ -44,7 +44,7 @@ class Parts:
     """The daemon's delivery side on its persistence, as watcher/assembly.py connects them."""
 
     def __init__(self, cfg):
-        self.persistence = Persistence(cfg, on_stat=lambda *a: None)
+        self.persistence = Persistence(cfg)
         self.delivery = Delivery(cfg, metrics=Metrics("test"), record=self.persistence.record,
                                  delivered_ids=self.persistence.delivered_ids)
         self.history, self.sink = self.persistence.history, self.persistence.sink

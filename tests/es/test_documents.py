@@ -1,5 +1,5 @@
 """Records → documents: ids, indices, fields (pure, no Elasticsearch)."""
-from tests.es.helpers import FIXED_NOW, fixed_clock
+from tests.es.helpers import FIXED_NOW, Stats, fixed_clock
 from tests.factories import at, event, oom, pod, rec
 from watcher.es.doc import Doc
 from watcher.es.documents import Documenter, event_doc, parse_quantity, termination_docs
@@ -99,12 +99,11 @@ def _terminated_at(when: str) -> dict:
 
 
 def test_a_termination_older_than_retention_is_not_written_but_counted(caplog):
-    stats = []
-    doc = Documenter(prefix="kea", clock=fixed_clock, retention_days=30,
-                     on_stat=lambda name, value, labels: stats.append((name, value, labels)))
+    stats = Stats()
+    doc = Documenter(prefix="kea", clock=fixed_clock, retention_days=30, stats=stats)
     with caplog.at_level("DEBUG", logger="kea.es"):
         assert doc.documents(rec(_terminated_at("2025-01-03T10:00:00Z"))) == []
-    assert stats == [("docs_skipped", 1, {"index_kind": "terminations", "reason": "older_than_retention"})]
+    assert stats.counters == {("docs_skipped", (("index_kind", "terminations"), ("reason", "older_than_retention"))): 1}
     assert "older than retention" in caplog.text
     # the oldest day retention keeps is still written, to its own day
     (kept,) = doc.documents(rec(_terminated_at("2026-10-22T00:00:01Z")))

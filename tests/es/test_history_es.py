@@ -52,7 +52,7 @@ def test_one_doc_per_delivery_retries_overwrite_and_stale_replays_cannot_regress
                     detail="POST https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SECRETKEY12345 timed out")
     stats = Stats()
     sink = EsSink(es_client, prefix=h.prefix, spool_dir=tmp_path, spool_max_bytes=10**6, flush_interval=0.1,
-                  clock=fixed_clock, on_stat=stats)
+                  clock=fixed_clock, stats=stats)
     sink.start()
     sink.put_docs([stale])
     wait_for(lambda: stats.total("docs_duplicate", index_kind="alerts") == 1, timeout=30, what="stale doc refused")
@@ -145,7 +145,7 @@ def test_digest_counts_incidents_and_top_warning_reasons(es_client, es_prefix, t
         h.record(alert, notifier="dev", result="failed")  # two deliveries, still one incident
     stats = Stats()
     sink = EsSink(es_client, prefix=h.prefix, spool_dir=tmp_path, spool_max_bytes=10**7, flush_interval=0.1,
-                  clock=fixed_clock, on_stat=stats)
+                  clock=fixed_clock, stats=stats)
     sink.install_templates()
     sink.start()
     for r in events(40, spread_seconds=60):
@@ -165,7 +165,7 @@ def test_write_while_es_unreachable_goes_through_the_sink(es_client, es_prefix, 
     prefix = prefix_of(es_prefix)
     stats = Stats()
     sink = EsSink(es_client, prefix=prefix, spool_dir=tmp_path, spool_max_bytes=10**6, flush_interval=0.1,
-                  clock=fixed_clock, on_stat=stats)
+                  clock=fixed_clock, stats=stats)
     sink.install_templates()
     sink.start()
     dead = Elasticsearch("http://127.0.0.1:9", request_timeout=1, max_retries=0)

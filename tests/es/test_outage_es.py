@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def make_sink(client, prefix, spool_dir, stats, **kw):
     sink = EsSink(client, prefix=prefix, spool_dir=spool_dir, spool_max_bytes=10**8, flush_interval=0.2,
-                  clock=fixed_clock, on_stat=stats, max_backoff=1.0, **kw)
+                  clock=fixed_clock, stats=stats, max_backoff=1.0, **kw)
     sink.install_templates()
     sink.start()
     return sink

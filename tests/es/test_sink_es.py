@@ -13,7 +13,7 @@ pytestmark = pytest.mark.es
 def make_sink(es_client, prefix, spool_dir, stats, **kw):
     kw.setdefault("flush_interval", 0.2)
     sink = EsSink(es_client, prefix=prefix, spool_dir=spool_dir, spool_max_bytes=10**8, clock=fixed_clock,
-                  on_stat=stats, **kw)
+                  stats=stats, **kw)
     assert sink.install_templates()
     sink.start()
     return sink
@@ -109,7 +109,7 @@ def test_status_and_es_up_while_running(es_client, es_prefix, tmp_path):
 def test_flush_waits_for_the_spool_to_drain(es_client, es_prefix, tmp_path):
     prefix, stats = prefix_of(es_prefix), Stats()
     sink = EsSink(es_client, prefix=prefix, spool_dir=tmp_path / "spool", spool_max_bytes=10**8, flush_interval=0.1,
-                  clock=fixed_clock, on_stat=stats, max_queued=1000)
+                  clock=fixed_clock, stats=stats, max_queued=1000)
     for r in events(3000):  # more than max_queued before start: most of it is on disk
         sink.put(r)
     assert sink.status()["spooled_bytes"] > 0

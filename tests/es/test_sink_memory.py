@@ -19,7 +19,7 @@ def _disk_full(docs):
 
 def _sink(tmp_path, stats, **kw):
     sink = EsSink(_NoClient(), prefix="kea", spool_dir=tmp_path / "spool", spool_max_bytes=10**6,
-                  clock=fixed_clock, on_stat=stats, max_queued=10, **kw)
+                  clock=fixed_clock, stats=stats, max_queued=10, **kw)
     sink.spool.append = _disk_full
     return sink
 

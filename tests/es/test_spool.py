@@ -1,6 +1,8 @@
 """The on-disk spool: order, commit, restart, bound, torn lines (pure, no Elasticsearch)."""
 import logging
 
+import pytest
+
 from tests.es.helpers import Stats
 from watcher.es.doc import Doc
 from watcher.es.spool import Spool
@@ -65,7 +67,7 @@ def test_lost_cursor_replays_everything(tmp_path, caplog):
 
 def test_bound_drops_oldest_segment_counted_and_logged(tmp_path, caplog):
     stats = Stats()
-    s = Spool(tmp_path, max_bytes=4000, segment_bytes=1000, on_stat=stats)
+    s = Spool(tmp_path, max_bytes=4000, segment_bytes=1000, stats=stats)
     with caplog.at_level(logging.WARNING, logger="kea.es"):
         for i in range(0, 60, 6):
             s.append(docs(i, i + 6))
@@ -91,7 +93,7 @@ def test_torn_last_line_after_kill_is_skipped_and_counted(tmp_path, caplog):
     (seg,) = tmp_path.glob("seg-*")
     with open(seg, "ab") as fh:  # what kill -9 in the middle of a write leaves
         fh.write(docs(3, 4)[0].to_line()[:40])
-    s2 = Spool(tmp_path, max_bytes=10**6, on_stat=stats)
+    s2 = Spool(tmp_path, max_bytes=10**6, stats=stats)
     s2.append(docs(4, 6))  # a new process appends to a new segment, never after the torn line
     with caplog.at_level(logging.WARNING, logger="kea.es"):
         assert drain(s2) == ["id0", "id1", "id2", "id4", "id5"]
@@ -114,8 +116,25 @@ def test_garbage_line_in_the_middle_is_skipped(tmp_path):
 
 def test_spool_bytes_gauge(tmp_path):
     stats = Stats()
-    s = Spool(tmp_path, max_bytes=10**6, on_stat=stats)
+    s = Spool(tmp_path, max_bytes=10**6, stats=stats)
     s.append(docs(0, 4))
     assert stats.gauge("spool_bytes") == s.unread_bytes > 0
     drain(s)
     assert stats.gauge("spool_bytes") == 0
+
+
+def test_appends_work_again_after_the_disk_refused_a_new_segment(tmp_path, monkeypatch):
+    """A full disk can refuse the file of the next segment; once it has room again the spool
+    must take documents (not write to the segment it closed, which raises ValueError)."""
+    s = Spool(tmp_path, max_bytes=10**6, segment_bytes=1000)
+    s.append(docs(0, 10))  # over segment_bytes: the next append opens a new segment
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("watcher.es.spool.open", disk_full, raising=False)
+    with pytest.raises(OSError):  # what the sink expects: it keeps the documents in memory
+        s.append(docs(10, 20))
+    monkeypatch.undo()
+    s.append(docs(20, 30))
+    assert drain(s) == [f"id{i}" for i in (*range(0, 10), *range(20, 30))]

@@ -22,7 +22,7 @@ def test_templates_install_idempotently(es_client, es_prefix):
 
 def _sink(es_client, prefix, tmp_path, stats):
     sink = EsSink(es_client, prefix=prefix, spool_dir=tmp_path / "spool", spool_max_bytes=10**7,
-                  flush_interval=0.1, clock=fixed_clock, on_stat=stats)
+                  flush_interval=0.1, clock=fixed_clock, stats=stats)
     assert sink.install_templates()
     sink.start()
     return sink

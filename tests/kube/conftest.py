@@ -24,7 +24,7 @@ class WatchRig:
         self.stop = threading.Event()
         self.records, self.stats, self.sleeps = Records(), Stats(), []
         self.watcher = Watcher(fake.api_client(), spec, namespace=namespace, cluster="c", sink=self.records,
-                               stop=self.stop, watch_timeout=30, request_timeout=40, on_stat=self.stats,
+                               stop=self.stop, watch_timeout=30, request_timeout=40, stats=self.stats,
                                sleep=self.sleeps.append)
 
     def start(self) -> "WatchRig":

@@ -29,15 +29,34 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: fl
 
 
 class Stats:
-    """An `on_stat` callback that remembers every report."""
+    """A `WatchStats` and `LeaseStats` (watcher.kube.stats) that remembers every report as
+    (name of the series it moves, value, labels): `watch_relists`, `leader`, ..."""
 
     def __init__(self) -> None:
         self.reports: list[tuple[str, float, dict]] = []
         self._lock = threading.Lock()
 
-    def __call__(self, name: str, value: float, labels: dict) -> None:
+    def event(self, resource: str, watch_type: str) -> None:
+        self._report("watch_events", 1, resource=resource, type=watch_type)
+
+    def reconnect(self, resource: str, reason: str) -> None:
+        self._report("watch_reconnects", 1, resource=resource, reason=reason)
+
+    def relist(self, resource: str, reason: str) -> None:
+        self._report("watch_relists", 1, resource=resource, reason=reason)
+
+    def skipped(self, reason: str) -> None:
+        self._report("records_skipped", 1, reason=reason)
+
+    def last_event(self, resource: str, unix_time: float) -> None:
+        self._report("watch_last_event_timestamp", unix_time, resource=resource)
+
+    def leader(self, held: bool) -> None:
+        self._report("leader", 1 if held else 0)
+
+    def _report(self, name: str, value: float, **labels: str) -> None:
         with self._lock:
-            self.reports.append((name, value, dict(labels)))
+            self.reports.append((name, value, labels))
 
     def count(self, name: str, **labels: str) -> float:
         with self._lock:

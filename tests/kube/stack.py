@@ -58,14 +58,14 @@ class Stack:
         self.records = Records(then=self.pipeline.put)
         self.watchers = [
             Watcher(self.api, spec, namespace=namespace, cluster="test", sink=self.records, stop=self.stop,
-                    watch_timeout=watch_timeout, request_timeout=watch_timeout + 15, on_stat=self.stats,
+                    watch_timeout=watch_timeout, request_timeout=watch_timeout + 15, stats=self.stats,
                     max_backoff=2.0)
             for spec in specs]
         self.elector: Optional[LeaderElector] = None
 
     def elect(self, cfg: Any, identity: str, **kw: Any) -> LeaderElector:
         assert self.router is not None, "leader election needs the router"
-        self.elector = LeaderElector(self.api, cfg, identity=identity, stop=self.stop, on_stat=self.stats,
+        self.elector = LeaderElector(self.api, cfg, identity=identity, stop=self.stop, stats=self.stats,
                                      on_started_leading=self.router.became_leader,
                                      on_stopped_leading=self.router.lost_leadership, release_on_stop=False,
                                      wall_clock=self.clock, **kw)

@@ -32,7 +32,7 @@ class Candidate:
             self.previous = previous
             log.append((time.monotonic(), identity, "start"))
 
-        self.elector = LeaderElector(self.api, lease_cfg(ns), identity=identity, stop=self.stop, on_stat=self.stats,
+        self.elector = LeaderElector(self.api, lease_cfg(ns), identity=identity, stop=self.stop, stats=self.stats,
                                      on_started_leading=started,
                                      on_stopped_leading=lambda: log.append((time.monotonic(), identity, "stop")))
 

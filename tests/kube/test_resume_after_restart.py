@@ -27,7 +27,7 @@ def test_watch_streams_again_within_seconds_of_the_apiserver_being_ready(kube_co
     stop, records, stats = threading.Event(), Records(), Stats()
     with cp.api_client() as api, cp.api_client() as watcher_api:
         w = Watcher(watcher_api, PODS, namespace=ns, cluster="test", sink=records, stop=stop,
-                    watch_timeout=60, request_timeout=75, on_stat=stats)
+                    watch_timeout=60, request_timeout=75, stats=stats)
         w.start()
         try:
             wait_until(w.listed.is_set, 30, "the initial list")

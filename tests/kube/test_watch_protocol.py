@@ -133,7 +133,7 @@ def test_the_bearer_token_never_reaches_the_logs(fake_api, caplog):
                                    "message": 'pods is forbidden: User "x" cannot list resource "pods"'}))
     stop, stats = threading.Event(), Stats()
     w = Watcher(client.ApiClient(cfg), PODS, namespace="ns", cluster="c", sink=lambda r: None, stop=stop,
-                watch_timeout=30, request_timeout=40, on_stat=stats, sleep=lambda s: stop.set())
+                watch_timeout=30, request_timeout=40, stats=stats, sleep=lambda s: stop.set())
     with caplog.at_level(logging.DEBUG):
         w.start()
         w.join(5)

@@ -26,13 +26,13 @@ from typing import Any, Callable, Optional, Sequence
 
 from elastic_transport import TransportError
 from elasticsearch.helpers import streaming_bulk
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
+from tenacity.stop import stop_base
 
 from watcher.es.doc import Doc
+from watcher.es.stats import NO_SINK_STATS, SinkStats
 
 log = logging.getLogger("kea.es")
-
-StatFn = Callable[[str, float, dict], None]
 
 #: Whole-request or per-item statuses that say "not now", not "never".
 _RETRY_STATUS = frozenset({401, 403, 408, 429})
@@ -58,8 +58,18 @@ class _Again(Exception):
     """Some documents must be sent again."""
 
 
+class _StopWhen(stop_base):
+    """A tenacity stop condition: stop as soon as `give_up()` turns true."""
+
+    def __init__(self, give_up: Callable[[], bool]) -> None:
+        self.give_up = give_up
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.give_up()
+
+
 class BulkSender:
-    def __init__(self, client: Any, *, chunk_size: int, max_chunk_bytes: int, on_stat: StatFn,
+    def __init__(self, client: Any, *, chunk_size: int, max_chunk_bytes: int, stats: SinkStats = NO_SINK_STATS,
                  sleep: Callable[[float], None] = time.sleep, initial_backoff: float = 0.25,
                  max_backoff: float = 5.0) -> None:
         # Our retries replace the client's: a connection error must come back to us quickly
@@ -67,7 +77,7 @@ class BulkSender:
         self.client = client.options(max_retries=0, retry_on_timeout=False)
         self.chunk_size = chunk_size
         self.max_chunk_bytes = max_chunk_bytes
-        self.stat = on_stat
+        self.stats = stats
         self.sleep = sleep
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
@@ -79,7 +89,7 @@ class BulkSender:
         result = SendResult()
         pending = list(docs)
         retrying = Retrying(
-            stop=stop_after_attempt(max(1, attempts)) | (lambda state: give_up()),
+            stop=stop_after_attempt(max(1, attempts)) | _StopWhen(give_up),
             # 0.25 s, 0.5 s, 1 s ... up to max_backoff, plus jitter so replicas don't retry in step
             wait=wait_exponential(multiplier=self.initial_backoff, max=self.max_backoff) + wait_random(0, self.initial_backoff),
             retry=retry_if_exception_type(_Again),
@@ -91,7 +101,7 @@ class BulkSender:
                 with attempt:
                     pending = self._attempt(pending, result)
                     if pending:
-                        self.stat("bulk_errors", 1, {"reason": _reason_label(result.error)})
+                        self.stats.bulk_error(_reason_label(result.error))
                         raise _Again(result.error)
         except _Again:
             result.remaining = pending
@@ -133,11 +143,11 @@ class BulkSender:
             again.extend(pending[done:])
             result.error = describe_error(exc)
         finally:
-            self.stat("bulk_seconds", time.monotonic() - t0, {})
+            self.stats.bulk_seconds(time.monotonic() - t0)
         for kind, n in indexed.items():
-            self.stat("docs_indexed", n, {"index_kind": kind})
+            self.stats.indexed(kind, n)
         for kind, n in dupes.items():
-            self.stat("docs_duplicate", n, {"index_kind": kind})
+            self.stats.duplicate(kind, n)
         result.indexed += sum(indexed.values())
         result.duplicates += sum(dupes.values())
         if again and result.error != self._last_logged:
@@ -148,7 +158,7 @@ class BulkSender:
 
     def _reject(self, doc: Doc, status: int, info: dict[str, Any]) -> None:
         reason = _error_type(info)
-        self.stat("docs_rejected", 1, {"index_kind": doc.kind, "reason": reason})
+        self.stats.rejected(doc.kind, reason)
         err = info.get("error")
         detail = err.get("reason", "") if isinstance(err, dict) else str(err or "")
         caused = err.get("caused_by", {}).get("reason", "") if isinstance(err, dict) else ""

@@ -25,7 +25,7 @@ class Doc:
 
     def action(self) -> dict[str, Any]:
         """The action dict `elasticsearch.helpers.streaming_bulk` expects."""
-        action = {"_op_type": self.op, "_index": self.index, "_id": self.id, "_source": self.source}
+        action: dict[str, Any] = {"_op_type": self.op, "_index": self.index, "_id": self.id, "_source": self.source}
         if self.version is not None:
             action["version"] = self.version
             action["version_type"] = "external"

@@ -23,19 +23,19 @@ import logging
 import re
 import threading
 from datetime import datetime
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from rules.model import ContainerInfo, Record, Termination
 from rules.state import ClusterState, Observation
 from watcher.es.doc import Doc, common_fields, iso
 from watcher.es.endpoints import EndpointHealth
 from watcher.es.retention import FUTURE_SKEW, oldest_kept_day, utc_day
+from watcher.es.stats import NO_SINK_STATS, SinkStats
 from watcher.es.templates import daily_index, daily_index_pattern, parse_day
 
 log = logging.getLogger("kea.es")
 
 Clock = Callable[[], datetime]
-StatFn = Callable[[str, float, dict], Any]
 
 
 def event_doc(record: Record, *, prefix: str, now: datetime) -> Optional[Doc]:
@@ -133,14 +133,14 @@ class Documenter:
     Kibana and the alerts agree by construction; used on its own (tests, benchmarks) the
     documenter keeps a state of its own. Thread-safe; a restart rebuilds the state, and
     deterministic ids keep what it re-emits from duplicating. `retention_days` (0: keep forever)
-    bounds the days documents are written to; `on_stat` counts the ones left out."""
+    bounds the days documents are written to; `stats` counts the ones left out."""
 
     def __init__(self, *, prefix: str, clock: Clock, retention_days: int = 0,
-                 on_stat: Optional[StatFn] = None) -> None:
+                 stats: SinkStats = NO_SINK_STATS) -> None:
         self.prefix = prefix
         self.clock = clock
         self.retention_days = retention_days
-        self._on_stat = on_stat
+        self.stats = stats
         self.endpoints = EndpointHealth(prefix=prefix)
         self._state = ClusterState()
         self._lock = threading.Lock()
@@ -172,8 +172,7 @@ class Documenter:
             if placed is None:
                 log.debug("not writing %s %s: older than retention (%d days), for %s",
                           doc.kind, doc.id, self.retention_days, doc.index)
-                if self._on_stat is not None:
-                    self._on_stat("docs_skipped", 1, {"index_kind": doc.kind, "reason": "older_than_retention"})
+                self.stats.skipped(doc.kind, "older_than_retention")
                 continue
             out.append(placed)
         return out

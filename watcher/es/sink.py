@@ -16,25 +16,11 @@ When Elasticsearch is down the writer probes with one bulk request from the spoo
 backing off up to `max_backoff` seconds; the first answer resumes normal work. Templates are
 (re)installed before the first write and after every outage, because daily indices are created
 by writes and must never be created without their mapping.
+
+Everything the sink and its parts measure goes through one `watcher.es.stats.SinkStats`.
 """
 from __future__ import annotations
 
-# on_stat(name, value, labels) reports; counters carry the increment, gauges the current value:
-#   docs_indexed     counter  {index_kind}          documents Elasticsearch stored (2xx)
-#   docs_duplicate   counter  {index_kind}          409: already stored (replay) or a newer version wins
-#   docs_rejected    counter  {index_kind, reason}  4xx per document (reason = ES error type), dropped
-#   docs_invalid     counter  {kind}                records no document could be built from
-#   docs_skipped     counter  {index_kind, reason}  documents not written (older_than_retention)
-#   docs_spooled     counter  {}                    documents written to the disk spool
-#   bulk_errors      counter  {reason}              bulk attempts that left documents unaccepted
-#                                                   (reason: 429, 503, ConnectionError, ...)
-#   bulk_seconds     histogram observation {}       duration of one bulk attempt
-#   spool_bytes      gauge    {}                    unsent bytes in the spool
-#   spool_dropped    counter  {reason}              documents dropped: the spool hit its bound
-#                                                   (spool_full), or it cannot be written and
-#                                                   memory hit max_memory (spool_unwritable)
-#   spool_corrupt    counter  {}                    damaged spool lines skipped (torn by a crash)
-#   es_up            gauge    {}                    1 while Elasticsearch answers, 0 while spooling
 import logging
 import threading
 import time
@@ -49,11 +35,11 @@ from watcher.es.bulk import BulkSender, describe_error
 from watcher.es.doc import Doc
 from watcher.es.documents import Documenter
 from watcher.es.spool import Spool
+from watcher.es.stats import NO_SINK_STATS, SinkStats
 from watcher.es.templates import install_templates
 
 log = logging.getLogger("kea.es")
 
-StatFn = Callable[[str, float, dict], None]
 #: Drops from memory can come once per record; one log line per this many seconds says how many.
 _DROP_LOG_SECONDS = 10.0
 
@@ -65,7 +51,7 @@ def _utcnow() -> datetime:
 class EsSink:
     def __init__(self, client: Any, *, prefix: str, spool_dir: str | Path, spool_max_bytes: int,
                  chunk_size: int = 500, max_chunk_bytes: int = 5 * 1024 * 1024, flush_interval: float = 2.0,
-                 clock: Callable[[], datetime] = _utcnow, on_stat: Optional[StatFn] = None,
+                 clock: Callable[[], datetime] = _utcnow, stats: SinkStats = NO_SINK_STATS,
                  max_queued: Optional[int] = None, attempts: int = 4, max_backoff: float = 5.0,
                  retention_days: int = 0, max_memory: Optional[int] = None) -> None:
         """`max_queued`: documents held in memory before `put` moves them to the spool (default
@@ -88,11 +74,11 @@ class EsSink:
         self.max_memory = max(self.max_queued, max_memory or 4 * self.max_queued)
         self._memory_dropped = 0
         self._memory_drop_logged = -float("inf")
-        self._stat_fn = on_stat
-        self.documenter = Documenter(prefix=prefix, clock=clock, retention_days=retention_days, on_stat=self._stat)
-        self.spool = Spool(spool_dir, max_bytes=spool_max_bytes, on_stat=self._stat)
+        self.stats = stats
+        self.documenter = Documenter(prefix=prefix, clock=clock, retention_days=retention_days, stats=stats)
+        self.spool = Spool(spool_dir, max_bytes=spool_max_bytes, stats=stats)
         self.sender = BulkSender(self.client, chunk_size=self.chunk_size, max_chunk_bytes=max_chunk_bytes,
-                                 on_stat=self._stat, sleep=self._nap, max_backoff=max_backoff)
+                                 stats=stats, sleep=self._nap, max_backoff=max_backoff)
         self._queue: deque[Doc] = deque()
         self._cond = threading.Condition()
         self._inflight: list[Doc] = []
@@ -117,7 +103,7 @@ class EsSink:
         early to `flush` the spool before restoring state)."""
         if self._thread.is_alive() or self._thread.ident is not None:
             return
-        self._stat("es_up", 1.0 if self._up else 0.0, {})  # later values on every change
+        self.stats.reachable(self._up)  # later values on every change
         self._thread.start()
 
     def put(self, record: Record, observation: Optional[Observation] = None) -> None:
@@ -128,7 +114,7 @@ class EsSink:
             docs = self.documenter.documents(record, observation)
         except Exception:  # one odd record must not stop the watchers feeding us
             log.exception("cannot build documents for %s %s/%s", record.kind, record.namespace, record.name)
-            self._stat("docs_invalid", 1, {"kind": record.kind})
+            self.stats.invalid(record.kind)
             return
         self.put_docs(docs)
 
@@ -299,7 +285,7 @@ class EsSink:
         if up == self._up:
             return
         self._up = up
-        self._stat("es_up", 1.0 if up else 0.0, {})
+        self.stats.reachable(up)
         if up:
             log.info("elasticsearch reachable again; replaying %d spooled bytes", self.spool.unread_bytes)
         else:
@@ -325,7 +311,7 @@ class EsSink:
         if not self._spool_ok:
             log.info("spool writable again")
         self._spool_ok = True
-        self._stat("docs_spooled", len(docs), {})
+        self.stats.spooled(len(docs))
         if why:
             log.info("spooled %d documents (%s)", len(docs), why)
 
@@ -338,7 +324,7 @@ class EsSink:
         for _ in range(excess):
             self._queue.popleft()
         self._memory_dropped += excess
-        self._stat("spool_dropped", excess, {"reason": "spool_unwritable"})
+        self.stats.spool_dropped("spool_unwritable", excess)
         now = time.monotonic()
         if now - self._memory_drop_logged >= _DROP_LOG_SECONDS:
             self._memory_drop_logged = now
@@ -354,10 +340,3 @@ class EsSink:
             time.sleep(max(0.0, min(seconds, self._deadline - time.monotonic())))
         else:
             self._stopping.wait(seconds)
-
-    def _stat(self, name: str, value: float, labels: dict) -> None:
-        if self._stat_fn is not None:
-            try:
-                self._stat_fn(name, value, labels)
-            except Exception:  # metrics must never break writing
-                log.exception("on_stat(%s) failed", name)

@@ -22,15 +22,14 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import BinaryIO, Optional, Sequence
 
 import orjson
 
 from watcher.es.doc import Doc
+from watcher.es.stats import NO_SINK_STATS, SinkStats
 
 log = logging.getLogger("kea.es")
-
-StatFn = Callable[[str, float, dict], None]
 
 _PREFIX, _SUFFIX = "seg-", ".jsonl"
 _CURSOR = "cursor.json"
@@ -52,13 +51,13 @@ class Spool:
     """Thread-safe: `append` may run on any thread; reading and committing on one (the writer)."""
 
     def __init__(self, directory: str | os.PathLike, *, max_bytes: int, segment_bytes: Optional[int] = None,
-                 on_stat: Optional[StatFn] = None) -> None:
+                 stats: SinkStats = NO_SINK_STATS) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.max_bytes = max(1, max_bytes)
         # at least 8 segments fit in the bound, so dropping one loses at most ~1/8 of it
         self.segment_bytes = segment_bytes or max(64 * 1024, min(16 * 1024 * 1024, self.max_bytes // 8))
-        self._stat = on_stat or (lambda name, value, labels: None)
+        self.stats = stats
         self._lock = threading.RLock()
         self._sizes: dict[int, int] = {}
         for p in self.dir.glob(f"{_PREFIX}*{_SUFFIX}"):
@@ -67,7 +66,7 @@ class Spool:
             except (ValueError, OSError):
                 log.warning("spool: ignoring unexpected file %s", p)
         self._active: Optional[int] = None  # the segment this process appends to
-        self._fh = None
+        self._fh: Optional[BinaryIO] = None
         self._next = max(self._sizes, default=0) + 1
         self._cursor = self._load_cursor()
         self.dropped = 0
@@ -97,22 +96,32 @@ class Spool:
             return
         data = b"".join(d.to_line() for d in docs)
         with self._lock:
-            if self._fh is None or self._sizes.get(self._active, 0) >= self.segment_bytes:
-                self._rotate()
-            self._fh.write(data)
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._sizes[self._active] += len(data)
+            fh, active = self._segment_for_append()
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+            self._sizes[active] += len(data)
             self._enforce_bound()
             self._publish()
 
-    def _rotate(self) -> None:
+    def _segment_for_append(self) -> tuple[BinaryIO, int]:
+        """The open segment (file, number) to append to: a new one when none is open or it is full."""
+        if self._fh is None or self._active is None or self._sizes.get(self._active, 0) >= self.segment_bytes:
+            return self._rotate()
+        return self._fh, self._active
+
+    def _rotate(self) -> tuple[BinaryIO, int]:
         if self._fh is not None:
             self._fh.close()
-        self._active, self._next = self._next, self._next + 1
-        self._fh = open(self.dir / _segment_name(self._active), "ab")
-        self._sizes[self._active] = 0
+            # until the next file opens (the disk may be full), no segment is open: the next
+            # append tries again instead of writing to the closed one
+            self._fh, self._active = None, None
+        active, self._next = self._next, self._next + 1
+        fh = open(self.dir / _segment_name(active), "ab")
+        self._fh, self._active = fh, active
+        self._sizes[active] = 0
         self._fsync_dir()
+        return fh, active
 
     def _enforce_bound(self) -> None:
         while sum(self._sizes.values()) > self.max_bytes and self._sizes:
@@ -124,7 +133,7 @@ class Spool:
                 self._cursor = Position(oldest + 1, 0)
                 self._save_cursor()
             self.dropped += lost
-            self._stat("spool_dropped", lost, {"reason": "spool_full"})
+            self.stats.spool_dropped("spool_full", lost)
             log.warning("spool over its bound of %d bytes: dropped the oldest segment with %d documents "
                         "(%d dropped so far)", self.max_bytes, lost, self.dropped)
 
@@ -167,7 +176,7 @@ class Spool:
             return  # re-read after a failed send: counted once
         self._reported.add((seg, offset))
         self.corrupt += 1
-        self._stat("spool_corrupt", 1, {})
+        self.stats.spool_corrupt()
         log.warning("spool: skipped %s of %d bytes in %s", problem, len(line), _segment_name(seg))
 
     def commit(self, pos: Position) -> None:
@@ -234,7 +243,7 @@ class Spool:
             os.close(fd)
 
     def _publish(self) -> None:
-        self._stat("spool_bytes", self.unread_bytes, {})
+        self.stats.spool_bytes(self.unread_bytes)
 
     def close(self) -> None:
         with self._lock:

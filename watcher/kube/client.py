@@ -252,8 +252,9 @@ def error_for(method: str, path: str, status: int, headers: Mapping[str, str], p
 
 def status_error(status: Mapping[str, Any]) -> KubeError:
     """An in-stream `{"type": "ERROR", "object": <Status>}` as an exception."""
-    code = status.get("code") if isinstance(status.get("code"), int) else 0
-    details = status.get("details") if isinstance(status.get("details"), dict) else {}
+    raw_code, raw_details = status.get("code"), status.get("details")
+    code = raw_code if isinstance(raw_code, int) else 0
+    details: Mapping[str, Any] = raw_details if isinstance(raw_details, dict) else {}
     text = f"watch ERROR {code} {status.get('reason', '')}: {str(status.get('message', ''))[:300]}"
     if code == 410:
         # "too old resource version": etcd compacted past our RV (kubernetes-client/python#502).
@@ -271,7 +272,8 @@ def _status_fields(payload: bytes) -> tuple[str, str, Any]:
         return "", payload[:200].decode("utf-8", "replace"), None
     if not isinstance(st, dict):
         return "", "", None
-    details = st.get("details") if isinstance(st.get("details"), dict) else {}
+    raw_details = st.get("details")
+    details: Mapping[str, Any] = raw_details if isinstance(raw_details, dict) else {}
     return str(st.get("reason") or ""), str(st.get("message") or ""), details.get("retryAfterSeconds")
 
 

@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional
 
 from watcher.kube.client import Conflict, KubeError, NotFound, Transport
+from watcher.kube.stats import NO_LEASE_STATS, LeaseStats
 from watcher.normalize import MalformedObject, parse_time
 
 log = logging.getLogger("kea.kube")
@@ -72,7 +73,7 @@ class LeaderElector:
     def __init__(self, api_client: Any, cfg: Any, *, identity: str,
                  on_started_leading: Callable[[Optional[datetime]], None],
                  on_stopped_leading: Callable[[], None], stop: threading.Event,
-                 on_stat: Optional[Callable[[str, float, dict], None]] = None,
+                 stats: LeaseStats = NO_LEASE_STATS,
                  clock: Callable[[], float] = time.monotonic, sleep: Optional[Callable[[float], Any]] = None,
                  wall_clock: Callable[[], datetime] = utcnow, release_on_stop: bool = True,
                  annotations: Callable[[], Mapping[str, str]] = dict) -> None:
@@ -90,7 +91,7 @@ class LeaderElector:
             raise ValueError("leader election needs retry_period < renew_deadline < lease_duration")
         self.on_started_leading, self.on_stopped_leading = on_started_leading, on_stopped_leading
         self.stop, self.clock, self.wall_clock = stop, clock, wall_clock
-        self.on_stat = on_stat or (lambda name, value, labels: None)
+        self.stats = stats
         self.release_on_stop = release_on_stop
         self.annotations = annotations
         self.inherited_annotations: dict[str, str] = {}
@@ -122,7 +123,7 @@ class LeaderElector:
         return self._observed[0] if self._observed else ""
 
     def start(self) -> None:
-        self.on_stat("leader", 0, {})
+        self.stats.leader(False)
         self._callback_thread.start()
         self._thread.start()
 
@@ -229,9 +230,9 @@ class LeaderElector:
             now = self.wall_clock()
             if lease is None:
                 body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                        "metadata": {"name": self.name, "namespace": self.namespace},
+                        "metadata": {"name": self.name, "namespace": self.namespace,
+                                     "annotations": self._annotations()},
                         "spec": self._spec(now, acquire=now, transitions=0)}
-                body["metadata"]["annotations"] = self._annotations()
                 self.inherited_annotations = {}
                 created = self._transport.json("POST", self._path.rsplit("/", 1)[0], body=body, timeout=self._timeout())
                 self._won(created, previous=None)
@@ -265,7 +266,7 @@ class LeaderElector:
                 return
             self._leading = True
         log.info("leader election: %s is the leader (lease %s/%s)", self.identity, self.namespace, self.name)
-        self.on_stat("leader", 1, {})
+        self.stats.leader(True)
         self._callbacks.put((self.on_started_leading, (previous,)))
 
     def _renew(self) -> None:
@@ -320,7 +321,7 @@ class LeaderElector:
                 return
             self._leading = False
         log.warning("leader election: %s stopped leading: %s", self.identity, why)
-        self.on_stat("leader", 0, {})
+        self.stats.leader(False)
         self._callbacks.put((self.on_stopped_leading, ()))
 
     def _release(self) -> None:

@@ -14,7 +14,8 @@ from typing import Any, Callable, Optional
 from rules.model import Record
 from watcher.kube.client import Backoff, KubeError, NotFound, Transport
 from watcher.kube.resources import ENDPOINT_SLICES, ENDPOINTS, EVENTS, PODS, ResourceSpec
-from watcher.kube.watching import Stat, Watcher
+from watcher.kube.stats import NO_WATCH_STATS, WatchStats
+from watcher.kube.watching import Watcher
 
 log = logging.getLogger("kea.kube")
 
@@ -49,7 +50,7 @@ def endpoint_spec(mode: str, api_client: Any, *, sleep: Callable[[float], Any] =
 
 
 def sources_for(cfg: Any, api_client: Any, *, cluster: str, sink: Callable[[Record], None],
-                stop: threading.Event, on_stat: Optional[Stat] = None) -> list[Watcher]:
+                stop: threading.Event, stats: WatchStats = NO_WATCH_STATS) -> list[Watcher]:
     """One (not yet started) `Watcher` per enabled resource and configured namespace
     (cluster-wide when `cfg.namespaces` is empty). `cfg`: `watcher.config.Kubernetes`."""
     specs: list[ResourceSpec] = []
@@ -64,6 +65,6 @@ def sources_for(cfg: Any, api_client: Any, *, cluster: str, sink: Callable[[Reco
     return [
         Watcher(api_client, spec, namespace=ns, cluster=cluster, sink=sink, stop=stop,
                 watch_timeout=cfg.watch_timeout.total_seconds(), request_timeout=cfg.request_timeout.total_seconds(),
-                label_selector=cfg.label_selector, on_stat=on_stat)
+                label_selector=cfg.label_selector, stats=stats)
         for spec in specs for ns in namespaces
     ]

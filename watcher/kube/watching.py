@@ -35,12 +35,11 @@ from rules.model import Record
 from watcher.kube.client import (Backoff, Gone, KubeError, Rejected, Transport, Unavailable, status_error,
                                  transport_reason)
 from watcher.kube.resources import KnownObjects, ListDiff, ResourceSpec
+from watcher.kube.stats import NO_WATCH_STATS, WatchStats
 from watcher.kube.stream import iter_events
 from watcher.normalize import MalformedObject, normalize
 
 log = logging.getLogger("kea.kube")
-
-Stat = Callable[[str, float, dict], None]
 
 #: Objects per LIST page: bounds the memory of one response on a big cluster.
 PAGE_SIZE = 500
@@ -61,7 +60,7 @@ REJECTED_DELAY = 60.0
 class Watcher:
     def __init__(self, api_client: Any, spec: ResourceSpec, *, namespace: Optional[str], cluster: str,
                  sink: Callable[[Record], None], stop: threading.Event, watch_timeout: float,
-                 request_timeout: float, label_selector: str = "", on_stat: Optional[Stat] = None,
+                 request_timeout: float, label_selector: str = "", stats: WatchStats = NO_WATCH_STATS,
                  sleep: Optional[Callable[[float], Any]] = None, clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time, max_backoff: float = 30.0) -> None:
         """`watch_timeout`: the server-side `timeoutSeconds`; `request_timeout`: the client's
@@ -73,7 +72,7 @@ class Watcher:
         self.spec, self.namespace, self.cluster, self.sink, self.stop = spec, namespace, cluster, sink, stop
         self.watch_timeout, self.request_timeout = watch_timeout, request_timeout
         self.label_selector = label_selector if spec.label_selector else ""
-        self.on_stat: Stat = on_stat or (lambda name, value, labels: None)
+        self.stats = stats
         self.sleep = sleep or stop.wait
         self.clock, self.wall_clock = clock, wall_clock
         self.name = spec.name + (f"/{namespace}" if namespace else "")
@@ -124,7 +123,6 @@ class Watcher:
                 pass
 
     def _run(self) -> None:
-        labels = {"resource": self.spec.name}
         while not self.stop.is_set():
             try:
                 if not self.resource_version:
@@ -138,7 +136,7 @@ class Watcher:
                 self._failures += 1
                 delay = (REJECTED_DELAY if isinstance(exc, Rejected)
                          else self._backoff.next(exc.retry_after, refused=exc.reason == "connection"))
-                self.on_stat("watch_reconnects", 1, {**labels, "reason": exc.reason})
+                self.stats.reconnect(self.spec.name, exc.reason)
                 level = logging.ERROR if isinstance(exc, Rejected) else logging.WARNING
                 log.log(level, "%s: %s; retrying in %.1fs (failure %d)", self.name, exc, delay, self._failures)
                 if (self._failures >= RELIST_AFTER_FAILURES and self.resource_version
@@ -149,7 +147,7 @@ class Watcher:
                 if self.stop.is_set():
                     break
                 self._failures += 1
-                self.on_stat("watch_reconnects", 1, {**labels, "reason": "internal_error"})
+                self.stats.reconnect(self.spec.name, "internal_error")
                 delay = self._backoff.next()
                 log.exception("%s: unexpected error; retrying in %.1fs", self.name, delay)
                 self.sleep(delay)
@@ -157,7 +155,7 @@ class Watcher:
 
     def _schedule_relist(self, reason: str, detail: str) -> None:
         log.info("%s: relisting (%s: %s)", self.name, reason, detail)
-        self.on_stat("watch_relists", 1, {"resource": self.spec.name, "reason": reason})
+        self.stats.relist(self.spec.name, reason)
         self.resource_version, self._relist_reason = "", reason
 
     def _progress(self) -> None:
@@ -229,7 +227,7 @@ class Watcher:
         self.resource_version = rv
         self._progress()
         self._touch()
-        self.on_stat("watch_last_event_timestamp", self.wall_clock(), {"resource": self.spec.name})
+        self.stats.last_event(self.spec.name, self.wall_clock())
         if initial:
             log.info("%s: listed %d objects at resourceVersion %s", self.name, len(self.known), rv)
             self.listed.set()
@@ -308,14 +306,14 @@ class Watcher:
         if typ == "ERROR":
             raise status_error(obj if isinstance(obj, dict) else {})
         rv = _rv(obj)
-        self.on_stat("watch_events", 1, {"resource": self.spec.name, "type": str(typ)[:16]})
+        self.stats.event(self.spec.name, str(typ)[:16])
         if typ == "BOOKMARK":
             # Bookmarks carry only metadata.resourceVersion: progress without a change.
             if rv:
                 self.resource_version = rv
         elif typ in ("ADDED", "MODIFIED", "DELETED"):
             uid, _ = _identity(obj)
-            if uid:
+            if uid and isinstance(obj, dict):  # (an object with a uid is a dict)
                 if typ == "DELETED":
                     self.known.forget(uid)
                 else:
@@ -326,11 +324,11 @@ class Watcher:
             if rv:
                 self.resource_version = rv
         else:
-            self.on_stat("records_skipped", 1, {"reason": "bad_watch_type"})
+            self.stats.skipped("bad_watch_type")
             log.warning("%s: skipped a watch event of type %r", self.name, typ)
         self._progress()
         self._touch()
-        self.on_stat("watch_last_event_timestamp", self.wall_clock(), {"resource": self.spec.name})
+        self.stats.last_event(self.spec.name, self.wall_clock())
 
     # -- records -----------------------------------------------------------------------------------
 
@@ -338,17 +336,17 @@ class Watcher:
         try:
             record = normalize(watch_type, obj, cluster=self.cluster, kind=self.spec.kind, listed=listed)
         except MalformedObject as exc:
-            self.on_stat("records_skipped", 1, {"reason": exc.reason})
+            self.stats.skipped(exc.reason)
             log.warning("%s: skipped %s %s: %s", self.name, watch_type, _where(obj), exc)
             return
         except Exception:  # a normaliser bug: raising would resume at this object again, forever
-            self.on_stat("records_skipped", 1, {"reason": "normalize_error"})
+            self.stats.skipped("normalize_error")
             log.exception("%s: skipped %s %s: the normaliser failed", self.name, watch_type, _where(obj))
             return
         self.sink(record)
 
     def _skip(self, obj: Any, reason: str, listed: bool) -> None:
-        self.on_stat("records_skipped", 1, {"reason": reason})
+        self.stats.skipped(reason)
         log.warning("%s: skipped an object without metadata.uid: %s", self.name, _where(obj))
 
 
