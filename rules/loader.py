@@ -25,7 +25,7 @@ from rules.yamldoc import Lines, Problem, YamlDocError, load_documents
 
 RULE_KEYS = {
     "name", "description", "source", "match", "detector", "severity", "group_by", "repeat_interval",
-    "for", "resolve_after", "send_resolved", "notify", "template", "enabled",
+    "for", "resolve_after", "send_resolved", "notify", "template", "enabled", "title",
 }
 SEVERITIES = ("critical", "warning", "info")
 DETECTORS: dict[str, dict[str, Any]] = {
@@ -43,10 +43,22 @@ DEFAULT_GROUP_BY = {
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
+@dataclass(frozen=True)
+class Switch:
+    """A user file's `{name: <shipped rule>, enabled: true|false}`: turns a built-in or pack rule
+    on or off without restating it."""
+
+    name: str
+    enabled: bool
+    origin: Problem
+    """Where it was written (a Problem so a bad name can be reported as `file:line`)."""
+
+
 @dataclass
 class LoadResult:
     rules: list[Rule] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    switches: list[Switch] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -56,6 +68,17 @@ class LoadResult:
 def builtin_paths() -> list[Path]:
     """The rule files shipped with the package (`rules/builtin/*.yaml`)."""
     base = resources.files("rules") / "builtin"
+    return sorted(Path(str(p)) for p in base.iterdir() if p.name.endswith((".yaml", ".yml")))
+
+
+def pack_names() -> list[str]:
+    """The rule packs shipped with the package: the directories of `rules/packs/`."""
+    base = resources.files("rules") / "packs"
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+
+
+def pack_paths(pack: str) -> list[Path]:
+    base = resources.files("rules") / "packs" / pack
     return sorted(Path(str(p)) for p in base.iterdir() if p.name.endswith((".yaml", ".yml")))
 
 
@@ -70,16 +93,55 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def load_rule_set(paths: Iterable[str | Path], *, builtins: bool = True) -> LoadResult:
-    """Built-in rules first, then the given files; a user rule with a built-in's name replaces
-    it (that is how built-ins are overridden or switched off with `enabled: false`)."""
+def load_rule_set(paths: Iterable[str | Path], *, builtins: bool = True, packs: Iterable[str] = ()) -> LoadResult:
+    """Built-in rules first, then the switched-on pack rules, then the given files; a user rule
+    with a shipped rule's name replaces it (that is how built-ins are overridden or switched off
+    with `enabled: false`). Pack rules are off unless `packs` names their pack (`common`) or the
+    rule (`common/failed-scheduling`), or a user file switches them on by name."""
     result = LoadResult()
-    builtin = load_files(builtin_paths()) if builtins else LoadResult()
+    builtin = load_files(builtin_paths())
     user = load_files(expand(paths))
-    result.problems = builtin.problems + user.problems
+    packed, chosen = _pack_rules(packs)
+    result.problems = builtin.problems + packed.problems + user.problems
+    shipped = {r.name: r for r in (*builtin.rules, *packed.rules)}
+    on = {r.name for r in builtin.rules if builtins} | chosen
+    for switch in user.switches:
+        if switch.name not in shipped:
+            result.problems.append(Problem(switch.origin.file, switch.origin.line, (
+                f"rule `{switch.name}`: no built-in or pack rule of that name to switch "
+                f"{'on' if switch.enabled else 'off'}{_suggest(switch.name, shipped)}; a new rule needs "
+                "`source` and `detector`")))
+        elif switch.enabled:
+            on.add(switch.name)
+        else:
+            on.discard(switch.name)
     overridden = {r.name for r in user.rules}
-    result.rules = [r for r in builtin.rules if r.name not in overridden] + user.rules
+    result.rules = [r for r in shipped.values() if r.name in on and r.name not in overridden] + user.rules
     return result
+
+
+def _pack_rules(packs: Iterable[str]) -> tuple[LoadResult, set[str]]:
+    """Every pack's rules (so a user file can switch any of them on by name) and the names that
+    `packs` switches on. `packs` is validated by the config (`unknown_packs`)."""
+    loaded = load_files(p for pack in pack_names() for p in pack_paths(pack))
+    pack_of = {r.name: Path(r.origin.rsplit(":", 1)[0]).parent.name for r in loaded.rules}
+    wanted = set(packs)
+    chosen = {name for name, pack in pack_of.items() if pack in wanted or f"{pack}/{name}" in wanted}
+    return loaded, chosen
+
+
+def unknown_packs(packs: Iterable[str]) -> list[tuple[int, str]]:
+    """(index, message) for each `rules.packs` entry that names no pack or pack rule."""
+    names = pack_names()
+    rules_of = {pack: {r.name for r in load_files(pack_paths(pack)).rules} for pack in names}
+    out = []
+    for i, entry in enumerate(packs):
+        pack, _, rule = str(entry).partition("/")
+        if pack not in rules_of:
+            out.append((i, f"no rule pack `{pack}`{_suggest(pack, names)}; shipped: {', '.join(names)}"))
+        elif rule and rule not in rules_of[pack]:
+            out.append((i, f"pack `{pack}` has no rule `{rule}`{_suggest(rule, rules_of[pack])}"))
+    return out
 
 
 def load_files(paths: Iterable[Path]) -> LoadResult:
@@ -93,6 +155,7 @@ def load_files(paths: Iterable[Path]) -> LoadResult:
             continue
         loaded = load_text(text, str(path))
         result.problems.extend(loaded.problems)
+        result.switches.extend(loaded.switches)
         for rule in loaded.rules:
             if rule.name in seen:
                 result.problems.append(Problem(str(path), _line(rule), f"rule `{rule.name}` is already defined at {seen[rule.name]}"))
@@ -113,6 +176,9 @@ def load_text(text: str, file: str) -> LoadResult:
         result.problems.append(Problem(file, 1, "no rules in file"))
     for data, lines in documents:
         for path, raw in _rule_entries(data, lines, result.problems):
+            if _is_switch(raw):
+                result.switches.append(Switch(raw["name"], raw["enabled"], lines.problem(path, "")))
+                continue
             checker = _RuleChecker(raw, path, lines)
             rule = checker.build()
             result.problems.extend(checker.problems)
@@ -135,6 +201,12 @@ def _rule_entries(data: Any, lines: Lines, problems: list[Problem]) -> list[tupl
         problems.append(lines.problem(base, "expected a list of rules"))
         return []
     return [((*base, i), item) for i, item in enumerate(items)]
+
+
+def _is_switch(raw: Any) -> bool:
+    """`{name: x, enabled: true|false}` and nothing else: a switch for a shipped rule."""
+    return (isinstance(raw, dict) and set(raw) == {"name", "enabled"} and isinstance(raw["name"], str)
+            and isinstance(raw["enabled"], bool))
 
 
 def _line(rule: Rule) -> int:
@@ -183,13 +255,15 @@ class _RuleChecker:
         notify = self._str_list("notify", where)
         templates = self._templates(where)
         flags = {k: self._bool(k, default, where) for k, default in (("send_resolved", True), ("enabled", True))}
-        description = raw.get("description", "")
+        description, title = raw.get("description", ""), raw.get("title", "")
         if not isinstance(description, str):
             self.fail(("description",), f"{where}`description` must be a string")
+        if not isinstance(title, str):
+            self.fail(("title",), f"{where}`title` must be a string (the alert card's title)")
         if self.problems or detector is None or name is None or source is None:
             return None
         return Rule(
-            name=name, source=source, detector=detector, severity=severity, description=description,
+            name=name, source=source, detector=detector, severity=severity, description=description, title=title,
             record_tests=tuple(record_tests), view_tests=tuple(view_tests),
             group_by=group_by or DEFAULT_GROUP_BY[source], repeat_interval=timing["repeat_interval"],
             for_=timing["for"], resolve_after=timing["resolve_after"], send_resolved=flags["send_resolved"],

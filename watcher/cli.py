@@ -96,8 +96,8 @@ def _problem(where: str, message: str) -> None:
     print(f"{where}: {message}", file=sys.stderr)
 
 
-def _load_rules_or_report(paths: Sequence[str], builtins: bool):
-    result = load_rule_set(paths, builtins=builtins)
+def _load_rules_or_report(paths: Sequence[str], builtins: bool, packs: Sequence[str] = ()):
+    result = load_rule_set(paths, builtins=builtins, packs=packs)
     for p in result.problems:
         print(p, file=sys.stderr)
     return result
@@ -175,7 +175,7 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     cfg = _load_config_or_report(args.config)
     if cfg is None:
         return 2
-    loaded = _load_rules_or_report(cfg.rules.paths, cfg.rules.builtins)
+    loaded = _load_rules_or_report(cfg.rules.paths, cfg.rules.builtins, cfg.rules.packs)
     if not loaded.ok:
         return 1
     print(f"{args.config}: OK ({len(loaded.rules)} rules, {len(cfg.notifiers)} notifiers)", file=sys.stderr)

@@ -84,6 +84,7 @@ class Elasticsearch:
 class RulesConfig:
     paths: list[str] = _doc("Rule files or directories of *.yaml.", factory=list)
     builtins: bool = _doc("Load the built-in oom-killed and endpoints-unhealthy rules.", default=True)
+    packs: list[str] = _doc("Shipped rule packs to switch on (`common`), or single pack rules (`common/job-failed`).", factory=list)
 
 
 @dataclass
@@ -199,6 +200,10 @@ def _check(cfg: Config, b: "_Builder") -> None:
         b.fail(("logging", "format"), "expected `text` or `json`")
     if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         b.fail(("logging", "level"), "expected DEBUG, INFO, WARNING or ERROR")
+    from rules.loader import unknown_packs
+
+    for i, message in unknown_packs(cfg.rules.packs):
+        b.fail(("rules", "packs", i), message)
     for i, name in enumerate(cfg.routing.default):
         if name not in cfg.notifiers:
             b.fail(("routing", "default", i), f"no notifier named `{name}` (defined: {', '.join(cfg.notifiers) or 'none'})")

@@ -53,7 +53,7 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
 
-    loaded = load_rule_set(cfg.rules.paths, builtins=cfg.rules.builtins)
+    loaded = load_rule_set(cfg.rules.paths, builtins=cfg.rules.builtins, packs=cfg.rules.packs)
     problems = [str(p) for p in loaded.problems] or rule_problems(loaded.rules, cfg)
     if problems:
         for p in problems:
@@ -81,7 +81,7 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
         else (lambda: time.time() - pipeline.heartbeat.timestamp())
     health.liveness["pipeline"] = lambda: (beat_age() < 30, "")
     health.readiness["rules"] = lambda: (bool(engine.rules), f"{len(engine.rules)} rules")
-    reloader = RuleReloader(cfg.rules.paths, builtins=cfg.rules.builtins,
+    reloader = RuleReloader(cfg.rules.paths, builtins=cfg.rules.builtins, packs=cfg.rules.packs,
                             apply=lambda rules: pipeline.call(lambda eng: eng.replace_rules(rules)),
                             validate=lambda rules: rule_problems(rules, cfg),
                             on_result=lambda result: metrics.reloads.labels(result).inc())

@@ -21,11 +21,12 @@ log = logging.getLogger("kea.reload")
 class RuleReloader:
     def __init__(self, paths: Sequence[str], *, builtins: bool, apply: Callable[[list[Rule]], dict],
                  validate: Callable[[list[Rule]], list[str]] = lambda rules: [],
-                 on_result: Callable[[str], None] = lambda result: None) -> None:
+                 on_result: Callable[[str], None] = lambda result: None, packs: Sequence[str] = ()) -> None:
         """`apply(rules)` installs a valid set (on the pipeline thread) and returns what
         happened per rule; `validate(rules)` adds checks that need the config (unknown
         notifier names); `on_result('success'|'failure'|'unchanged')` feeds the metric."""
         self.paths, self.builtins, self.apply, self.validate, self.on_result = paths, builtins, apply, validate, on_result
+        self.packs = packs
         self._digest = self._files_digest()
 
     def _files_digest(self) -> str:
@@ -47,7 +48,7 @@ class RuleReloader:
 
     def reload(self, reason: str) -> bool:
         self._digest = self._files_digest()
-        result = load_rule_set(self.paths, builtins=self.builtins)
+        result = load_rule_set(self.paths, builtins=self.builtins, packs=self.packs)
         problems = [str(p) for p in result.problems] + (self.validate(result.rules) if result.ok else [])
         if problems:
             for p in problems:
