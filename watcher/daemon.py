@@ -72,7 +72,7 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     # A replay's records drive the pipeline's clock (`for` and windows as they happened); its
     # liveness is then when the pipeline last read the clock, not the time it read.
     replay_clock = ReplayClock() if replay_files else None
-    pipeline = Pipeline(engine, clock=replay_clock or utcnow, on_alert=router, handlers=[parts.on_record],
+    pipeline = Pipeline(engine, clock=replay_clock or utcnow, on_alert=router, handlers=parts.record_handlers(),
                         checkpoint=None if checkpoint is None else parts.checkpointer(
                             boundary=checkpoint[0], complete=checkpoint[1], is_leader=lambda: router.leader),
                         on_error=lambda stage: metrics.pipeline_errors.labels(stage).inc())

@@ -46,6 +46,10 @@ class Metrics:
         self.es_bulk_errors = Counter("kea_es_bulk_errors_total", "Bulk attempts that left documents unaccepted", ["reason"], registry=r)
         self.es_spool_corrupt = Counter("kea_es_spool_corrupt_total", "Damaged spool lines skipped (torn by a crash)", registry=r)
         self.es_up = Gauge("kea_es_up", "1 when Elasticsearch answered the last request", registry=r)
+        self.history_docs = Counter("kea_local_history_docs_total", "Documents the SQLite history stored or already held", ["index_kind", "result"], registry=r)
+        self.history_dropped = Counter("kea_local_history_dropped_total", "Documents the SQLite history dropped (size_cap, queue_full, older_than_retention, invalid_record)", ["reason"], registry=r)
+        self.history_write_errors = Counter("kea_local_history_write_errors_total", "SQLite history batches the disk refused (kept and retried)", registry=r)
+        self.history_bytes = Gauge("kea_local_history_bytes", "Bytes the SQLite history's documents occupy", registry=r)
         self.leader = Gauge("kea_leader", "1 while this replica holds the Lease", registry=r)
         self.reloads = Counter("kea_config_reloads_total", "Rule/template reloads", ["result"], registry=r)
         self.pipeline_queue = Gauge("kea_pipeline_queue", "Records waiting for the rules engine", registry=r)
@@ -77,6 +81,10 @@ class Metrics:
             "bulk_errors": lambda v, l: self.es_bulk_errors.labels(l.get("reason", "")).inc(v),
             "spool_corrupt": lambda v, l: self.es_spool_corrupt.inc(v),
             "leader": lambda v, l: self.leader.set(v),
+            "history_docs": lambda v, l: self.history_docs.labels(l.get("index_kind", ""), l.get("result", "")).inc(v),
+            "history_dropped": lambda v, l: self.history_dropped.labels(l.get("reason", "")).inc(v),
+            "history_write_errors": lambda v, l: self.history_write_errors.inc(v),
+            "history_bytes": lambda v, l: self.history_bytes.set(v),
             "outbox_pending": lambda v, l: self.outbox_pending.set(v),
         }
 

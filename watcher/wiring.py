@@ -78,6 +78,7 @@ class Components:
         self.es_checkpoints: Any = None
         if cfg.elasticsearch.enabled:
             self._build_es(data)
+        self.local_history = self._local_history(data) if not cfg.elasticsearch.enabled else None
         self.sources: list[Any] = []
         # Not ready until the sources say so: the status server starts before they do, and a
         # readiness check that does not exist yet must not read as ready.
@@ -103,6 +104,27 @@ class Components:
         self.es_checkpoints = EsCheckpoints(self.es, prefix=es.index_prefix)
         self.sink.install_templates()
         self.health.readiness["elasticsearch"] = self._es_ready
+
+    def _local_history(self, data: Path) -> Any:
+        """The SQLite history (watcher/search) when there is no Elasticsearch; None if it is
+        switched off or cannot be opened (logged: the daemon alerts without it)."""
+        h = self.cfg.local_history
+        if not h.enabled:
+            return None
+        from watcher.search.sqlite_store import FILE_NAME, SqliteHistory
+
+        try:
+            return SqliteHistory(data / FILE_NAME, prefix=self.cfg.elasticsearch.index_prefix,
+                                 retention_days=h.retention_days, max_bytes=h.max_bytes,
+                                 flush_interval=h.flush_interval.total_seconds(), on_stat=self.metrics.on_stat)
+        except Exception as exc:
+            log.error("local history %s cannot be opened (%s: %s); running without it",
+                      data / FILE_NAME, type(exc).__name__, exc)
+            return None
+
+    def record_handlers(self) -> list[Callable[[Record, Optional[Observation]], None]]:
+        """The pipeline's record handlers besides the rules: the ES sink, or the SQLite history."""
+        return [self.on_record] + ([self.local_history.put] if self.local_history is not None else [])
 
     def _es_ready(self) -> tuple[bool, str]:
         st = self.sink.status()
@@ -187,6 +209,8 @@ class Components:
         self.dispatcher.start()
         if self.sink is not None:
             self.sink.start()
+        if self.local_history is not None:
+            self.local_history.start()
 
     def stop_delivery(self, deadline: float) -> int:
         start = time.monotonic()
@@ -195,6 +219,8 @@ class Components:
         left = self.dispatcher.stop(deadline_seconds=max(1.0, deadline / 2))
         if self.sink is not None:
             self.sink.stop(deadline_seconds=max(1.0, deadline - (time.monotonic() - start)))
+        if self.local_history is not None:
+            self.local_history.stop(max(1.0, deadline - (time.monotonic() - start)))
         return left
 
     # -- sources and leadership ----------------------------------------------------------------
@@ -260,6 +286,8 @@ class Components:
             es = self.cfg.elasticsearch
             jobs["retention"] = lambda: delete_old_indices(self.es, es.index_prefix, es.retention_days, utcnow())
             jobs["digest"] = lambda: router(self.digest_alert(utcnow()))
+        elif self.local_history is not None:
+            jobs["retention"] = lambda: self.local_history.prune(utcnow())
         self.scheduler = build_scheduler(self.cfg.scheduler, self.cfg.timezone, jobs)
         self.scheduler.start()
 
