@@ -51,13 +51,16 @@ _CAP_LOW_WATER = 0.9
 _PRUNE_BATCH = 2000
 #: Documents queued that wake the writer before its interval ends.
 _BATCH = 1000
+#: While documents are dropped (one per record, possibly), one log line per this many seconds.
+_DROP_LOG_SECONDS = 10.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
+    seq INTEGER PRIMARY KEY,
     kind TEXT NOT NULL, id TEXT NOT NULL, idx TEXT NOT NULL, ts REAL NOT NULL,
     tiebreak TEXT, group_key TEXT, count INTEGER, text TEXT NOT NULL, source TEXT NOT NULL,
-    PRIMARY KEY (kind, id)
-) WITHOUT ROWID;
+    UNIQUE (kind, id)
+);
 CREATE INDEX IF NOT EXISTS docs_by_time ON docs (kind, ts);
 CREATE INDEX IF NOT EXISTS docs_by_index ON docs (idx);
 """
@@ -105,7 +108,8 @@ class SqliteHistory:
         self._requests: deque[tuple[Callable[[], Any], Future]] = deque()
         self._cond = threading.Condition()
         self._stopping = threading.Event()
-        self._written = 0
+        self._unlogged_drops, self._drop_logged = 0, -float("inf")
+        self._error_logged = -float("inf")
         self._thread = threading.Thread(target=self._run, name="sqlite-history", daemon=True)
 
     # -- the pipeline's side -----------------------------------------------------------------
@@ -135,10 +139,15 @@ class SqliteHistory:
             dropped = max(0, len(self._queue) - self.max_queued)
             for _ in range(dropped):
                 self._queue.popleft()
+            self._unlogged_drops += dropped
+            due = self._unlogged_drops and time.monotonic() - self._drop_logged >= _DROP_LOG_SECONDS
+            if due:
+                logged, self._unlogged_drops, self._drop_logged = self._unlogged_drops, 0, time.monotonic()
         if dropped:
-            log.error("local history: dropped %d oldest unwritten documents (queue over %d; is the disk full?)",
-                      dropped, self.max_queued)
             self._stat("history_dropped", dropped, {"reason": "queue_full"})
+        if due:  # once per record while the disk is stuck would drown the log: one line says how many
+            log.error("local history: dropped %d oldest unwritten documents (queue over %d; is the disk full?)",
+                      logged, self.max_queued)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -214,8 +223,10 @@ class SqliteHistory:
         try:
             stored = self._insert(batch)
         except sqlite3.Error as exc:
-            log.error("local history: cannot write %d documents to %s (%s: %s); retrying",
-                      len(batch), self.path, type(exc).__name__, exc)
+            if time.monotonic() - self._error_logged >= _DROP_LOG_SECONDS:  # retried every interval
+                self._error_logged = time.monotonic()
+                log.error("local history: cannot write %d documents to %s (%s: %s); retrying",
+                          len(batch), self.path, type(exc).__name__, exc)
             with self._cond:
                 self._queue.extendleft(reversed(batch))
             self._stat("history_write_errors", 1, {})
@@ -232,7 +243,8 @@ class SqliteHistory:
         conn.execute("BEGIN IMMEDIATE")
         try:
             for doc in batch:
-                cur = conn.execute("INSERT OR IGNORE INTO docs VALUES (?,?,?,?,?,?,?,?,?)", row_of(doc))
+                cur = conn.execute("INSERT OR IGNORE INTO docs (kind, id, idx, ts, tiebreak, group_key, count, text, "
+                                   "source) VALUES (?,?,?,?,?,?,?,?,?)", row_of(doc))
                 key = (doc.kind, "stored" if cur.rowcount == 1 else "duplicate")
                 counts[key] = counts.get(key, 0) + 1
             conn.execute("COMMIT")
@@ -250,9 +262,12 @@ class SqliteHistory:
         used = self.used_bytes()
         if self.max_bytes > 0 and used > self.max_bytes:
             dropped = 0
+            rows = self._conn.execute("SELECT count(*) FROM docs").fetchone()[0]
+            step = max(1, min(_PRUNE_BATCH, rows // 50))
             while used > self.max_bytes * _CAP_LOW_WATER:
-                cur = self._conn.execute("DELETE FROM docs WHERE (kind, id) IN "
-                                         "(SELECT kind, id FROM docs ORDER BY ts LIMIT ?)", (_PRUNE_BATCH,))
+                # oldest written first: whole pages of the table (in `seq` order) come free
+                cur = self._conn.execute("DELETE FROM docs WHERE seq IN (SELECT seq FROM docs ORDER BY seq LIMIT ?)",
+                                         (step,))
                 if cur.rowcount <= 0:
                     break
                 dropped += cur.rowcount
