@@ -124,7 +124,7 @@ def test_the_daemon_without_elasticsearch_keeps_the_history_events_searches(tmp_
     Events and the OOM kill, read from <data_dir>/history.sqlite3 while the daemon runs."""
     cfg = tmp_path / "config.yaml"
     cfg.write_text(f"cluster: laptop\ndata_dir: {tmp_path / 'data'}\nmetrics: {{enabled: false}}\n"
-                   "kubernetes: {leader_election: {enabled: false}}\nlocal_history: {flush_interval: 100ms}\n")
+                   "kubernetes: {leader_election: {enabled: false}}\nlocal_history: {flush_interval: 100ms, retention_days: 0}\n")
     log = open(tmp_path / "daemon.log", "a")
     proc = subprocess.Popen([sys.executable, "-m", "watcher.cli", "run", "-c", str(cfg), "--replay", str(OOM)],
                             cwd=REPO, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
