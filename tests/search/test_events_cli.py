@@ -81,6 +81,8 @@ def test_json_detail_and_the_other_histories(history, config, capsys):
     (["endpoints", "--object", "Pod/web"], "endpoint history is per Service"),
     (["terminations", "--level", "Warning"], "--level applies to events only"),
     (["--object", "Pod/"], "--object: expected KIND/NAME or NAME"),
+    (["--limit", "0"], "--limit: expected a whole number from 1 to 10000"),
+    (["--limit", "10001"], "--limit: expected a whole number from 1 to 10000"),
 ])
 def test_a_search_that_means_nothing_exits_2_naming_the_flag(tmp_path, capsys, argv, message):
     db = tmp_path / "h.sqlite3"

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -168,3 +169,24 @@ def test_a_missing_or_foreign_file_is_a_clear_error(tmp_path):
     (tmp_path / "junk.sqlite3").write_bytes(b"not a database at all" * 100)
     with pytest.raises(StoreError, match="cannot read the local history"):
         SqliteSearch(tmp_path / "junk.sqlite3")
+
+
+def test_a_writer_stuck_at_shutdown_says_what_it_did_not_write(tmp_path, monkeypatch, caplog):
+    stats, release = Stats(), threading.Event()
+    h = history(tmp_path / "h.sqlite3", on_stat=stats)
+    real_insert = h._insert
+
+    def hanging(batch):
+        release.wait(30)
+        return real_insert(batch)
+
+    monkeypatch.setattr(h, "_insert", hanging)
+    h.start()
+    h.put(rec(event("first.1")), None)
+    wait_for(lambda: not h._queue, timeout=30, what="the writer to take the first batch")
+    h.put(rec(event("second.1")), None)
+    with caplog.at_level(logging.ERROR, logger="kea.history"):
+        h.stop(timeout=0.2)
+    release.set()
+    assert stats.total("history_dropped", reason="shutdown") == 1
+    assert "1 queued documents are not written" in caplog.text

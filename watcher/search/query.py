@@ -38,6 +38,8 @@ KEYWORD_LIMIT = 2048
 #: come back in the same order from both stores.
 TIEBREAK = {"events": "event_uid", "endpoints": "resource_version", "terminations": "container_id"}
 DEFAULT_SINCE = timedelta(weeks=1)
+#: Elasticsearch's default `index.max_result_window`: a bigger page is refused there.
+MAX_LIMIT = 10_000
 
 
 class QueryError(ValueError):
@@ -93,8 +95,8 @@ def build_query(kind: str = "events", *, level: str = "all", since: str = "", st
         raise QueryError("--reason applies to events and terminations; endpoint changes have none")
     if since and (start or end):
         raise QueryError("give --since or --from/--to, not both")
-    if limit < 1:
-        raise QueryError(f"--limit: expected a whole number ≥ 1, got {limit}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"--limit: expected a whole number from 1 to {MAX_LIMIT}, got {limit}")
     object_kind, _, object_name = obj.rpartition("/")
     if obj and not object_name:
         raise QueryError(f"--object: expected KIND/NAME or NAME, got {obj!r}")

@@ -17,7 +17,7 @@ judged by the index name each document would have had. The size cap is enforced 
 batch by deleting the oldest documents; like every drop, it is counted and logged:
     history_docs      counter {index_kind, result}  stored / duplicate
     history_dropped   counter {reason}              size_cap, queue_full, invalid_record,
-                                                    older_than_retention
+                                                    older_than_retention, shutdown
     history_write_errors counter {}                 batches the disk refused (kept, retried)
     history_bytes     gauge   {}                    bytes the documents occupy
 """
@@ -164,7 +164,13 @@ class SqliteHistory:
             self._thread.join(timeout)
         else:
             self._write_queued()
-        if not self._thread.is_alive():
+        if self._thread.is_alive():  # the disk hangs: say what is lost rather than wait forever
+            with self._cond:
+                lost = len(self._queue)
+            log.error("local history: writer did not stop within %.0fs; %d queued documents are not written",
+                      timeout, lost)
+            self._stat("history_dropped", lost, {"reason": "shutdown"})
+        else:
             self._conn.close()
 
     def flush(self, timeout: float = 10.0) -> bool:
