@@ -16,10 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from rules import durations
+from rules import durations, shipped
 from rules.detectors import AnyDetector, EndpointsUnhealthyDetector, FrequencyDetector, OomKilledDetector
 from rules.match import MatchError, compile_namespaces, compile_field, compile_selector, exact_values
 from rules.rule import Rule
+from rules.shipped import Switch
 from rules.views import FIELDS
 from rules.yamldoc import Lines, Problem, YamlDocError, load_documents
 
@@ -43,17 +44,6 @@ DEFAULT_GROUP_BY = {
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-@dataclass(frozen=True)
-class Switch:
-    """A user file's `{name: <shipped rule>, enabled: true|false}`: turns a built-in or pack rule
-    on or off without restating it."""
-
-    name: str
-    enabled: bool
-    origin: Problem
-    """Where it was written (a Problem so a bad name can be reported as `file:line`)."""
-
-
 @dataclass
 class LoadResult:
     rules: list[Rule] = field(default_factory=list)
@@ -68,17 +58,6 @@ class LoadResult:
 def builtin_paths() -> list[Path]:
     """The rule files shipped with the package (`rules/builtin/*.yaml`)."""
     base = resources.files("rules") / "builtin"
-    return sorted(Path(str(p)) for p in base.iterdir() if p.name.endswith((".yaml", ".yml")))
-
-
-def pack_names() -> list[str]:
-    """The rule packs shipped with the package: the directories of `rules/packs/`."""
-    base = resources.files("rules") / "packs"
-    return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
-
-
-def pack_paths(pack: str) -> list[Path]:
-    base = resources.files("rules") / "packs" / pack
     return sorted(Path(str(p)) for p in base.iterdir() if p.name.endswith((".yaml", ".yml")))
 
 
@@ -97,51 +76,18 @@ def load_rule_set(paths: Iterable[str | Path], *, builtins: bool = True, packs: 
     """Built-in rules first, then the switched-on pack rules, then the given files; a user rule
     with a shipped rule's name replaces it (that is how built-ins are overridden or switched off
     with `enabled: false`). Pack rules are off unless `packs` names their pack (`common`) or the
-    rule (`common/failed-scheduling`), or a user file switches them on by name."""
+    rule (`common/failed-scheduling`), or a user file switches them on by name (rules/shipped.py)."""
     result = LoadResult()
     builtin = load_files(builtin_paths())
+    packed = load_files(p for pack in shipped.pack_names() for p in shipped.pack_paths(pack))
     user = load_files(expand(paths))
-    packed, chosen = _pack_rules(packs)
     result.problems = builtin.problems + packed.problems + user.problems
-    shipped = {r.name: r for r in (*builtin.rules, *packed.rules)}
-    on = {r.name for r in builtin.rules if builtins} | chosen
-    for switch in user.switches:
-        if switch.name not in shipped:
-            result.problems.append(Problem(switch.origin.file, switch.origin.line, (
-                f"rule `{switch.name}`: no built-in or pack rule of that name to switch "
-                f"{'on' if switch.enabled else 'off'}{_suggest(switch.name, shipped)}; a new rule needs "
-                "`source` and `detector`")))
-        elif switch.enabled:
-            on.add(switch.name)
-        else:
-            on.discard(switch.name)
+    on = {r.name for r in builtin.rules if builtins} | shipped.chosen(packed.rules, packs)
+    rules = {r.name: r for r in (*builtin.rules, *packed.rules)}
+    result.problems += shipped.apply_switches(user.switches, rules, on)
     overridden = {r.name for r in user.rules}
-    result.rules = [r for r in shipped.values() if r.name in on and r.name not in overridden] + user.rules
+    result.rules = [r for r in rules.values() if r.name in on and r.name not in overridden] + user.rules
     return result
-
-
-def _pack_rules(packs: Iterable[str]) -> tuple[LoadResult, set[str]]:
-    """Every pack's rules (so a user file can switch any of them on by name) and the names that
-    `packs` switches on. `packs` is validated by the config (`unknown_packs`)."""
-    loaded = load_files(p for pack in pack_names() for p in pack_paths(pack))
-    pack_of = {r.name: Path(r.origin.rsplit(":", 1)[0]).parent.name for r in loaded.rules}
-    wanted = set(packs)
-    chosen = {name for name, pack in pack_of.items() if pack in wanted or f"{pack}/{name}" in wanted}
-    return loaded, chosen
-
-
-def unknown_packs(packs: Iterable[str]) -> list[tuple[int, str]]:
-    """(index, message) for each `rules.packs` entry that names no pack or pack rule."""
-    names = pack_names()
-    rules_of = {pack: {r.name for r in load_files(pack_paths(pack)).rules} for pack in names}
-    out = []
-    for i, entry in enumerate(packs):
-        pack, _, rule = str(entry).partition("/")
-        if pack not in rules_of:
-            out.append((i, f"no rule pack `{pack}`{_suggest(pack, names)}; shipped: {', '.join(names)}"))
-        elif rule and rule not in rules_of[pack]:
-            out.append((i, f"pack `{pack}` has no rule `{rule}`{_suggest(rule, rules_of[pack])}"))
-    return out
 
 
 def load_files(paths: Iterable[Path]) -> LoadResult:

@@ -209,7 +209,7 @@ def _check(cfg: Config, b: "_Builder") -> None:
         b.fail(("logging", "format"), "expected `text` or `json`")
     if cfg.logging.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         b.fail(("logging", "level"), "expected DEBUG, INFO, WARNING or ERROR")
-    from rules.loader import unknown_packs
+    from rules.shipped import unknown_packs
 
     for i, message in unknown_packs(cfg.rules.packs):
         b.fail(("rules", "packs", i), message)

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from notifiers import card
-from rules.loader import load_rule_set, load_text, pack_names, pack_paths
+from rules.loader import load_rule_set, load_text
+from rules.shipped import pack_names, pack_paths
 from watcher.cli import main
 from watcher.config import ConfigError, parse_config
 from watcher.replay import replay

@@ -61,22 +61,16 @@ class Query:
 
     def filters(self) -> list[tuple[str, str]]:
         """(field, value) pairs the documents must equal, for this kind."""
-        out = [("namespace", self.namespace)] if self.namespace else []
         if self.kind == "events":
-            if self.level != "all":
-                out.append(("type", self.level))
-            out += [("reason", self.reason)] if self.reason else []
-            out += [("kind", self.object_kind)] if self.object_kind else []
-            out += [("name", self.object_name)] if self.object_name else []
+            pairs = [("type", "" if self.level == "all" else self.level), ("reason", self.reason),
+                     ("kind", self.object_kind), ("name", self.object_name)]
         elif self.kind == "terminations":
-            out += [("reason", self.reason)] if self.reason else []
-            if self.object_name and self.object_kind in ("", "Pod"):
-                out.append(("pod", self.object_name))
-            elif self.object_name:
-                out += [("workload_kind", self.object_kind), ("workload_name", self.object_name)]
-        elif self.object_name:
-            out.append(("service", self.object_name))
-        return out
+            by_pod = self.object_kind in ("", "Pod")
+            pairs = [("reason", self.reason)] + ([("pod", self.object_name)] if by_pod else [
+                ("workload_kind", self.object_kind), ("workload_name", self.object_name)])
+        else:
+            pairs = [("service", self.object_name)]
+        return [(name, value) for name, value in [("namespace", self.namespace), *pairs] if value]
 
 
 def build_query(kind: str = "events", *, level: str = "all", since: str = "", start: str = "", end: str = "",
@@ -84,19 +78,8 @@ def build_query(kind: str = "events", *, level: str = "all", since: str = "", st
                 now: datetime, tz: ZoneInfo) -> Query:
     """The CLI's flags as a `Query`; a `QueryError` names the flag that makes no sense.
     Without a time flag the last `DEFAULT_SINCE` (a week) is searched."""
-    if kind not in KINDS:
-        raise QueryError(f"unknown history `{kind}`: expected one of {', '.join(KINDS)}")
     level = {"warning": "Warning", "normal": "Normal", "all": "all"}.get(level.lower(), level)
-    if level not in LEVELS:
-        raise QueryError(f"--level: expected Warning, Normal or all, got {level!r}")
-    if level != "all" and kind != "events":
-        raise QueryError("--level applies to events only (the Event type)")
-    if reason and kind == "endpoints":
-        raise QueryError("--reason applies to events and terminations; endpoint changes have none")
-    if since and (start or end):
-        raise QueryError("give --since or --from/--to, not both")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"--limit: expected a whole number from 1 to {MAX_LIMIT}, got {limit}")
+    _check_flags(kind, level=level, reason=reason, timed=bool(start or end), since=since, limit=limit)
     object_kind, _, object_name = obj.rpartition("/")
     if obj and not object_name:
         raise QueryError(f"--object: expected KIND/NAME or NAME, got {obj!r}")
@@ -105,6 +88,21 @@ def build_query(kind: str = "events", *, level: str = "all", since: str = "", st
     return Query(kind=kind, level=level, namespace=namespace, reason=reason, object_kind=object_kind,
                  object_name=object_name, words=tuple(words.split()), limit=limit,
                  **_time_range(since, start, end, now=now, tz=tz))
+
+
+def _check_flags(kind: str, *, level: str, reason: str, timed: bool, since: str, limit: int) -> None:
+    if kind not in KINDS:
+        raise QueryError(f"unknown history `{kind}`: expected one of {', '.join(KINDS)}")
+    if level not in LEVELS:
+        raise QueryError(f"--level: expected Warning, Normal or all, got {level!r}")
+    if level != "all" and kind != "events":
+        raise QueryError("--level applies to events only (the Event type)")
+    if reason and kind == "endpoints":
+        raise QueryError("--reason applies to events and terminations; endpoint changes have none")
+    if since and timed:
+        raise QueryError("give --since or --from/--to, not both")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"--limit: expected a whole number from 1 to {MAX_LIMIT}, got {limit}")
 
 
 def _time_range(since: str, start: str, end: str, *, now: datetime, tz: ZoneInfo) -> dict[str, Optional[datetime]]:
