@@ -47,7 +47,7 @@ class Metrics:
         self.es_spool_corrupt = Counter("kea_es_spool_corrupt_total", "Damaged spool lines skipped (torn by a crash)", registry=r)
         self.es_up = Gauge("kea_es_up", "1 when Elasticsearch answered the last request", registry=r)
         self.history_docs = Counter("kea_local_history_docs_total", "Documents the SQLite history stored or already held", ["index_kind", "result"], registry=r)
-        self.history_dropped = Counter("kea_local_history_dropped_total", "Documents the SQLite history dropped (size_cap, queue_full, older_than_retention, invalid_record)", ["reason"], registry=r)
+        self.history_dropped = Counter("kea_local_history_dropped_total", "Documents the SQLite history dropped (size_cap, queue_full, older_than_retention, invalid_record, shutdown)", ["reason"], registry=r)
         self.history_write_errors = Counter("kea_local_history_write_errors_total", "SQLite history batches the disk refused (kept and retried)", registry=r)
         self.history_bytes = Gauge("kea_local_history_bytes", "Bytes the SQLite history's documents occupy", registry=r)
         self.leader = Gauge("kea_leader", "1 while this replica holds the Lease", registry=r)
