@@ -57,17 +57,32 @@ class SqliteSearch:
             where.append("instr(text, ?) > 0")
             params.append(word.lower())
         order = "ts DESC, count DESC, tiebreak DESC" if query.kind == "events" else "ts DESC, tiebreak DESC"
-        if query.kind == "events":  # one row per Event: its newest document
-            sql = (f"SELECT id, source FROM (SELECT id, source, ts, count, tiebreak, ROW_NUMBER() OVER "
-                   f"(PARTITION BY group_key ORDER BY ts DESC, count DESC) AS nth FROM docs WHERE {' AND '.join(where)}) "
-                   f"WHERE nth = 1 ORDER BY {order} LIMIT ?")
-        else:
-            sql = f"SELECT id, source FROM docs WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
+        sql = f"SELECT id, source, group_key FROM docs WHERE {' AND '.join(where)} ORDER BY {order}"
         try:
-            rows = self.conn.execute(sql, (*params, query.limit)).fetchall()
+            rows = self._newest_per_group(self.conn.execute(sql, params), query) if query.kind == "events" \
+                else self.conn.execute(sql + " LIMIT ?", (*params, query.limit)).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot search the local history {self.path}: {exc}") from None
-        return [{**orjson.loads(source), "_id": doc_id} for doc_id, source in rows]
+        return [{**orjson.loads(row[1]), "_id": row[0]} for row in rows]
+
+    @staticmethod
+    def _newest_per_group(cursor: sqlite3.Cursor, query: Query) -> list[tuple]:
+        """One row per Event, as Elasticsearch's `collapse` gives it: walking the documents in
+        the result order, an Event's first document is its newest; stop at `limit` Events (the
+        time index makes that a short walk for the usual searches)."""
+        seen: set[Any] = set()
+        out: list[tuple] = []
+        while len(out) < query.limit:
+            batch = cursor.fetchmany(500)
+            if not batch:
+                break
+            for row in batch:
+                if row[2] not in seen:
+                    seen.add(row[2])
+                    out.append(row)
+                    if len(out) == query.limit:
+                        break
+        return out
 
     def get(self, kind: str, doc_id: str) -> Optional[dict[str, Any]]:
         row = self.conn.execute("SELECT source FROM docs WHERE kind = ? AND id = ?", (kind, doc_id)).fetchone()
