@@ -124,7 +124,7 @@ class Job:
 
 @dataclass
 class Scheduler:
-    retention: Job = _doc("Delete old Elasticsearch indices.", factory=lambda: Job(cron="30 3 * * *"))
+    retention: Job = _doc("Delete old Elasticsearch indices (or local history days).", factory=lambda: Job(cron="30 3 * * *"))
     digest: Job = _doc("Daily digest of alerts per notifier.", factory=lambda: Job(enabled=False, cron="0 9 * * *"))
     watchdog: Job = _doc("Self-alert when a watcher is silent or the outbox is stuck.", factory=lambda: Job(interval=timedelta(minutes=1)))
     watchdog_silence: timedelta = _doc("A watcher silent this long (API reachable) is stuck.", default=timedelta(minutes=15))
