@@ -71,6 +71,14 @@ def apply_switches(switches: Iterable[Switch], rules: Mapping[str, "Rule"], on: 
     return problems
 
 
+def unknown_switches(switches: Iterable[Switch]) -> list[Problem]:
+    """`rules lint`: the switches in the linted files that name no built-in or pack rule."""
+    from rules.loader import builtin_paths, load_files  # the loader uses this module: imported when called
+
+    paths = [*builtin_paths(), *(p for pack in pack_names() for p in pack_paths(pack))]
+    return apply_switches(switches, {r.name: r for r in load_files(paths).rules}, set())
+
+
 def unknown_packs(packs: Iterable[str]) -> list[tuple[int, str]]:
     """(index, message) for each `rules.packs` entry that names no pack or pack rule."""
     from rules.loader import load_files  # the loader uses this module: imported when called

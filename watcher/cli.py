@@ -124,6 +124,9 @@ def _cmd_lint(args: argparse.Namespace) -> int:
     paths = expand(args.paths)
     missing = [str(p) for p in paths if not p.exists()]
     result = load_files([p for p in paths if p.exists()])
+    from rules.shipped import unknown_switches
+
+    result.problems += unknown_switches(result.switches)
     for m in missing:
         print(f"{m}:0: no such file or directory", file=sys.stderr)
     for p in result.problems:

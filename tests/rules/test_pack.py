@@ -99,6 +99,14 @@ def test_switching_a_rule_that_is_not_shipped_names_the_file_and_line(tmp_path):
         "(did you mean `probe-failed`?); a new rule needs `source` and `detector`"]
 
 
+def test_rules_lint_checks_the_switches_too(tmp_path, capsys):
+    (tmp_path / "mine.yaml").write_text("- {name: job-failed, enabled: true}\n- {name: jobfailed, enabled: true}\n")
+    assert main(["rules", "lint", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'mine.yaml'}:2: rule `jobfailed`: no built-in or pack rule of that name" in err
+    assert "job-failed`:" not in err
+
+
 def test_the_config_rejects_an_unknown_pack_or_pack_rule_with_its_line():
     with pytest.raises(ConfigError) as err:
         parse_config("rules:\n  packs:\n    - comon\n    - common/job-faild\n", "c.yaml", {})
