@@ -73,7 +73,9 @@ def title_parts(alert: Alert, language: str) -> tuple[str, str]:
     event's reason, a summary), the prefix never does."""
     t = _TITLES[language]
     kind = alert_kind(alert)
-    if kind in ("oom", "unhealthy"):
+    if alert.title:  # the rule's own title (rule-pack rules carry one)
+        subject = _one_line(alert.title)
+    elif kind in ("oom", "unhealthy"):
         subject = t[kind]
     elif kind == "event" and alert.fields.get("reason"):
         subject = t["event"].format(reason=_one_line(alert.fields["reason"]))

@@ -57,6 +57,8 @@ class Alert:
     """Identifies the occurrence, from the cluster's own data so that every replica, replay and
     restart derives the same value: an OOM's `finishedAt`, the resourceVersion of the change that
     started the condition. Empty only for alerts made by hand (samples, tests)."""
+    title: str = ""
+    """The rule's card title (its `title` key, e.g. 镜像拉取失败); empty: the card derives one."""
 
     @property
     def id(self) -> str:

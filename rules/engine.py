@@ -364,7 +364,7 @@ class Engine:
             kind=det.kind or rec.kind, name=det.name or rec.name, workload_kind=rec.workload_kind,
             workload_name=rec.workload_name, summary=det.summary, description=rule.description, fields=fields,
             object_labels=rec.labels, object_annotations=rec.annotations, notify=rule.notify,
-            templates=rule.templates, incident=inc.incident, detector=rule.detector.type,
+            templates=rule.templates, incident=inc.incident, detector=rule.detector.type, title=rule.title,
         )
 
 

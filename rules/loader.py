@@ -16,17 +16,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-from rules import durations
+from rules import durations, shipped
 from rules.detectors import Detector  # importing it registers the detector types
 from rules.registry import REGISTRY
 from rules.match import MatchError, compile_namespaces, compile_field, compile_selector, exact_values
 from rules.rule import RecordTest, Rule, ViewTest
+from rules.shipped import Switch
 from rules.views import FIELDS
 from rules.yamldoc import KeyPath, Lines, Problem, YamlDocError, load_documents, read_bounded
 
 RULE_KEYS = {
     "name", "description", "source", "match", "detector", "severity", "group_by", "repeat_interval",
-    "for", "resolve_after", "send_resolved", "notify", "template", "enabled",
+    "for", "resolve_after", "send_resolved", "notify", "template", "enabled", "title",
 }
 SEVERITIES = ("critical", "warning", "info")
 DEFAULT_GROUP_BY = {
@@ -41,6 +42,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 class LoadResult:
     rules: list[Rule] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    switches: list[Switch] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -64,15 +66,21 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def load_rule_set(paths: Iterable[str | Path], *, builtins: bool = True) -> LoadResult:
-    """Built-in rules first, then the given files; a user rule with a built-in's name replaces
-    it (that is how built-ins are overridden or switched off with `enabled: false`)."""
+def load_rule_set(paths: Iterable[str | Path], *, builtins: bool = True, packs: Iterable[str] = ()) -> LoadResult:
+    """Built-in rules first, then the switched-on pack rules, then the given files; a user rule
+    with a shipped rule's name replaces it (that is how built-ins are overridden or switched off
+    with `enabled: false`). Pack rules are off unless `packs` names their pack (`common`) or the
+    rule (`common/failed-scheduling`), or a user file switches them on by name (rules/shipped.py)."""
     result = LoadResult()
-    builtin = load_files(builtin_paths()) if builtins else LoadResult()
+    builtin = load_files(builtin_paths())
+    packed = load_files(p for pack in shipped.pack_names() for p in shipped.pack_paths(pack))
     user = load_files(expand(paths))
-    result.problems = builtin.problems + user.problems
+    result.problems = builtin.problems + packed.problems + user.problems
+    on = {r.name for r in builtin.rules if builtins} | shipped.chosen(packed.rules, packs)
+    rules = {r.name: r for r in (*builtin.rules, *packed.rules)}
+    result.problems += shipped.apply_switches(user.switches, rules, on)
     overridden = {r.name for r in user.rules}
-    result.rules = [r for r in builtin.rules if r.name not in overridden] + user.rules
+    result.rules = [r for r in rules.values() if r.name in on and r.name not in overridden] + user.rules
     return result
 
 
@@ -90,6 +98,7 @@ def load_files(paths: Iterable[Path]) -> LoadResult:
             continue
         loaded = load_text(text, str(path))
         result.problems.extend(loaded.problems)
+        result.switches.extend(loaded.switches)
         for rule in loaded.rules:
             if rule.name in seen:
                 result.problems.append(Problem(*rule.location("name"), f"rule `{rule.name}` is already defined at {seen[rule.name]}"))
@@ -110,6 +119,9 @@ def load_text(text: str, file: str) -> LoadResult:
         result.problems.append(Problem(file, 1, "no rules in file"))
     for data, lines in documents:
         for path, raw in _rule_entries(data, lines, result.problems):
+            if _is_switch(raw):
+                result.switches.append(Switch(raw["name"], raw["enabled"], lines.problem(path, "")))
+                continue
             checker = _RuleChecker(raw, path, lines)
             rule = checker.build()
             result.problems.extend(checker.problems)
@@ -134,6 +146,16 @@ def _rule_entries(data: Any, lines: Lines, problems: list[Problem]) -> list[tupl
         problems.append(lines.problem(base, "expected a list of rules"))
         return []
     return [((*base, i), item) for i, item in enumerate(items)]
+
+
+def _is_switch(raw: Any) -> bool:
+    """`{name: x, enabled: true|false}` and nothing else: a switch for a shipped rule."""
+    return (isinstance(raw, dict) and set(raw) == {"name", "enabled"} and isinstance(raw["name"], str)
+            and isinstance(raw["enabled"], bool))
+
+
+def _line(rule: Rule) -> int:
+    return int(rule.origin.rsplit(":", 1)[-1]) if ":" in rule.origin else 0
 
 
 class _RuleChecker:
@@ -167,14 +189,16 @@ class _RuleChecker:
         notify = self._str_list("notify", where)
         templates = self._templates(where)
         flags = {k: self._bool(k, default, where) for k, default in (("send_resolved", True), ("enabled", True))}
-        description = raw.get("description", "")
+        description, title = raw.get("description", ""), raw.get("title", "")
         if not isinstance(description, str):
             self.fail(("description",), f"{where}`description` must be a string")
+        if not isinstance(title, str):
+            self.fail(("title",), f"{where}`title` must be a string (the alert card's title)")
         if self.problems or detector is None or name is None or source is None:
             return None
         key_lines, text_lines = self.lines.below(self.path, raw)
         return Rule(
-            name=name, source=source, detector=detector, severity=severity, description=description,
+            name=name, source=source, detector=detector, severity=severity, description=description, title=title,
             record_tests=tuple(record_tests), view_tests=tuple(view_tests),
             group_by=group_by or DEFAULT_GROUP_BY[source], repeat_interval=timing["repeat_interval"],
             for_=timing["for"], resolve_after=timing["resolve_after"], send_resolved=flags["send_resolved"],

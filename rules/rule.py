@@ -21,6 +21,8 @@ class Rule:
     detector: Detector
     severity: str = "warning"
     description: str = ""
+    title: str = ""
+    """Card title for the rule's alerts (the pack's Chinese titles); empty: derived by the card."""
     record_tests: tuple[RecordTest, ...] = ()
     """Tests on the whole record (namespaces, labels); run once per record."""
     view_tests: tuple[ViewTest, ...] = ()

@@ -177,7 +177,7 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
              metrics: Metrics, replay_files: Optional[Sequence[str]] = None) -> Daemon:
     """Build every piece of the daemon from the config, in start order (nothing starts here)."""
     health = Health()
-    persistence = Persistence(cfg, stats=metrics.sink_stats)
+    persistence = Persistence(cfg, stats=metrics.sink_stats, history_stats=metrics.history_stats)
     delivery = Delivery(cfg, metrics=metrics, record=persistence.record, delivered_ids=persistence.delivered_ids)
     engine, boundary, restored = resume_engine(rules, persistence, started=started, replay=bool(replay_files))
     router = AlertRouter(submit=delivery.submit, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
@@ -188,7 +188,7 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     checkpointer = None if boundary is None else persistence.checkpointer(
         boundary=boundary[0], complete=boundary[1], watching=lambda: bool(sources_ref) and sources_ref[0].watching(),
         is_leader=lambda: router.leader)
-    pipeline = Pipeline(engine, clock=replay_clock or utcnow, on_alert=router, handlers=[persistence.on_record],
+    pipeline = Pipeline(engine, clock=replay_clock or utcnow, on_alert=router, handlers=persistence.record_handlers(),
                         checkpoint=checkpointer, on_error=lambda stage: metrics.pipeline_errors.labels(stage).inc())
     pipeline_service = PipelineService(pipeline, checkpointer, replay_clock=replay_clock)
     sources = Sources(cfg, put=pipeline.put, leader=router, stop=stop, metrics=metrics, health=health,
@@ -202,7 +202,8 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
         return pipeline.call(lambda eng: eng.replace_rules(new))
 
     reloader = RuleReloader(cfg.rules.paths, builtins=cfg.rules.builtins, apply=apply,
-                            notifiers=cfg.notifiers, on_result=lambda result: metrics.reloads.labels(result).inc())
+                            notifiers=cfg.notifiers, on_result=lambda result: metrics.reloads.labels(result).inc(),
+                            packs=cfg.rules.packs)
     scheduler = SchedulerService(cfg, lambda: _jobs(cfg, persistence, delivery, sources, router))
     services: list[Service] = [persistence, delivery, pipeline_service, StatusService(cfg, health, metrics),
                                sources, scheduler]
@@ -260,5 +261,12 @@ def _jobs(cfg: Config, persistence: Persistence, delivery: Delivery, sources: So
             router(digest_alert(cfg.cluster, history.digest(cfg.cluster, now - timedelta(days=1), until=now), now))
 
         jobs["retention"], jobs["digest"] = retention, digest
+    elif persistence.local_history is not None:
+        local = persistence.local_history
+
+        def local_retention() -> None:
+            local.prune(utcnow())
+
+        jobs["retention"] = local_retention
     return jobs
 

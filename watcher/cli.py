@@ -1,4 +1,4 @@
-"""`kube-event-alerter` command line: run, replay, rules lint, rules test, notify test, config check.
+"""`kube-event-alerter` command line: run, replay, rules lint, rules test, notify test, events, config check.
 
 Exit codes: 0 success; 1 a check failed (lint errors, expectation mismatch, bad input records,
 cluster credentials `run` could not load); 2 usage or configuration error.
@@ -68,6 +68,10 @@ def _parser() -> argparse.ArgumentParser:
     nt.add_argument("--kind", choices=("oom", "unhealthy"), default="oom")
     nt.set_defaults(func=_cmd_notify_test)
 
+    from watcher.search.cli import add_parser as add_events_parser
+
+    add_events_parser(sub, _cmd_events)
+
     cfg = sub.add_parser("config", help="config tools").add_subparsers(metavar="ACTION")
     check = cfg.add_parser("check", help="validate a config file and the rules it names")
     check.add_argument("-c", "--config", required=True)
@@ -97,8 +101,8 @@ def _problem(where: str, message: str) -> None:
     print(f"{where}: {message}", file=sys.stderr)
 
 
-def _load_rules_or_report(paths: Sequence[str], builtins: bool):
-    result = load_rule_set(paths, builtins=builtins)
+def _load_rules_or_report(paths: Sequence[str], builtins: bool, packs: Sequence[str] = ()):
+    result = load_rule_set(paths, builtins=builtins, packs=packs)
     for p in result.problems:
         print(p, file=sys.stderr)
     return result
@@ -187,7 +191,8 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
         return 2
     from watcher.validation import check_rules
 
-    loaded = check_rules(cfg.rules.paths, builtins=cfg.rules.builtins, notifiers=cfg.notifiers)
+    loaded = check_rules(cfg.rules.paths, builtins=cfg.rules.builtins, notifiers=cfg.notifiers,
+                         packs=cfg.rules.packs)
     for p in loaded.problems:
         print(p, file=sys.stderr)
     if not loaded.ok:
@@ -218,6 +223,12 @@ def _cmd_notify_test(args: argparse.Namespace) -> int:
     if cfg is None:
         return 2
     return notify_test(cfg, args.name, args.kind)
+
+
+def _cmd_events(args: argparse.Namespace) -> int:
+    from watcher.search.cli import run
+
+    return run(args)
 
 
 if __name__ == "__main__":

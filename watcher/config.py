@@ -81,9 +81,18 @@ class Elasticsearch:
 
 
 @dataclass
+class LocalHistory:
+    enabled: bool = _doc("Without Elasticsearch, keep the same documents in SQLite in data_dir (for `events`).", default=True)
+    retention_days: int = _doc("Delete documents of days older than this (the retention job); 0 keeps them.", default=30)
+    max_bytes: int = _doc("Size cap; beyond it the oldest documents are deleted (counted).", default=256 * 1024 * 1024)
+    flush_interval: timedelta = _doc("Commit queued documents this often (what a kill -9 can lose).", default=timedelta(seconds=2))
+
+
+@dataclass
 class RulesConfig:
     paths: list[str] = _doc("Rule files or directories of *.yaml.", factory=list)
     builtins: bool = _doc("Load the built-in oom-killed and endpoints-unhealthy rules.", default=True)
+    packs: list[str] = _doc("Shipped rule packs to switch on (`common`), or single pack rules (`common/job-failed`).", factory=list)
 
 
 @dataclass
@@ -115,7 +124,7 @@ class Job:
 
 @dataclass
 class Scheduler:
-    retention: Job = _doc("Delete old Elasticsearch indices.", factory=lambda: Job(cron="30 3 * * *"))
+    retention: Job = _doc("Delete old Elasticsearch indices (or local history days).", factory=lambda: Job(cron="30 3 * * *"))
     digest: Job = _doc("Daily digest of alerts per notifier.", factory=lambda: Job(enabled=False, cron="0 9 * * *"))
     watchdog: Job = _doc("Self-alert when a watcher is silent or the outbox is stuck.", factory=lambda: Job(interval=timedelta(minutes=1)))
     watchdog_silence: timedelta = _doc("A watcher silent this long (API reachable) is stuck.", default=timedelta(minutes=15))
@@ -135,6 +144,7 @@ class Config:
     data_dir: str = _doc("Spool and outbox directory (a volume in Kubernetes).", default="/var/lib/kube-event-alerter")
     kubernetes: Kubernetes = _doc("Cluster access and watches.", factory=Kubernetes)
     elasticsearch: Elasticsearch = _doc("History store.", factory=Elasticsearch)
+    local_history: LocalHistory = _doc("The history in SQLite when Elasticsearch is off.", factory=LocalHistory)
     rules: RulesConfig = _doc("Rule files.", factory=RulesConfig)
     notifiers: dict[str, dict] = _doc("Robots by name; see notifiers/ for each type's keys.", factory=dict)
     routing: Routing = _doc("Default route and message extras.", factory=Routing)

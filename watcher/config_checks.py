@@ -17,7 +17,7 @@ class Reporter(Protocol):
 
 def check(cfg: Config, b: Reporter) -> None:
     """Cross-field rules the types alone do not express."""
-    for check in (_check_choices, _check_port_and_kubeconfig, _check_routing_and_notifiers,
+    for check in (_check_choices, _check_port_and_kubeconfig, _check_packs, _check_routing_and_notifiers,
                   _check_elasticsearch, _check_scheduler):
         check(cfg, b)
 
@@ -39,6 +39,13 @@ def _check_choices(cfg: Config, b: Reporter) -> None:
         zoneinfo.ZoneInfo(cfg.timezone)
     except Exception:
         b.fail(("timezone",), f"unknown time zone {cfg.timezone!r} (expected an IANA name like Asia/Shanghai)")
+
+
+def _check_packs(cfg: Config, b: Reporter) -> None:
+    from rules.shipped import unknown_packs
+
+    for i, message in unknown_packs(cfg.rules.packs):
+        b.fail(("rules", "packs", i), message)
 
 
 def _check_routing_and_notifiers(cfg: Config, b: Reporter) -> None:

@@ -38,7 +38,8 @@ def run_daemon(cfg: Config, *, replay_files: Sequence[str] | None = None) -> int
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
 
-    loaded = check_rules(cfg.rules.paths, builtins=cfg.rules.builtins, notifiers=cfg.notifiers)
+    loaded = check_rules(cfg.rules.paths, builtins=cfg.rules.builtins, notifiers=cfg.notifiers,
+                         packs=cfg.rules.packs)
     if loaded.problems:
         for p in loaded.problems:
             log.error("%s", p)

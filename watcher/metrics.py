@@ -23,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 if TYPE_CHECKING:  # only to check the implementations: importing the packages loads their clients
     from watcher.es.stats import SinkStats
     from watcher.kube.stats import LeaseStats, WatchStats
+    from watcher.search.stats import HistoryStats
 
 log = logging.getLogger("kea.metrics")
 # `*_created` series double the output and no dashboard here uses them.
@@ -54,6 +55,10 @@ class Metrics:
         self.es_bulk_errors = Counter("kea_es_bulk_errors_total", "Bulk attempts that left documents unaccepted", ["reason"], registry=r)
         self.es_spool_corrupt = Counter("kea_es_spool_corrupt_total", "Damaged spool lines skipped (torn by a crash)", registry=r)
         self.es_up = Gauge("kea_es_up", "1 when Elasticsearch answered the last request", registry=r)
+        self.history_docs = Counter("kea_local_history_docs_total", "Documents the SQLite history stored or already held", ["index_kind", "result"], registry=r)
+        self.history_dropped = Counter("kea_local_history_dropped_total", "Documents the SQLite history dropped (size_cap, queue_full, older_than_retention, invalid_record, shutdown)", ["reason"], registry=r)
+        self.history_write_errors = Counter("kea_local_history_write_errors_total", "SQLite history batches the disk refused (kept and retried)", registry=r)
+        self.history_bytes = Gauge("kea_local_history_bytes", "Bytes the SQLite history's documents occupy", registry=r)
         self.leader = Gauge("kea_leader", "1 while this replica holds the Lease", registry=r)
         self.reloads = Counter("kea_config_reloads_total", "Rule/template reloads", ["result"], registry=r)
         self.pipeline_queue = Gauge("kea_pipeline_queue", "Records waiting for the rules engine", registry=r)
@@ -68,6 +73,7 @@ class Metrics:
         self.watch_stats: WatchStats = _WatchSeries(self)
         self.lease_stats: LeaseStats = _LeaseSeries(self)
         self.sink_stats: SinkStats = _SinkSeries(self)
+        self.history_stats: HistoryStats = _HistorySeries(self)
 
     def watch_age(self, resource: str, last_monotonic: Callable[[], float | None]) -> None:
         """Export seconds since a watcher's last event (computed at scrape time)."""
@@ -138,6 +144,29 @@ class _LeaseSeries:
     @_never_raises
     def leader(self, held: bool) -> None:
         self.m.leader.set(1 if held else 0)
+
+
+class _HistorySeries:
+    """`watcher.search.stats.HistoryStats` on the `kea_local_history_*` series."""
+
+    def __init__(self, m: Metrics) -> None:
+        self.m = m
+
+    @_never_raises
+    def docs(self, index_kind: str, result: str, count: int) -> None:
+        self.m.history_docs.labels(index_kind, result).inc(count)
+
+    @_never_raises
+    def dropped(self, reason: str, count: int) -> None:
+        self.m.history_dropped.labels(reason).inc(count)
+
+    @_never_raises
+    def write_error(self) -> None:
+        self.m.history_write_errors.inc()
+
+    @_never_raises
+    def used_bytes(self, value: int) -> None:
+        self.m.history_bytes.set(value)
 
 
 class _SinkSeries:

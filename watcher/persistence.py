@@ -1,7 +1,7 @@
 """Where the daemon's memory lives: the checkpoint (always, in data_dir) and, when Elasticsearch
 is enabled, the sink for documents, the alert history and the checkpoint's copy in ES.
 
-A record handler (`on_record`) for the pipeline, the memory read at start-up (`open_incidents`,
+Record handlers for the pipeline (`record_handlers`), the memory read at start-up (`open_incidents`,
 `load_checkpoint`, `delivered_ids`) and the delivery outcomes' history documents (`record`).
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from rules.state import Observation
 from watcher.checkpoint import Checkpoint, Checkpointer, LocalCheckpoints, newest
 from watcher.config import Config
 from watcher.es.stats import NO_SINK_STATS, SinkStats
+from watcher.search.stats import NO_HISTORY_STATS, HistoryStats
 from watcher.health import Check
 from watcher.service import remaining
 
@@ -30,7 +31,8 @@ SPOOL_FLUSH_SECONDS = 15.0
 class Persistence:
     name = "persistence"
 
-    def __init__(self, cfg: Config, *, stats: SinkStats = NO_SINK_STATS) -> None:
+    def __init__(self, cfg: Config, *, stats: SinkStats = NO_SINK_STATS,
+                 history_stats: HistoryStats = NO_HISTORY_STATS) -> None:
         self.cfg = cfg
         data = Path(cfg.data_dir)
         self.local_checkpoints = LocalCheckpoints(data)
@@ -38,8 +40,11 @@ class Persistence:
         self.sink: Any = None
         self.history: Any = None
         self.es_checkpoints: Any = None
+        self.local_history: Any = None
         if cfg.elasticsearch.enabled:
             self._build_es(data, stats)
+        else:
+            self.local_history = _local_history(cfg, data, history_stats)
 
     def _build_es(self, data: Path, stats: SinkStats) -> None:
         from watcher.es import AlertHistory, EsSink, build_client
@@ -60,12 +65,16 @@ class Persistence:
     def start(self) -> None:
         if self.sink is not None:
             self.sink.start()  # idempotent: open_incidents may have started it already
+        if self.local_history is not None:
+            self.local_history.start()
 
     def stop(self, deadline: float) -> None:
         if self.es_checkpoints is not None:
             self.es_checkpoints.stop(remaining(deadline, at_least=1.0))
         if self.sink is not None:
             self.sink.stop(deadline_seconds=remaining(deadline, at_least=1.0))
+        if self.local_history is not None:
+            self.local_history.stop(remaining(deadline, at_least=1.0))
 
     def checks(self) -> Mapping[str, Check]:
         return {"elasticsearch": self._es_ready} if self.sink is not None else {}
@@ -77,11 +86,12 @@ class Persistence:
 
     # -- what the pipeline and the notify path hand over ------------------------------------
 
-    def on_record(self, record: Record, observation: Optional[Observation]) -> None:
-        """The Elasticsearch sink's handler of each record (the pipeline calls it after the
-        rules, behind its own error boundary)."""
+    def record_handlers(self) -> list[Callable[[Record, Optional[Observation]], None]]:
+        """The pipeline's record handlers besides the rules: the Elasticsearch sink, or the
+        SQLite history when there is no Elasticsearch (each behind its own error boundary)."""
         if self.sink is not None:
-            self.sink.put(record, observation)
+            return [self.sink.put]
+        return [self.local_history.put] if self.local_history is not None else []
 
     def record(self, outcome: DeliveryOutcome) -> None:
         """The history documents of a settled delivery (the last step of the notify path). Runs
@@ -128,3 +138,20 @@ class Persistence:
             alert_id, _, notifier = delivery_id.rpartition("|")
             out.add(f"{notifier}|{alert_id}")
         return out
+
+
+def _local_history(cfg: Config, data: Path, stats: HistoryStats) -> Any:
+    """The SQLite history (watcher/search) when there is no Elasticsearch; None if it is
+    switched off or cannot be opened (logged: the daemon alerts without it)."""
+    h = cfg.local_history
+    if not h.enabled:
+        return None
+    from watcher.search.sqlite_store import FILE_NAME, SqliteHistory
+
+    try:
+        return SqliteHistory(data / FILE_NAME, prefix=cfg.elasticsearch.index_prefix, retention_days=h.retention_days,
+                             max_bytes=h.max_bytes, flush_interval=h.flush_interval.total_seconds(), stats=stats)
+    except Exception as exc:
+        log.error("local history %s cannot be opened (%s: %s); running without it",
+                  data / FILE_NAME, type(exc).__name__, exc)
+        return None

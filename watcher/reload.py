@@ -25,11 +25,12 @@ log = logging.getLogger("kea.reload")
 class RuleReloader:
     def __init__(self, paths: Sequence[str], *, builtins: bool, apply: Callable[[list[Rule]], Mapping[str, str]],
                  notifiers: Collection[str] | None = None,
-                 on_result: Callable[[str], None] = lambda result: None) -> None:
+                 on_result: Callable[[str], None] = lambda result: None, packs: Sequence[str] = ()) -> None:
         """`apply(rules)` installs a valid set (on the pipeline thread) and returns what
         happened per rule; `notifiers` are the configured names that `notify` may use (None:
         not checked); `on_result('success'|'failure')` feeds the metric."""
         self.paths, self.builtins, self.apply, self.notifiers, self.on_result = paths, builtins, apply, notifiers, on_result
+        self.packs = packs
         self._digest = self._files_digest()
 
     def _files_digest(self) -> str:
@@ -58,7 +59,7 @@ class RuleReloader:
         """Check and install the rule files; False (logged, counted) if they are not installed."""
         self._digest = self._files_digest()
         try:
-            result = check_rules(self.paths, builtins=self.builtins, notifiers=self.notifiers)
+            result = check_rules(self.paths, builtins=self.builtins, notifiers=self.notifiers, packs=self.packs)
         except Exception as exc:  # noqa: BLE001 - whatever a rule file does, the daemon goes on
             return self._reject(reason, [f"cannot load the rules: {exc.__class__.__name__}: {exc}"[:500]])
         if not result.ok:

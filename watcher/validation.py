@@ -21,12 +21,14 @@ from rules.yamldoc import Problem
 _TEMPLATE_LINE = re.compile(r"^line (\d+): ")
 
 
-def check_rules(paths: Iterable[str | Path], *, builtins: bool, notifiers: Collection[str] | None) -> LoadResult:
-    """Load `paths` (and the built-in rules if `builtins`) and check them completely.
+def check_rules(paths: Iterable[str | Path], *, builtins: bool, notifiers: Collection[str] | None,
+                packs: Iterable[str] = ()) -> LoadResult:
+    """Load `paths` (the built-in rules if `builtins`, the pack rules `packs` switches on, and
+    any a file switches on by name) and check them completely.
 
     `notifiers` are the configured notifier names; None (no config at hand, as in `rules lint`
     without `-c`) skips the name check. The result has rules only if there is no problem."""
-    loaded = load_rule_set(paths, builtins=builtins)
+    loaded = load_rule_set(paths, builtins=builtins, packs=packs)
     problems = loaded.problems + rule_problems(loaded.rules, notifiers)
     return LoadResult(rules=[] if problems else loaded.rules, problems=problems)
 

@@ -140,10 +140,9 @@ def panels() -> list[dict]:
                        [(f"max by (instance) (kea_pipeline_queue{{{SEL}}})", "{{instance}}")]), 8, 8)
     lay.add(timeseries("Rule reloads", "Rule reloads by result (kea_config_reloads_total); a failure keeps the previous rules.",
                        [(increase("kea_config_reloads_total", "result", "$__rate_interval"), "{{result}}")]), 8, 8)
-    lay.add(timeseries("Pipeline errors / s", "Pipeline steps that failed on a record or a tick (kea_pipeline_errors_total), "
-                       "and internal reports this build does not export (kea_unknown_stats_total: a bug to report).",
-                       [(rate("kea_pipeline_errors_total", "stage"), "{{stage}}"),
-                        (rate("kea_unknown_stats_total", "name"), "unknown stat {{name}}")], "ops"), 8, 8)
+    lay.add(timeseries("Pipeline errors / s", "Pipeline steps that failed on a record or a tick, each alone "
+                       "(kea_pipeline_errors_total).",
+                       [(rate("kea_pipeline_errors_total", "stage"), "{{stage}}")], "ops"), 8, 8)
 
     lay.row("Notifications")
     lay.add(timeseries("Notifications / s", "Outcomes per robot: sent, failed, retried, paused, dropped, unrouted (kea_notifications_total).",
@@ -181,6 +180,16 @@ def panels() -> list[dict]:
                        [(rate("kea_es_bulk_errors_total", "reason"), "bulk error {{reason}}"),
                         (rate("kea_es_spool_corrupt_total", "instance"), "corrupt {{instance}}"),
                         (f"min by (instance) (kea_es_up{{{SEL}}})", "up {{instance}}")], "short"), 8, 8)
+
+    lay.row("Local history (no Elasticsearch)")
+    lay.add(timeseries("Documents / s", "The SQLite history: stored or already held (kea_local_history_docs_total), "
+                       "dropped by reason (kea_local_history_dropped_total), refused batches, kept and retried "
+                       "(kea_local_history_write_errors_total).",
+                       [(rate("kea_local_history_docs_total", "index_kind, result"), "{{index_kind}} {{result}}"),
+                        (rate("kea_local_history_dropped_total", "reason"), "dropped {{reason}}"),
+                        (rate("kea_local_history_write_errors_total", "instance"), "write errors {{instance}}")], "ops"), 12, 8)
+    lay.add(timeseries("Size", "Bytes the SQLite history's documents occupy (kea_local_history_bytes).",
+                       [(f"max by (instance) (kea_local_history_bytes{{{SEL}}})", "{{instance}}")], "bytes"), 12, 8)
     return lay.panels
 
 

@@ -80,6 +80,19 @@ class Stats:
     def reachable(self, up: bool) -> None:
         self._set("es_up", 1.0 if up else 0.0)
 
+    # watcher.search.stats.HistoryStats (the SQLite history), under the kea_local_history_* names
+    def docs(self, index_kind: str, result: str, count: int) -> None:
+        self._count("history_docs", count, index_kind=index_kind, result=result)
+
+    def dropped(self, reason: str, count: int) -> None:
+        self._count("history_dropped", count, reason=reason)
+
+    def write_error(self) -> None:
+        self._count("history_write_errors", 1)
+
+    def used_bytes(self, value: int) -> None:
+        self._set("history_bytes", value)
+
     def _count(self, name: str, value: float, **labels: str) -> None:
         with self.lock:
             self.counters[(name, tuple(sorted(labels.items())))] += value
