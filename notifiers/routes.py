@@ -100,12 +100,15 @@ def parse_matcher(text: str) -> Matcher:
 
 
 def _unquote(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        try:
-            return str(json.loads(value))
-        except ValueError:
-            raise ValueError(f"bad quoted value {value}") from None
-    return value
+    if not value.startswith('"'):
+        return value
+    try:
+        unquoted = json.loads(value)
+    except ValueError:
+        unquoted = None
+    if not isinstance(unquoted, str):
+        raise ValueError(f"expected `field=value` with a whole \"quoted value\", got {value}")
+    return unquoted
 
 
 def _regex(pattern: str) -> Callable[[str], bool]:
@@ -239,6 +242,8 @@ class _Parser:
     def __init__(self, problems: Problems, robots: Collection[str] | None,
                  intervals: Mapping[str, Any]) -> None:
         self.problems, self.robots, self.intervals = problems, robots, intervals
+        self.bad_matchers: set[KeyPath] = set()
+        """Routes with a refused matcher: not judged as catch-alls (that would be a second, false problem)."""
 
     def fail(self, path: KeyPath, message: str) -> None:
         self.problems.append((path, message))
@@ -262,6 +267,8 @@ class _Parser:
         whose matchers are a subset of this one's (no matchers: it takes every alert)."""
         mine = {str(m) for m in route.matchers}
         for earlier in before:
+            if earlier.path in self.bad_matchers:
+                continue
             if not earlier.continue_ and {str(m) for m in earlier.matchers} <= mine:
                 what = "takes every alert" if not earlier.matchers else "matches every alert this route matches"
                 self.fail(route.path, f"unreachable: {earlier.label} before it {what} and has no "
@@ -322,6 +329,7 @@ class _Parser:
                 out.append(parse_matcher(text))
             except ValueError as exc:
                 self.fail((*path, i), str(exc))
+                self.bad_matchers.add(path[:-1])
         return tuple(out)
 
     def _bool(self, value: Any, path: KeyPath) -> bool:
