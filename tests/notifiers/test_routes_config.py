@@ -49,9 +49,37 @@ def test_a_valid_tree_is_built_from_the_config() -> None:
     assert str(build_routes(cfg).root.routes[0].matchers[0]) == 'namespace="shop"'
 
 
-def test_the_two_team_example_passes_config_check(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SHOP_WECOM_URL", "PAY_DINGTALK_URL", "PAY_DINGTALK_SECRET", "OPS_WECOM_URL"):
-        monkeypatch.setenv(name, f"https://robots.example.invalid/{name.lower()}")
+@pytest.fixture
+def robot_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for team in ("OPS", "SHOP"):
+        monkeypatch.setenv(f"{team}_WECOM_URL", f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={team.lower()}-0")
+    monkeypatch.setenv("PAY_DINGTALK_URL", "https://oapi.dingtalk.com/robot/send?access_token=pay0")
+    monkeypatch.setenv("PAY_DINGTALK_SECRET", "SEC0123456789")
+
+
+def test_the_two_team_example_passes_config_check(capsys: pytest.CaptureFixture[str], robot_env: None) -> None:
+    assert main(["config", "check", "-c", str(EXAMPLES / "two-teams.yaml")]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("fields", "at", "robots", "sends"), [
+    (["namespace=shop", "severity=critical"], "2026-12-01T03:00:00+08:00", "shop-wecom", True),
+    (["namespace=shop-eu", "severity=info"], "2026-12-01T10:00:00+08:00", "shop-wecom", True),
+    (["namespace=shop-eu", "severity=info"], "2026-12-01T19:00:00+08:00", "shop-wecom", False),
+    (["namespace=pay-api", "severity=warning"], "2026-12-05T03:00:00+08:00", "pay-dingtalk", True),
+    (["namespace=pay-api", "severity=info"], "2026-12-05T11:00:00+08:00", "pay-dingtalk", False),  # Saturday
+    (["namespace=default", "labels.team=pay"], "2026-12-01T10:00:00+08:00", "pay-dingtalk", True),
+    (["namespace=default"], "2026-12-01T10:00:00+08:00", "ops-wecom", True),
+])
+def test_the_two_team_example_routes_as_its_comments_say(robot_env: None, fields: list[str], at: str,
+                                                        robots: str, sends: bool) -> None:
+    from datetime import datetime
+
+    from watcher.config import load_config
+    from watcher.routes_cli import alert_from
+
+    cfg = load_config(EXAMPLES / "two-teams.yaml")
+    match, = build_routes(cfg).targets(alert_from(fields, cfg.cluster), datetime.fromisoformat(at))
+    assert (match.robots, match.sends) == ((robots,), sends)
     assert main(["config", "check", "-c", str(EXAMPLES / "two-teams.yaml")]) == 0, capsys.readouterr().err
 
 
