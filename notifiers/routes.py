@@ -21,7 +21,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field as dataclass_field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable, Collection, Mapping
 
@@ -62,7 +62,7 @@ class Matcher:
     field: str
     op: str
     value: str
-    test: Callable[[str], bool] = field(compare=False, repr=False)
+    test: Callable[[str], bool] = dataclass_field(compare=False, repr=False)
 
     def matches(self, alert: Alert) -> bool:
         return bool(self.test(field_value(alert, self.field))) != (self.op in ("!=", "!~"))
@@ -158,7 +158,8 @@ class Route:
 @dataclass(frozen=True, slots=True)
 class RouteMatch:
     """Where an alert ends in the tree: the routes from the root, the robots, the grouping
-    options (carried, not yet applied) and, if the route is muted now, why."""
+    options (carried, not yet applied) and, if the route is muted now, why. `robots` is empty
+    when the route names none (an empty `routing.default`): the caller counts and logs that."""
 
     path: tuple[str, ...]
     robots: tuple[str, ...]
@@ -254,7 +255,7 @@ class _Parser:
         if not isinstance(raw, list):
             self.fail(path, "expected a list of routes")
             return ()
-        out = []
+        out: list[Route] = []
         for i, item in enumerate(raw):
             route = self.route(item, (*path, i), parent)
             if route is not None:

@@ -30,7 +30,7 @@ def routes_test(cfg: Config, settings: Sequence[str], at: str | None) -> int:
     for match in build_routes(cfg).targets(alert, now):
         print(" → ".join(match.path))
         state = f"  (muted: {match.muted_by})" if match.muted_by else ""
-        print(f"  robots: {', '.join(match.robots) or '(none: routing.default is empty)'}{state}")
+        print(f"  robots: {', '.join(match.robots) or '(none)'}{state}")
     return 0
 
 
