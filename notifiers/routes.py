@@ -74,9 +74,9 @@ class Matcher:
 def field_value(alert: Alert, name: str) -> str:
     """The alert's value for a matcher field (`namespace`, `labels.team`, ...)."""
     if name.startswith("labels."):
-        return alert.object_labels.get(name[7:], "")
+        return str(alert.object_labels.get(name[7:]) or "")
     if name.startswith("annotations."):
-        return alert.object_annotations.get(name[12:], "")
+        return str(alert.object_annotations.get(name[12:]) or "")
     if name == "workload":
         return alert.workload_name or alert.name
     return str(getattr(alert, name, ""))
@@ -96,7 +96,7 @@ def parse_matcher(text: str) -> Matcher:
     if name in _GLOB_FIELDS and any(c in value for c in "*?["):
         pattern = fnmatch.translate(value)
         return Matcher(name, op, value, re.compile(pattern).match)  # type: ignore[arg-type]
-    return Matcher(name, op, value, value.__eq__)
+    return Matcher(name, op, value, lambda text: text == value)
 
 
 def _unquote(value: str) -> str:

@@ -115,7 +115,10 @@ def _interval(raw: Any, default_location: str, problems: Problems, path: KeyPath
         if key not in INTERVAL_KEYS:
             problems.append(((*path, key), f"unknown key `{key}`{suggest(key, INTERVAL_KEYS)}; "
                                            f"expected one of {', '.join(INTERVAL_KEYS)}"))
-    location = _location(raw.get("location", default_location), problems, (*path, "location"))
+    if "location" in raw:
+        location = _location(raw["location"], problems, (*path, "location"))
+    else:  # a bad default (the config's `timezone`) is reported where it is written, by the caller
+        location = _location(default_location, [], path)
     return TimeInterval(
         times=_times(raw.get("times"), problems, (*path, "times")),
         weekdays=_ranges(raw.get("weekdays"), _named(WEEKDAYS, 0), problems, (*path, "weekdays")),

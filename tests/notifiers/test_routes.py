@@ -162,3 +162,7 @@ def test_a_continue_sibling_and_different_matchers_are_reachable() -> None:
 
 def test_every_problem_is_reported_at_once() -> None:
     assert len(problems([{"notify": ["nope"], "matchers": ["x=1"]}, {"group_wait": "soon"}])) == 3
+
+
+def test_a_label_without_a_value_is_the_empty_string() -> None:
+    assert parse_matcher('labels.team=""').matches(alert(object_labels={"team": None}))

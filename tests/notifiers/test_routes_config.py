@@ -130,3 +130,12 @@ def test_routes_test_table(tmp_path: Path, capsys: pytest.CaptureFixture[str], a
 def test_routes_test_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
     code, out, err = routes_test(tmp_path, capsys, *args)
     assert (code, out) == (2, "") and message in err
+
+
+def test_a_bad_timezone_is_reported_once_not_at_every_interval_without_a_location() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config(HEAD.replace("Asia/Shanghai", "Asia/Shangai") + "time_intervals:\n  night:\n    - weekdays: [sunday]\n",
+                     "c.yaml", {})
+    found = [str(p) for p in err.value.problems]
+    assert "c.yaml:1: timezone: unknown time zone 'Asia/Shangai' (expected an IANA name like Asia/Shanghai)" in found
+    assert not [f for f in found if "time_intervals" in f], found
