@@ -27,6 +27,7 @@ def routes_test(cfg: Config, settings: Sequence[str], at: str | None) -> int:
     except UsageError as exc:
         print(f"routes test: {exc}", file=sys.stderr)
         return 2
+    alert = replace(alert, notify=_rule_notify(cfg, alert.rule))
     for match in build_routes(cfg).targets(alert, now):
         print(" → ".join(match.path))
         state = f"  (muted: {match.muted_by})" if match.muted_by else ""
@@ -62,6 +63,19 @@ def alert_from(settings: Sequence[str], cluster: str) -> Alert:
     if changes.get("status", "firing") not in ("firing", "resolved"):
         raise UsageError("--set status: expected firing or resolved")
     return replace(alert, object_labels=labels, object_annotations=annotations, **changes)  # type: ignore[arg-type]
+
+
+def _rule_notify(cfg: Config, name: str) -> tuple[str, ...]:
+    """The `notify` of the config's rule called `name`: it wins over the tree, so the answer
+    must show it (amtool knows no rules; here a rule may name its robots)."""
+    if not name:
+        return ()
+    from watcher.validation import check_rules
+
+    loaded = check_rules(cfg.rules.paths, builtins=cfg.rules.builtins, notifiers=cfg.notifiers)
+    for problem in loaded.problems:
+        print(f"note: {problem} (rules not consulted)", file=sys.stderr)
+    return next((tuple(r.notify) for r in loaded.rules if r.name == name), ())
 
 
 def _moment(at: str | None, zone: str) -> datetime:

@@ -139,3 +139,14 @@ def test_a_bad_timezone_is_reported_once_not_at_every_interval_without_a_locatio
     found = [str(p) for p in err.value.problems]
     assert "c.yaml:1: timezone: unknown time zone 'Asia/Shangai' (expected an IANA name like Asia/Shanghai)" in found
     assert not [f for f in found if "time_intervals" in f], found
+
+
+def test_routes_test_shows_that_a_rules_own_notify_wins(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "r.yaml").write_text("rules:\n  - name: disk-full\n    source: event\n    detector: any\n    match: {reason: DiskFull}\n"
+                                     "    notify: [ops]\n")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(HEAD + f"  routes:\n    - notify: [shop]\nrules:\n  paths: [{tmp_path / 'r.yaml'}]\n")
+    assert main(["routes", "test", "-c", str(cfg), "--set", "rule=disk-full"]) == 0
+    assert capsys.readouterr().out == "rule `disk-full` notify\n  robots: ops\n"
+    assert main(["routes", "test", "-c", str(cfg), "--set", "rule=oom-killed"]) == 0
+    assert capsys.readouterr().out.endswith("  robots: shop\n")
