@@ -123,7 +123,7 @@ def _interval(raw: Any, default_location: str, problems: Problems, path: KeyPath
         times=_times(raw.get("times"), problems, (*path, "times")),
         weekdays=_ranges(raw.get("weekdays"), _named(WEEKDAYS, 0), problems, (*path, "weekdays")),
         days_of_month=_ranges(raw.get("days_of_month"), _day_of_month, problems, (*path, "days_of_month")),
-        months=_ranges(raw.get("months"), _named(MONTHS, 1), problems, (*path, "months")),
+        months=_ranges(raw.get("months"), _named(MONTHS, 1, numbers=True), problems, (*path, "months")),
         years=_ranges(raw.get("years"), _year, problems, (*path, "years")),
         location=location)
 
@@ -195,13 +195,15 @@ def _check_order(begin: int, end: int) -> None:
         raise ValueError("a range from the month's end cannot end at a day counted from its start")
 
 
-def _named(names: tuple[str, ...], first: int) -> Callable[[str], int]:
+def _named(names: tuple[str, ...], first: int, *, numbers: bool = False) -> Callable[[str], int]:
+    """A parser of `names` (numbered from `first`); with `numbers`, their numbers too (months)."""
     def parse(text: str) -> int:
         if text in names:
             return names.index(text) + first
-        if text.isdigit() and first <= int(text) < first + len(names) and first == 1:  # months by number
+        if numbers and text.isdigit() and first <= int(text) < first + len(names):
             return int(text)
-        raise ValueError(f"expected one of {', '.join(names)}{suggest(text, names)}")
+        also = f" or {first} to {first + len(names) - 1}" if numbers else ""
+        raise ValueError(f"expected one of {', '.join(names)}{also}{suggest(text, names)}")
     return parse
 
 

@@ -15,10 +15,13 @@ import typing
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from rules import durations
 from rules.yamldoc import Lines, Problem, YamlDocError, load_documents, read_bounded
+
+if TYPE_CHECKING:
+    from notifiers.routes import Routes
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -194,7 +197,7 @@ def parse_config(text: str, file: str, env: Mapping[str, str]) -> Config:
     return cfg
 
 
-def build_routes(cfg: Config):
+def build_routes(cfg: Config) -> "Routes":
     """The routing tree of a loaded config (already checked by `parse_config`)."""
     from notifiers.routes import parse_routes
 
