@@ -33,6 +33,7 @@ from rules.alert import Alert
 from .clock import Monotonic, Sleep, WallClock, utcnow
 from .notifier import Notifier
 from .outbox import KnownDelivered, Outbox, OutboxEntry, PutResult, entry_id
+from .routes import Routes, parse_routes
 from .outcome import DeliveryOutcome, OutcomeResult, OutcomeSink
 from .ratelimit import RateLimiter
 from .redact import protect_logger, redact
@@ -47,11 +48,12 @@ class Dispatcher:
                  on_outcome: OutcomeSink | None = None,
                  monotonic: Monotonic = time.monotonic, sleep: Sleep | None = None,
                  sending: bool = True, max_unwritten: int = 1000,
-                 rewrite_seconds: float = 5.0) -> None:
+                 rewrite_seconds: float = 5.0, routes: Routes | None = None) -> None:
         """`monotonic`/`sleep`: injected for tests (a fake clock whose sleep advances it);
         without `sleep`, workers wait on a condition that `stop()` interrupts. `sending=False`:
         a replica that waits for the Lease (see `start_sending`). `max_unwritten`: alerts kept
-        in memory while the outbox cannot be written, retried every `rewrite_seconds`."""
+        in memory while the outbox cannot be written, retried every `rewrite_seconds`. `routes`:
+        the routing tree (notifiers/routes.py); without it, every alert goes to `default_route`."""
         misnamed = [k for k, n in notifiers.items() if k != n.name]
         if misnamed:
             raise ValueError(f"notifiers must be keyed by their own name: {', '.join(misnamed)}")
@@ -60,6 +62,7 @@ class Dispatcher:
             raise ValueError(f"default route names unknown notifiers: {', '.join(unknown)}")
         self._notifiers = {name: n.activate() for name, n in notifiers.items()}
         self._default_route = tuple(default_route)
+        self._routes = routes if routes is not None else parse_routes(default_route, robots=list(notifiers))
         self._outbox = outbox
         self._clock = clock
         self._on_outcome = on_outcome
@@ -88,7 +91,7 @@ class Dispatcher:
         """Durably enqueue `alert` for each target notifier; returns the new entry ids."""
         self._write_unwritten()
         added: list[str] = []
-        for name in dict.fromkeys(alert.notify or self._default_route):
+        for name in self._targets(alert):
             notifier = self._notifiers.get(name)
             if notifier is None:
                 log.error("rule %s routes alert %s to unknown notifier %r: not sent",
@@ -108,6 +111,23 @@ class Dispatcher:
             if self._write(name, alert):
                 added.append(entry_id(name, alert))
         return added
+
+    def _targets(self, alert: Alert) -> list[str]:
+        """Route, once: the rule's own `notify` wins where set, else the routing tree. An alert
+        that goes nowhere (no route, or its routes muted now) is reported, never dropped silently."""
+        if alert.notify:
+            return list(dict.fromkeys(alert.notify))
+        matches = self._routes.targets(alert, self._clock())
+        robots = list(dict.fromkeys(r for m in matches if m.sends for r in m.robots))
+        if not robots:
+            muted = [m.muted_by for m in matches if not m.sends]
+            result: OutcomeResult = "muted" if muted else "unrouted"
+            why = "; ".join(muted) if muted else "no route and no `notify` name a notifier"
+            log.log(logging.INFO if muted else logging.WARNING, "alert %s (%s) %s: %s; not sent",
+                    alert.id, alert.status, result, why)
+            self._emit(DeliveryOutcome("", "", (alert.id,), result, "no_route" if not muted else "muted",
+                                       why, self._clock(), alerts=(alert,)))
+        return robots
 
     def _write(self, name: str, alert: Alert) -> bool:
         """Put one entry in the outbox and queue it; False when nothing new was written. An

@@ -12,7 +12,8 @@ from typing import Callable, Literal
 
 from rules.alert import Alert
 
-OutcomeResult = Literal["sent", "failed", "retried", "dropped", "paused", "skipped", "deferred"]
+OutcomeResult = Literal["sent", "failed", "retried", "dropped", "paused", "skipped", "deferred", "unrouted",
+                        "muted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +27,11 @@ class DeliveryOutcome:
     held back (platform rate limit, or retries used up); the alerts stay queued. dropped: the
     outbox was full and these, the oldest, made room. skipped: another replica (the previous
     leader) already delivered these; not sent again. deferred: the outbox could not be written
-    (disk full, EIO): the alert waits in memory and is written again."""
+    (disk full, EIO): the alert waits in memory and is written again. unrouted: no rule
+    `notify` and no route names a notifier. muted: its routes are muted now (time intervals)."""
     code: str
     """Platform code ("0", "93000", "130101"), "http_503", "connection", "timeout",
-    "outbox_full", "unknown_notifier", "delivered_elsewhere", "outbox_write_failed"."""
+    "outbox_full", "unknown_notifier", "delivered_elsewhere", "outbox_write_failed", "no_route", "muted"."""
     detail: str
     """Human-readable, redacted: never contains a key, token or secret."""
     at: datetime | None = None

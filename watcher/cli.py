@@ -1,4 +1,5 @@
-"""`kube-event-alerter` command line: run, replay, rules lint, rules test, notify test, events, config check.
+"""`kube-event-alerter` command line: run, replay, rules lint, rules test, notify test, events, config check,
+routes test.
 
 Exit codes: 0 success; 1 a check failed (lint errors, expectation mismatch, bad input records,
 cluster credentials `run` could not load); 2 usage or configuration error.
@@ -76,6 +77,15 @@ def _parser() -> argparse.ArgumentParser:
     check = cfg.add_parser("check", help="validate a config file and the rules it names")
     check.add_argument("-c", "--config", required=True)
     check.set_defaults(func=_cmd_config_check)
+
+    routes = sub.add_parser("routes", help="routing tree tools").add_subparsers(metavar="ACTION")
+    rt = routes.add_parser("test", help="print the route(s) and robots an alert with these fields goes to")
+    rt.add_argument("-c", "--config", required=True)
+    rt.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="settings",
+                    help="alert field: namespace, rule, severity, workload, labels.team, ... (repeatable)")
+    rt.add_argument("--at", metavar="TIME", help="judge time intervals at this ISO 8601 time (default: now; "
+                                                 "without an offset: in the config's timezone)")
+    rt.set_defaults(func=_cmd_routes_test)
     return p
 
 
@@ -229,6 +239,15 @@ def _cmd_events(args: argparse.Namespace) -> int:
     from watcher.search.cli import run
 
     return run(args)
+
+
+def _cmd_routes_test(args: argparse.Namespace) -> int:
+    from watcher.routes_cli import routes_test
+
+    cfg = _load_config_or_report(args.config)
+    if cfg is None:
+        return 2
+    return routes_test(cfg, args.settings, args.at)
 
 
 if __name__ == "__main__":

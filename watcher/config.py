@@ -15,18 +15,22 @@ import typing
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from rules import durations
 from rules.yamldoc import Lines, Problem, YamlDocError, load_documents, read_bounded
+
+if TYPE_CHECKING:
+    from notifiers.routes import Routes
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def _doc(text: str, *, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING,
-         secret: bool = False) -> Any:
-    """A config field with its documentation (rendered into config.example.yaml comments)."""
-    return field(default=default, default_factory=factory, metadata={"doc": text, "secret": secret})
+         secret: bool = False, raw: bool = False) -> Any:
+    """A config field with its documentation (rendered into config.example.yaml comments).
+    `raw`: kept as YAML data (`${ENV}` expanded) for the package that owns it to validate."""
+    return field(default=default, default_factory=factory, metadata={"doc": text, "secret": secret, "raw": raw})
 
 
 @dataclass
@@ -98,6 +102,7 @@ class RulesConfig:
 @dataclass
 class Routing:
     default: list[str] = _doc("Notifiers for alerts whose rule has no `notify`.", factory=list)
+    routes: list[Any] = _doc("Routing tree below the default (notifiers/routes.py checks it).", factory=list, raw=True)
     kibana_url: str = _doc("Kibana base URL for links in messages; empty = no link.", default="")
     mention_label: str = _doc("Pod/workload label holding the owner to @mention.", default="owner")
     mention_annotation: str = _doc("Annotation holding the owner (wins over the label).", default="")
@@ -148,6 +153,7 @@ class Config:
     rules: RulesConfig = _doc("Rule files.", factory=RulesConfig)
     notifiers: dict[str, dict] = _doc("Robots by name; see notifiers/ for each type's keys.", factory=dict)
     routing: Routing = _doc("Default route and message extras.", factory=Routing)
+    time_intervals: dict[str, Any] = _doc("Named times for routes' mute/active_time_intervals.", factory=dict, raw=True)
     outbox: Outbox = _doc("Durable notification outbox.", factory=Outbox)
     metrics: Metrics = _doc("Prometheus metrics and health endpoints.", factory=Metrics)
     scheduler: Scheduler = _doc("Background jobs.", factory=Scheduler)
@@ -194,10 +200,30 @@ def parse_config(text: str, file: str, env: Mapping[str, str]) -> Config:
     from watcher.config_checks import check  # the cross-field rules, in their own module
 
     check(cfg, builder)
+    _check_routes(cfg, builder)
     if builder.problems:
         raise ConfigError(builder.problems)
     cfg.source, cfg.secrets = file, builder.secrets
     return cfg
+
+
+def build_routes(cfg: Config) -> "Routes":
+    """The routing tree of a loaded config (already checked by `parse_config`)."""
+    from notifiers.routes import parse_routes
+
+    return parse_routes(cfg.routing.default, cfg.routing.routes, cfg.time_intervals,
+                        robots=list(cfg.notifiers), timezone=cfg.timezone)
+
+
+def _check_routes(cfg: Config, builder: "_Builder") -> None:
+    """`routing.routes` and `time_intervals`, each problem at its key's line."""
+    from notifiers.routes import RoutesError
+
+    try:
+        build_routes(cfg)
+    except RoutesError as exc:
+        for path, message in exc.problems:
+            builder.fail(path, message)
 
 
 def _plain(hint: Any, origin: Any, value: Any) -> Any:
@@ -247,6 +273,9 @@ class _Builder:
                 close = difflib.get_close_matches(name, list(fields), n=1)
                 hint = f" (did you mean `{close[0]}`?)" if close else ""
                 self.fail((*path, key), f"unknown key{hint}; expected one of {', '.join(fields)}")
+                continue
+            if fields[name].metadata.get("raw"):
+                values[name] = self.expand(value, (*path, key))
                 continue
             converted = self.convert(hints[name], value, (*path, key))
             if converted is not _BAD:

@@ -14,7 +14,7 @@ from notifiers import DeliveryOutcome, Dispatcher, KnownDelivered, Outbox, build
 from notifiers.clock import utcnow
 from rules.alert import Alert
 from watcher.alerting import DEFAULT_HOLD, MAX_PUBLISHED, inherited_delivered, publish_delivered
-from watcher.config import Config, notifier_defaults
+from watcher.config import Config, build_routes, notifier_defaults
 from watcher.health import Check
 from watcher.metrics import Metrics
 from watcher.service import remaining
@@ -35,7 +35,8 @@ class Delivery:
         self.outbox = Outbox(Path(cfg.data_dir) / "outbox", max_entries=cfg.outbox.max_entries)
         # Sends nothing until this replica leads (the router's on_leading → start_sending).
         self.dispatcher = Dispatcher(notifiers, default_route=cfg.routing.default, outbox=self.outbox,
-                                     clock=utcnow, on_outcome=self._on_outcome, sending=False)
+                                     clock=utcnow, on_outcome=self._on_outcome, sending=False,
+                                     routes=build_routes(cfg))
         self.hold = DEFAULT_HOLD
         self.inherited_annotations: Callable[[], Optional[Mapping[str, str]]] = lambda: None
         """The previous Lease holder's annotations (set by the sources once the elector exists)."""
@@ -59,12 +60,8 @@ class Delivery:
     # -- route ----------------------------------------------------------------------------------
 
     def submit(self, alert: Alert) -> None:
-        if not (alert.notify or self.cfg.routing.default):
-            # Nothing is dropped silently: an alert with nowhere to go is logged and counted.
-            log.warning("alert %s (%s) has no notifier: the rule has no `notify` and routing.default is empty: %s",
-                        alert.id, alert.status, alert.summary)
-            self.metrics.record_delivery("", "", "unrouted")
-            return
+        """Routing happens once, in the dispatcher (the rule's `notify`, else the routing tree);
+        an alert that goes nowhere comes back as an `unrouted` or `muted` outcome."""
         self.dispatcher.submit(alert)
         self.metrics.outbox_pending.set(self.dispatcher.pending())
 

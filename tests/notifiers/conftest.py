@@ -146,12 +146,12 @@ def make_dispatcher(clock: FakeClock, outcomes: Outcomes, tmp_path: Any) -> Call
     started: list[Dispatcher] = []
 
     def make(notifiers: dict[str, Notifier], *, outbox: Outbox | None = None,
-             default_route: tuple[str, ...] | None = None) -> Dispatcher:
-        d = Dispatcher(notifiers, default_route=default_route or tuple(notifiers),
+             default_route: tuple[str, ...] | None = None, routes: Any = None) -> Dispatcher:
+        d = Dispatcher(notifiers, default_route=default_route if default_route is not None else tuple(notifiers),
                        outbox=outbox if outbox is not None else Outbox(tmp_path / "outbox",
                                                                      clock=clock.now),
                        clock=clock.now, on_outcome=outcomes, monotonic=clock.monotonic,
-                       sleep=clock.sleep)
+                       sleep=clock.sleep, routes=routes)
         started.append(d)
         return d
 
