@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Callable, Iterable, Optional
 
+from notifiers.clock import utcnow
 from rules.alert import Alert
 from rules.engine import Engine
 from rules.model import Record
@@ -93,7 +94,7 @@ class _Timeline:
     def __init__(self, rules: list[Rule], stats: ReplayStats, emit: Callable[[Alert], None]) -> None:
         self.rules, self.stats, self.emit = rules, stats, emit
         self.engine: Optional[Engine] = None
-        self.now = datetime.now(timezone.utc)
+        self.now = utcnow()
         self.held: list[Record] = []
 
     def feed(self, record: Record) -> None:
@@ -102,12 +103,12 @@ class _Timeline:
             if record.timestamp is None and len(self.held) < MAX_HELD_UNTIMED:
                 self.held.append(record)
                 return
-            self._start(record.timestamp or datetime.now(timezone.utc))
+            self._start(record.timestamp or utcnow())
         self._process(record)
 
     def finish(self) -> None:
         if self.engine is None and self.held:
-            self._start(datetime.now(timezone.utc))  # no record had a time at all
+            self._start(utcnow())  # no record had a time at all
 
     def _start(self, first: datetime) -> None:
         self.engine, self.now = Engine(self.rules, stale_before=first), first

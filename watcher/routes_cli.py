@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Sequence
 from zoneinfo import ZoneInfo
 
+from notifiers.clock import utcnow
 from notifiers.routes import FIELDS
 from notifiers.samples import sample_alert
 from rules.alert import Alert
@@ -80,7 +81,7 @@ def _rule_notify(cfg: Config, name: str) -> tuple[str, ...]:
 
 def _moment(at: str | None, zone: str) -> datetime:
     if not at:
-        return datetime.now(timezone.utc)
+        return utcnow()
     try:
         moment = datetime.fromisoformat(at)
     except ValueError:

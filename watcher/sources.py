@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional, Sequence
 
+from notifiers.clock import utcnow
 from rules.model import Record
 from watcher.normalize import MalformedObject, normalize
 from watcher.recording import RecordingError, WatchItem, read_recording
@@ -61,7 +62,7 @@ class ReplayClock:
     def run_free(self) -> None:
         """The recordings are done: from now on time passes with the wall clock."""
         base = self._state[0]
-        self._state = (base or datetime.now(timezone.utc), time.monotonic())
+        self._state = (base or utcnow(), time.monotonic())
 
 
 class ReplaySource:
@@ -152,7 +153,7 @@ class ReplaySource:
 
     def _release_held(self) -> None:
         if self._held and self.clock is not None and not self.clock.started:
-            self.clock.advance(datetime.now(timezone.utc))  # no record had a time to start from
+            self.clock.advance(utcnow())  # no record had a time to start from
         held, self._held = self._held, []
         for record in held:
             self.sink(record)

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Iterator, Optional
 
+from notifiers.clock import utcnow
 from elastic_transport import TransportError
 from elasticsearch import ApiError, ConflictError
 
@@ -31,8 +32,6 @@ RESULTS = ("sent", "failed", "dropped", "pending")
 _PAGE = 500
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _identity(text: str) -> str:
@@ -73,7 +72,7 @@ def alert_source(alert: Alert, *, notifier: str, result: str, code: str, detail:
 
 
 class AlertHistory:
-    def __init__(self, client: Any, *, prefix: str, clock: Callable[[], datetime] = _utcnow,
+    def __init__(self, client: Any, *, prefix: str, clock: Callable[[], datetime] = utcnow,
                  sink: Any = None, redact: Optional[Callable[[str], str]] = None) -> None:
         """`sink`: an `EsSink` that takes a write Elasticsearch refused to answer (it spools and
         replays it); without it such a write is logged and lost. `redact` scrubs `detail`

@@ -25,10 +25,11 @@ import logging
 import threading
 import time
 from collections import deque
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from notifiers.clock import utcnow
 from rules.model import Record
 from rules.state import Observation
 from watcher.es.bulk import BulkSender, describe_error
@@ -44,14 +45,12 @@ log = logging.getLogger("kea.es")
 _DROP_LOG_SECONDS = 10.0
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class EsSink:
     def __init__(self, client: Any, *, prefix: str, spool_dir: str | Path, spool_max_bytes: int,
                  chunk_size: int = 500, max_chunk_bytes: int = 5 * 1024 * 1024, flush_interval: float = 2.0,
-                 clock: Callable[[], datetime] = _utcnow, stats: SinkStats = NO_SINK_STATS,
+                 clock: Callable[[], datetime] = utcnow, stats: SinkStats = NO_SINK_STATS,
                  max_queued: Optional[int] = None, attempts: int = 4, max_backoff: float = 5.0,
                  retention_days: int = 0, max_memory: Optional[int] = None) -> None:
         """`max_queued`: documents held in memory before `put` moves them to the spool (default

@@ -40,6 +40,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional
 
+from notifiers.clock import utcnow
 from watcher.kube.client import Conflict, KubeError, NotFound, Transport
 from watcher.kube.stats import NO_LEASE_STATS, LeaseStats
 from watcher.normalize import MalformedObject, parse_time
@@ -51,8 +52,6 @@ SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/names
 JITTER = 0.2
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def pod_namespace(default: str = "default") -> str:

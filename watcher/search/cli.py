@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from notifiers.clock import utcnow
 from watcher.search import render
 from watcher.search.query import KINDS, QueryError, build_query
 from watcher.search.stores import EsSearch, HistoryStore, SqliteSearch, StoreError
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
             return _detail(store, args.what, args.detail)
         query = build_query(args.what, level=args.level, since=args.since, start=args.start, end=args.end,
                             namespace=args.ns, reason=args.reason, obj=args.object, words=args.query,
-                            limit=args.limit, now=datetime.now(timezone.utc), tz=tz)
+                            limit=args.limit, now=utcnow(), tz=tz)
         docs = store.search(query)
     except (QueryError, _Usage) as exc:
         print(f"events: {exc}", file=sys.stderr)

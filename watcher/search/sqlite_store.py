@@ -29,12 +29,13 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import Future
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import orjson
 
+from notifiers.clock import utcnow
 from rules.model import Record
 from rules.state import Observation
 from watcher.es.doc import Doc
@@ -67,8 +68,6 @@ CREATE INDEX IF NOT EXISTS docs_by_index ON docs (idx);
 """
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -93,7 +92,7 @@ def row_of(doc: Doc) -> tuple:
 
 class SqliteHistory:
     def __init__(self, path: str | Path, *, prefix: str, retention_days: int, max_bytes: int,
-                 flush_interval: float = 2.0, clock: Callable[[], datetime] = _utcnow,
+                 flush_interval: float = 2.0, clock: Callable[[], datetime] = utcnow,
                  stats: HistoryStats = NO_HISTORY_STATS, max_queued: int = 100_000) -> None:
         self.path = Path(path)
         self.prefix = prefix
