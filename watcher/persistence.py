@@ -98,8 +98,10 @@ class Persistence:
         on a delivery thread: the sink only queues."""
         if self.history is None or outcome.result not in ("sent", "failed", "dropped"):
             return
-        self.sink.put_docs([self.history.doc(alert, notifier=outcome.notifier, result=outcome.result,
-                                             code=outcome.code, detail=outcome.detail) for alert in outcome.alerts])
+        # On disk before this returns: the outbox has just forgotten these entries, and a kill -9
+        # now must not lose the only record that they were delivered.
+        self.sink.put_durable([self.history.doc(alert, notifier=outcome.notifier, result=outcome.result,
+                                                code=outcome.code, detail=outcome.detail) for alert in outcome.alerts])
 
     # -- memory read at start-up and on takeover ----------------------------------------------
 

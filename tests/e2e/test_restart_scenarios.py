@@ -15,7 +15,7 @@ from tests.harness.kube import apply_endpointslice, container_status, create_pod
 from tests.notifiers.receivers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.kube
+pytestmark = pytest.mark.kube  # and `es` for the Elasticsearch variants
 SERVICES = ["svc-0", "svc-1", "svc-2"]
 
 
@@ -63,6 +63,18 @@ routing: {{default: [ops]}}
         self.stop(signal.SIGKILL)
 
 
+@pytest.fixture(params=["data_dir", "elasticsearch"])
+def store(request):
+    """The config lines for where the daemon keeps its memory: data_dir alone, or the real
+    Elasticsearch node as well (history, spool and the checkpoint's copy)."""
+    if request.param == "data_dir":
+        return ""
+    node = request.getfixturevalue("es_node")
+    prefix = request.getfixturevalue("es_prefix").rstrip("-")
+    return (f"elasticsearch: {{enabled: true, hosts: ['{node.url}'], index_prefix: {prefix}, "
+            "bulk: {flush_interval: 0.2s}}\n")
+
+
 def ready(n_ready, n=2):
     return [(f"10.9.0.{i + 1}", i < n_ready, f"node-{i}", f"pod-{i}") for i in range(n)]
 
@@ -73,12 +85,13 @@ def said(wecom, marker, service):
     return sum(1 for t in wecom.texts() if marker in t and service in t)
 
 
-def test_restart_while_unhealthy_still_sends_each_recovery_once(tmp_path, kube_control_plane, kube_namespace, wecom):
+def test_restart_while_unhealthy_still_sends_each_recovery_once(tmp_path, kube_control_plane, kube_namespace, wecom,
+                                                                 store):
     cp, ns = kube_control_plane, kube_namespace
     with cp.api_client() as api:
         for svc in SERVICES:
             apply_endpointslice(api, ns, svc, ready(2))
-        d = Daemon(tmp_path, cp, ns, wecom).start()
+        d = Daemon(tmp_path, cp, ns, wecom, extra=store).start()
         for svc in SERVICES:
             apply_endpointslice(api, ns, svc, ready(1))
         wait_for(lambda: all(said(wecom, "【告警】", s) == 1 for s in SERVICES), timeout=60, what="3 firings")
@@ -92,12 +105,12 @@ def test_restart_while_unhealthy_still_sends_each_recovery_once(tmp_path, kube_c
     assert "Traceback" not in d.log.read_text()
 
 
-def test_a_sigterm_during_for_does_not_lose_the_firing(tmp_path, kube_control_plane, kube_namespace, wecom):
+def test_a_sigterm_during_for_does_not_lose_the_firing(tmp_path, kube_control_plane, kube_namespace, wecom, store):
     cp, ns = kube_control_plane, kube_namespace
     with cp.api_client() as api:
         for svc in SERVICES:
             apply_endpointslice(api, ns, svc, ready(2))
-        d = Daemon(tmp_path, cp, ns, wecom, for_="8s").start()
+        d = Daemon(tmp_path, cp, ns, wecom, for_="8s", extra=store).start()
         for svc in SERVICES:
             apply_endpointslice(api, ns, svc, ready(1))
         wait_for(lambda: d.metric('kea_watch_events_total{resource="endpointslices",type="MODIFIED"} 3.0'),
@@ -111,12 +124,12 @@ def test_a_sigterm_during_for_does_not_lose_the_firing(tmp_path, kube_control_pl
 
 
 def test_a_kill_right_after_the_first_firing_loses_and_repeats_nothing(tmp_path, kube_control_plane,
-                                                                       kube_namespace, wecom):
+                                                                       kube_namespace, wecom, store, request):
     cp, ns = kube_control_plane, kube_namespace
     with cp.api_client() as api:
         for svc in SERVICES:
             apply_endpointslice(api, ns, svc, ready(2))
-        d = Daemon(tmp_path, cp, ns, wecom, for_="0s").start()
+        d = Daemon(tmp_path, cp, ns, wecom, for_="0s", extra=store).start()
         for svc in SERVICES:
             apply_endpointslice(api, ns, svc, ready(1))
         wait_for(lambda: len(wecom.accepted) >= 1, timeout=30, what="the first firing")
@@ -132,6 +145,16 @@ def test_a_kill_right_after_the_first_firing_loses_and_repeats_nothing(tmp_path,
     # "Delivery"), and a robot's worker sends one message at a time.
     firings = [said(wecom, "【告警】", s) for s in SERVICES]
     assert all(n >= 1 for n in firings) and sum(firings) <= len(SERVICES) + 1, wecom.texts()
+    if store:  # and every delivery, the killed process's and the next one's, is in the history
+        es, prefix = request.getfixturevalue("es_client"), store.split("index_prefix: ")[1].split(",")[0]
+
+        def sent_ids():
+            es.indices.refresh(index=f"{prefix}-alerts", ignore_unavailable=True)
+            res = es.search(index=f"{prefix}-alerts", size=100, query={"term": {"result": "sent"}},
+                            ignore_unavailable=True)
+            return {h["_source"]["alert_id"] for h in res["hits"]["hits"]}
+
+        wait_for(lambda: len(sent_ids()) == 2 * len(SERVICES), timeout=60, what="6 deliveries in the history")
 
 
 def test_what_happened_while_the_daemon_was_stopped_is_news(tmp_path, kube_control_plane, kube_namespace, wecom):

@@ -134,6 +134,20 @@ class EsSink:
         if overflow:
             self._to_spool(overflow, why="memory queue full")
 
+    def put_durable(self, docs: Sequence[Doc]) -> None:
+        """Queue documents that must survive a kill -9 once this returns — a delivery's history,
+        whose outbox entry is forgotten right after: they are appended to the spool (fsynced),
+        which the writer replays oldest-first. If the disk refuses, they join the memory queue."""
+        if not docs:
+            return
+        try:
+            self.spool.append(list(docs))
+        except OSError:
+            self.put_docs(docs)
+            return
+        with self._cond:
+            self._cond.notify()
+
     def stop(self, deadline_seconds: float = 10.0) -> None:
         """Flush within the deadline; whatever is still unsent then goes to the spool."""
         self._deadline = time.monotonic() + max(0.0, deadline_seconds)
