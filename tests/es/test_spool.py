@@ -54,6 +54,18 @@ def test_survives_reopen_and_new_appends_go_behind(tmp_path):
     assert drain(s2) == [f"id{i}" for i in range(8, 25)]
 
 
+def test_a_spool_drained_empty_and_reopened_keeps_what_is_appended_next(tmp_path):
+    # Fully drained, every segment deleted, the cursor past them: a restarted daemon must not
+    # number its new segment below the cursor (it was read past, then deleted unseen).
+    s = Spool(tmp_path, max_bytes=10**6, segment_bytes=1000)
+    s.append(docs(0, 3))
+    assert drain(s) == ["id0", "id1", "id2"]
+    s.close()
+    s2 = Spool(tmp_path, max_bytes=10**6, segment_bytes=1000)
+    s2.append(docs(3, 5))
+    assert not s2.empty() and drain(s2) == ["id3", "id4"]
+
+
 def test_lost_cursor_replays_everything(tmp_path, caplog):
     s = Spool(tmp_path, max_bytes=10**6)
     s.append(docs(0, 5))

@@ -69,6 +69,9 @@ class Spool:
         self._fh: Optional[BinaryIO] = None
         self._next = max(self._sizes, default=0) + 1
         self._cursor = self._load_cursor()
+        # Never below the cursor: after a full drain every segment is gone but the cursor stays,
+        # and a segment numbered below it would be read past and deleted unseen.
+        self._next = max(self._next, self._cursor.segment)
         self.dropped = 0
         self.corrupt = 0
         self._reported: set[tuple[int, int]] = set()
