@@ -77,10 +77,12 @@ def metric_sum(text: str, name: str, **labels: str) -> float:
 
 
 class Daemon:
-    """``python -m watcher.cli run -c cfg`` on a kubeconfig, cluster-wide unless namespaces."""
+    """``python -m watcher.cli run -c cfg`` on a kubeconfig, cluster-wide unless namespaces;
+    alerts of rules without ``notify`` go to ``default`` (the first notifier if not given)."""
 
     def __init__(self, workdir: Path, kubeconfig: Path, notifiers: dict[str, str], *,
-                 rules: str = "", namespaces: list[str] | None = None, extra: str = ""):
+                 rules: str = "", namespaces: list[str] | None = None, extra: str = "",
+                 default: list[str] | None = None):
         from tests.notifiers.receivers import free_port
 
         self.dir = workdir
@@ -99,7 +101,7 @@ kubernetes:
 rules: {{paths: ["{rules_file}"]}}
 notifiers:
 {robots}
-routing: {{default: {json.dumps(list(notifiers)[:1])}}}
+routing: {{default: {json.dumps(default or list(notifiers)[:1])}}}
 {extra}""")
         self.log = workdir / "daemon.log"
         self.proc: subprocess.Popen | None = None

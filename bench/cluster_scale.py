@@ -78,7 +78,7 @@ def main() -> int:
     print(f"machine: {machine()}")
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="kea-bench-") as tmp, \
-            Cluster(args.nodes, api_qps=1000, start_timeout=900) as cluster, \
+            Cluster(args.nodes, api_qps=1000, start_timeout=900, quiet=True) as cluster, \
             cluster.api_client() as api:
         print(f"cluster: {args.nodes} nodes Ready in {time.monotonic() - t0:.1f}s")
         t1 = time.monotonic()

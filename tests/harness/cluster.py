@@ -64,17 +64,20 @@ class Cluster:
 
     ``node_monitor_grace`` is how long a node may go without a heartbeat before the node
     lifecycle controller calls it NotReady (40 s upstream; short here so tests stay quick).
+    ``api_qps`` is the controllers' and the scheduler's client rate limit (kwok has none);
+    ``quiet`` logs warnings only (kwok logs every patch at INFO: CPU and disk at scale).
     """
 
     def __init__(self, nodes: int = 3, binaries: Path | None = None, *,
                  node_monitor_grace: str = "10s", api_qps: int = 500,
-                 start_timeout: float = 180.0):
+                 start_timeout: float = 180.0, quiet: bool = False):
         self.control_plane = ControlPlane(binaries, watch_cache=True, start_timeout=start_timeout)
         self.bin = self.control_plane.bin
         self.nodes = nodes
         self.node_monitor_grace = node_monitor_grace
         self.api_qps = api_qps
         self.start_timeout = start_timeout
+        self.quiet = quiet
         self.procs: dict[str, _Proc] = {}
         self._ports: dict[str, int] = {}
         self._http = urllib3.PoolManager(cert_reqs=ssl.CERT_NONE, assert_hostname=False,
@@ -136,7 +139,8 @@ class Cluster:
         return [f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}",
                 f"--authorization-kubeconfig={kc}", "--leader-elect=false",
                 "--bind-address=127.0.0.1", f"--secure-port={self._ports[component]}",
-                f"--kube-api-qps={self.api_qps}", f"--kube-api-burst={2 * self.api_qps}", "--v=1"]
+                f"--kube-api-qps={self.api_qps}", f"--kube-api-burst={2 * self.api_qps}",
+                f"--v={0 if self.quiet else 1}"]
 
     def _start_controller_manager(self) -> None:
         cp = self.control_plane
@@ -167,6 +171,7 @@ class Cluster:
             f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
             "--cidr=10.64.0.0/12", "--node-ip=10.63.0.1", "--node-lease-duration-seconds=40",
             f"--server-address=127.0.0.1:{self._ports['kwok']}",
+            f"--v={'WARN' if self.quiet else 'INFO'}",
         ], self.dir / "kwok.log")
         r_ok = lambda: self._http.request(  # noqa: E731 - a probe, not an API
             "GET", f"http://127.0.0.1:{self._ports['kwok']}/healthz", timeout=2.0).status == 200
