@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import orjson
+import urllib3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,6 +48,13 @@ class OomWatch(threading.Thread):
         rv = request(self.api, "GET", f"/api/v1/namespaces/{self.ns}/pods")["metadata"]["resourceVersion"]
         r = http.request("GET", f"{host}/api/v1/namespaces/{self.ns}/pods?watch=1&resourceVersion={rv}"
                          "&timeoutSeconds=1800", headers=headers, preload_content=False, timeout=1900.0)
+        try:
+            self._read(r)
+        except urllib3.exceptions.HTTPError:  # the cluster stopping under us
+            pass
+        r.release_conn()
+
+    def _read(self, r) -> None:
         buf = b""
         for chunk in r.stream(65536):
             now = time.monotonic()
@@ -60,8 +68,7 @@ class OomWatch(threading.Thread):
                         if t.get("reason") == "OOMKilled":
                             self.seen.setdefault((obj["metadata"]["name"], t["finishedAt"]), now)
             if self.stop:
-                break
-        r.release_conn()
+                return
 
 
 def robots(n: int) -> tuple[WeComReceiver, dict[str, str], list[str]]:
@@ -77,6 +84,13 @@ def setup(cluster, api, ns: str, groups: dict[str, int], annotations: dict) -> l
     for name in groups:
         wait(lambda: rollout_complete(api, ns, name), timeout=300, what=f"{name} rolled out")
     return [p["metadata"]["name"] for p in pods(api, ns)]
+
+
+def settle(check, timeout: float) -> None:
+    """Wait until ``check()`` or ``timeout``; the figures then say what arrived."""
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.5)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -104,9 +118,7 @@ def latency(args) -> None:
             if delay > 0:
                 time.sleep(delay)
             oom(api, ns, names[i % len(names)])
-        wait(lambda: len(rx.accepted) >= len(watch.seen) >= args.ooms * 0.99, timeout=300,
-             what="the messages", every=0.5)
-        time.sleep(2)  # stragglers, for the count only
+        settle(lambda: len(watch.seen) >= args.ooms and len(rx.accepted) >= len(watch.seen), 120)
         watch.stop = True
         lat = match_latencies(watch.seen, rx, names)
         m = daemon.metrics()
@@ -117,7 +129,9 @@ def latency(args) -> None:
           f"{args.robots} robots, busiest had {per_robot} in a minute")
     print(f"latency: kwok's OOMKilled write → robot POST: p50 {pct(lat, 0.5) * 1000:.0f} ms, "
           f"p99 {pct(lat, 0.99) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms, mean {statistics.mean(lat) * 1000:.0f} ms")
-    print(f"daemon: notifications {metric_sum(m, 'kea_notifications_total'):.0f}, "
+    multi = sum(1 for a in rx.accepted if sum(n in rx.text_of(a.payload) for n in names) > 1)
+    print(f"daemon: alerts {metric_sum(m, 'kea_alerts_total'):.0f}, messages naming several pods {multi}, "
+          f"notifications {metric_sum(m, 'kea_notifications_total'):.0f}, "
           f"errors {metric_sum(m, 'kea_notification_errors_total'):.0f}")
 
 
@@ -152,7 +166,7 @@ def burst(args) -> None:
         oomed = lambda: {pod for pod, _ in watch.seen}  # noqa: E731
         every_pod_named = lambda k: all(any(p in rx.text_of(a.payload) for a in rx.accepted if a.robot == k)  # noqa: E731
                                         for p in oomed())
-        wait(lambda: all(every_pod_named(k) for k in keys), timeout=900, what="every pod named", every=1.0)
+        settle(lambda: all(every_pod_named(k) for k in keys), 900)
         done = time.monotonic() - t0
         watch.stop = True
         m = daemon.metrics()
