@@ -169,7 +169,9 @@ class Cluster:
             str(self.bin / "kwok"), f"--kubeconfig={self.kubeconfig_path}",
             *(f"--config={p}" for p in stages),
             f"--manage-nodes-with-annotation-selector={NODE_ANNOTATION}=fake",
-            "--cidr=10.64.0.0/12", "--node-ip=10.63.0.1", "--node-lease-duration-seconds=40",
+            # kwok renews each Lease every duration/4 = 2 s: a loaded machine must miss five
+            # renewals in a row before a node_monitor_grace of 10 s calls the node NotReady.
+            "--cidr=10.64.0.0/12", "--node-ip=10.63.0.1", "--node-lease-duration-seconds=8",
             f"--server-address=127.0.0.1:{self._ports['kwok']}",
             f"--v={'WARN' if self.quiet else 'INFO'}",
         ], self.dir / "kwok.log")
