@@ -94,7 +94,7 @@ def main() -> int:
         have = count(api, "/api/v1/events")
         if args.events > have:
             t2 = time.monotonic()
-            rate = write_events(api, targets, args.events - have)
+            rate = write_events(api, targets, args.events - have, threads=16)
             print(f"cluster: wrote {args.events - have} Events at {rate:.0f}/s "
                   f"in {time.monotonic() - t2:.1f}s")
         in_api = {r: count(api, p) for r, p in (("events", "/api/v1/events"), ("pods", "/api/v1/pods"),

@@ -15,7 +15,6 @@ All five processes listen on loopback only, on free ports, and die with the test
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import ssl
 import time
@@ -175,9 +174,11 @@ class Cluster:
             f"--server-address=127.0.0.1:{self._ports['kwok']}",
             f"--v={'WARN' if self.quiet else 'INFO'}",
         ], self.dir / "kwok.log")
-        r_ok = lambda: self._http.request(  # noqa: E731 - a probe, not an API
-            "GET", f"http://127.0.0.1:{self._ports['kwok']}/healthz", timeout=2.0).status == 200
-        _wait_until(r_ok, proc, "healthy (/healthz)", self.start_timeout)
+        _wait_until(self._kwok_healthy, proc, "healthy (/healthz)", self.start_timeout)
+
+    def _kwok_healthy(self) -> bool:
+        r = self._http.request("GET", f"http://127.0.0.1:{self._ports['kwok']}/healthz", timeout=2.0)
+        return r.status == 200
 
     # -- the fleet
     def add_nodes(self, indices: Iterable[int], **resources: Any) -> None:
@@ -334,10 +335,6 @@ def wait(check, timeout: float = 60.0, what: str = "condition", every: float = 0
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(every)
-
-
-def dump(obj: Any) -> str:
-    return json.dumps(obj, indent=1, sort_keys=True)
 
 
 # ---------------------------------------------------------------- pytest fixtures
