@@ -25,6 +25,7 @@ from tests.harness.cluster import (
     pods,
     ready_endpoints,
     request,
+    ready_pods,
     rollout_complete,
     scale,
     service,
@@ -51,6 +52,13 @@ rules:
     severity: warning
     group_by: [namespace, involved_name]
     repeat_interval: 1h
+  - name: node-not-ready
+    description: 节点失联
+    source: event
+    match: {{reason: NodeNotReady}}
+    detector: any
+    severity: critical
+    group_by: [namespace, involved_name]
   - name: barrier
     description: barrier
     source: event
@@ -222,3 +230,41 @@ def _series_count(api, ns, pod):
     events = request(api, "GET", f"/apis/events.k8s.io/v1/namespaces/{ns}/events")["items"]
     return sum((e.get("series") or {}).get("count", 1) for e in events
                if e.get("reason") == "FailedScheduling" and e["regarding"]["name"] == pod)
+
+
+def test_a_node_that_stops_heartbeating_drops_its_pod_and_the_replacement_recovers(
+        tmp_path, kube_cluster, cluster_namespace, wecom):
+    ns = cluster_namespace
+    pool = [f"kwok-node-{ns}-{i}" for i in range(2)]
+    for node in pool:
+        kube_cluster.add_node(node, labels={"pool": ns})
+    # evicted 15 s after the node is unreachable (the default is 300 s): long enough for the
+    # NotReady endpoint to outlast `for`, short enough for the test
+    short = [{"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": "NoExecute",
+              "tolerationSeconds": 15} for t in ("not-ready", "unreachable")]
+    # one pod per node; a tainted (dead) node does not count, so the replacement may double up
+    spread = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+               "nodeTaintsPolicy": "Honor", "labelSelector": {"matchLabels": {"app": "pay"}}}]
+    try:
+        with kube_cluster.api_client() as api:
+            wait_for(lambda: all(kube_cluster.node_ready(n) for n in pool), timeout=30, what="the nodes Ready")
+            deploy(api, ns, "pay", 2, pod_spec={"nodeSelector": {"pool": ns}, "tolerations": short,
+                                                "topologySpreadConstraints": spread})
+            (doomed,) = [p["metadata"]["name"] for p in live_pods(api, ns, "pay") if p["spec"]["nodeName"] == pool[0]]
+            d = Daemon(tmp_path, kube_cluster, ns, wecom).start()
+            kube_cluster.stop_heartbeat(pool[0])
+            # the node lifecycle controller marks its pod NotReady (an Event on the pod), then the
+            # taint manager evicts it and the ReplicaSet's replacement runs on the live node.
+            # (Once evicted, the pod is terminating and no longer counts: 1/1 ready is healthy.)
+            until(lambda: said(wecom, "【告警】应用不健康", "pay") == 1 and said(wecom, "NodeNotReady", doomed) >= 1,
+                  "the drop and the NodeNotReady alert", wecom.texts, timeout=60)
+            until(lambda: said(wecom, "【恢复】应用不健康", "pay") == 1, "the recovery", wecom.texts, timeout=90)
+            until(lambda: [p["spec"].get("nodeName") for p in ready_pods(api, ns, "app=pay")] == [pool[1]] * 2,
+                  "the replacement running", lambda: live_pods(api, ns, "pay"), timeout=60)
+            d.stop()
+    finally:
+        with kube_cluster.api_client() as api:
+            for node in pool:
+                request(api, "DELETE", f"/api/v1/nodes/{node}")
+    assert said(wecom, "【告警】应用不健康", "pay") == 1
+    assert d.clean_log()

@@ -45,14 +45,15 @@ CLUSTER_BINARIES = ("kube-controller-manager", "kube-scheduler", "kwok")
 CONTROLLERS = "*,-service-lb-controller,-node-route-controller,-cloud-node-lifecycle-controller"
 
 
-def node_body(name: str, *, cpu: str = "32", memory: str = "256Gi", pods: int = 110) -> dict:
+def node_body(name: str, *, cpu: str = "32", memory: str = "256Gi", pods: int = 110,
+              labels: dict | None = None) -> dict:
     """A Node kwok manages (the annotation), with room for ``pods`` pods."""
     capacity = {"cpu": cpu, "memory": memory, "pods": str(pods)}
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "annotations": {NODE_ANNOTATION: "fake"},
                      "labels": {"kubernetes.io/hostname": name, "kubernetes.io/os": "linux",
-                                "kubernetes.io/arch": "amd64", "type": "kwok"}},
+                                "kubernetes.io/arch": "amd64", "type": "kwok", **(labels or {})}},
         "status": {"capacity": capacity, "allocatable": capacity},
     }
 
@@ -189,6 +190,12 @@ class Cluster:
         """Create a Node kwok will manage (see ``node_body`` for ``resources``)."""
         with self.api_client() as api:
             request(api, "POST", "/api/v1/nodes", node_body(name, **resources))
+
+    def node_ready(self, name: str) -> bool:
+        """Ready, and the node lifecycle controller has lifted its not-ready taints."""
+        with self.api_client() as api:
+            node = request(api, "GET", f"/api/v1/nodes/{name}")
+        return _condition(node, "Ready") == "True" and not node["spec"].get("taints")
 
     def nodes_ready(self) -> int:
         with self.api_client() as api:
