@@ -268,3 +268,19 @@ def test_a_node_that_stops_heartbeating_drops_its_pod_and_the_replacement_recove
                 request(api, "DELETE", f"/api/v1/nodes/{node}")
     assert said(wecom, "【告警】应用不健康", "pay") == 1
     assert d.clean_log()
+
+
+@pytest.mark.xfail(strict=True, reason="daemon bug: an Event alert's 应用名 is the Event object's own name "
+                   "(<pod>.<hex>), not the workload or the object the Event is about")
+def test_an_event_alert_names_the_workload_not_the_event_object(tmp_path, kube_cluster, cluster_namespace, wecom):
+    ns = cluster_namespace
+    with kube_cluster.api_client() as api:
+        d = Daemon(tmp_path, kube_cluster, ns, wecom).start()
+        create(api, ns, deployment("huge", 1, pod_spec={"containers": [
+            {"name": "app", "image": "registry.example/app:1", "resources": {"requests": {"cpu": "1000"}}}]}))
+        (pod,) = wait_for(lambda: pods(api, ns, "app=huge"), timeout=30, what="the pod")
+        name = pod["metadata"]["name"]
+        (text,) = wait_for(lambda: [t for t in wecom.texts() if "FailedScheduling" in t], timeout=60, what="the alert")
+        d.stop()
+    app = text.split("应用名：", 1)[1].split("\n", 1)[0]
+    assert app in ('<font color="comment">huge</font>', f'<font color="comment">{name}</font>'), app
