@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Build a real kube-apiserver and etcd from the Go module proxy for the test suite
-# (tests/harness/kube.py). Needs only Go; no Docker, no release downloads.
+# Build a real control plane from the Go module proxy for the test suite
+# (tests/harness/kube.py, tests/harness/cluster.py): etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler and kwok (fake nodes and kubelets).
+# Needs only Go; no Docker, no release downloads.
 #
-# Output: ${KEA_CACHE_DIR:-<repo>/.cache}/kube/<kube version>/bin/{kube-apiserver,etcd}
-# The versions are the ones pinned in tools/kube/{apiserver,etcd}/go.mod.
+# Output: ${KEA_CACHE_DIR:-<repo>/.cache}/kube/<kube version>/bin/
+#         {etcd,kube-apiserver,kube-controller-manager,kube-scheduler,kwok}
+# The versions are the ones pinned in tools/kube/*/go.mod.
+# KEA_KUBE_ONLY=apiserver builds only etcd + kube-apiserver (what kube.py needs).
 # Idempotent: a binary that already reports the pinned version is not rebuilt.
 # A cold build takes a long while on 2 cores; Go's build cache (~/.cache/go-build)
 # makes later builds, e.g. in a fresh clone, much faster.
@@ -21,7 +25,8 @@ pinned() { # pinned MODULE GOMOD: the version MODULE is required at in GOMOD
 }
 kube_version=$(pinned k8s.io/kubernetes "$src/apiserver/go.mod")
 etcd_version=$(pinned go.etcd.io/etcd/server/v3 "$src/etcd/go.mod")
-[[ -n $kube_version && -n $etcd_version ]] || { echo "build-kube: cannot read pinned versions" >&2; exit 2; }
+kwok_version=$(pinned sigs.k8s.io/kwok "$src/kwok/go.mod")
+[[ -n $kube_version && -n $etcd_version && -n $kwok_version ]] || { echo "build-kube: cannot read pinned versions" >&2; exit 2; }
 
 bin="${KEA_CACHE_DIR:-$repo/.cache}/kube/$kube_version/bin"
 mkdir -p "$bin"
@@ -53,5 +58,10 @@ build() {
 total=$SECONDS
 build etcd "$src/etcd" "-s -w" "etcd Version: ${etcd_version#v}"
 build kube-apiserver "$src/apiserver" "$kube_ldflags" "Kubernetes $kube_version"
+if [[ ${KEA_KUBE_ONLY:-} != apiserver ]]; then
+    build kube-controller-manager "$src/controller-manager" "$kube_ldflags" "Kubernetes $kube_version"
+    build kube-scheduler "$src/scheduler" "$kube_ldflags" "Kubernetes $kube_version"
+    build kwok "$src/kwok" "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${kwok_version#v}" "${kwok_version#v}"
+fi
 echo "build-kube: done in $((SECONDS - total))s" >&2
 echo "$bin"
