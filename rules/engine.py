@@ -342,6 +342,18 @@ class Engine:
         inc.notified_at, inc.notified_count = now, inc.count
         return self._alert(rule, inc, "firing", at)
 
+    def _workload(self, rec: Record) -> tuple[str, str]:
+        """An Event is about another object: its alert names that object's workload (a Pod's
+        Deployment, as the stream showed it), else the object itself, not the Event."""
+        e = rec.event
+        if e is None or rec.workload_name:
+            return rec.workload_kind, rec.workload_name
+        if e.involved_kind == "Pod":
+            owner = self.ctx.state.pods.workload_of(e.involved_namespace or rec.namespace, e.involved_name)
+            if owner is not None:
+                return owner
+        return (e.involved_kind, e.involved_name) if e.involved_name else ("", "")
+
     def _maybe_fire(self, rule: Rule, inc: Incident, now: datetime) -> list[Alert]:
         if now - inc.since < rule.for_:
             return []
@@ -358,11 +370,12 @@ class Engine:
             assert inc.restored is not None, "a detection without a record is one restored from its alert"
             return replace(inc.restored, status=status, at=at, count=inc.count, sequence=max(inc.sequence, 1),
                            summary=det.summary, fields=fields)
+        workload_kind, workload_name = self._workload(rec)
         return Alert(
             rule=rule.name, key=det.key, status=status, severity=rule.severity, sequence=max(inc.sequence, 1),
             started_at=inc.started_at, at=at, count=inc.count, cluster=rec.cluster, namespace=rec.namespace,
-            kind=det.kind or rec.kind, name=det.name or rec.name, workload_kind=rec.workload_kind,
-            workload_name=rec.workload_name, summary=det.summary, description=rule.description, fields=fields,
+            kind=det.kind or rec.kind, name=det.name or rec.name, workload_kind=workload_kind,
+            workload_name=workload_name, summary=det.summary, description=rule.description, fields=fields,
             object_labels=rec.labels, object_annotations=rec.annotations, notify=rule.notify,
             templates=rule.templates, incident=inc.incident, detector=rule.detector.type, title=rule.title,
         )

@@ -176,6 +176,7 @@ class Pods:
     def __init__(self) -> None:
         self._seen: OrderedDict[tuple[str, str], OrderedDict[str, None]] = OrderedDict()
         self._newest: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._workloads: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
         self.node_ips: dict[str, str] = {}
 
     def observe(self, record: Record) -> Observation:
@@ -187,7 +188,14 @@ class Pods:
             for c in pod.containers:
                 self._seen.pop((record.uid, c.name), None)
             self._newest.pop((record.namespace, record.name), None)
+            self._workloads.pop((record.namespace, record.name), None)
             return Observation(occurrences=0)
+        if record.workload_name:
+            key = (record.namespace, record.name)
+            self._workloads[key] = (record.workload_kind, record.workload_name)
+            self._workloads.move_to_end(key)
+            if len(self._workloads) > MAX_CONTAINERS:
+                self._workloads.popitem(last=False)
         new: list[NewTermination] = []
         for c in pod.containers:
             new.extend(self._new_terminations(record.uid, c))
@@ -234,6 +242,10 @@ class Pods:
             self._newest.move_to_end(key)
             if len(self._newest) > MAX_CONTAINERS:
                 self._newest.popitem(last=False)
+
+    def workload_of(self, namespace: str, pod: str) -> Optional[tuple[str, str]]:
+        """(kind, name) of the workload that owns a pod seen in the stream, or None."""
+        return self._workloads.get((namespace, pod))
 
     def cause(self, namespace: str, pods: list[str], at: datetime) -> Optional[dict[str, Any]]:
         """The newest termination among `pods` that happened within `CAUSE_WINDOW` of `at`."""

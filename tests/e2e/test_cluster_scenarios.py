@@ -272,8 +272,6 @@ def test_a_node_that_stops_heartbeating_drops_its_pod_and_the_replacement_recove
     assert d.clean_log()
 
 
-@pytest.mark.xfail(strict=True, reason="daemon bug: an Event alert's 应用名 is the Event object's own name "
-                   "(<pod>.<hex>), not the workload or the object the Event is about")
 def test_an_event_alert_names_the_workload_not_the_event_object(tmp_path, kube_cluster, cluster_namespace, wecom):
     ns = cluster_namespace
     with kube_cluster.api_client() as api:

@@ -2,7 +2,7 @@
 from datetime import timedelta
 
 from rules.engine import Engine
-from tests.factories import at, endpoint_slice, oom, pod, rec
+from tests.factories import at, endpoint_slice, event, oom, pod, rec
 from tests.rules.helpers import builtin_engine, engine_for
 
 NO_FOLD = """
@@ -61,3 +61,12 @@ def test_an_endpoint_drop_does_not_blame_a_termination_from_yesterday():
     fresh.process(rec(pod("web-pod-1", restarts=1, last=oom(day - 5))), at(day - 4))
     (alert,) = fresh.process(rec(endpoint_slice([True, False], change=day)), at(day))
     assert alert.fields["cause"]["reason"] == "OOMKilled"
+
+
+def test_an_event_alert_names_the_workload_of_the_pod_it_is_about():
+    eng = engine_for("name: warnings\nsource: event\ndetector: any\nmatch: {type: Warning}\n")
+    eng.process(rec(pod("web-6d8f7c9b4-k7m2p")), at(1))  # the stream showed the pod and its Deployment
+    (a,) = eng.process(rec(event("web.1", involved="web-6d8f7c9b4-k7m2p", last=2), "ADDED"), at(2))
+    assert (a.workload_kind, a.workload_name, a.kind) == ("Deployment", "web", "Event")
+    (b,) = eng.process(rec(event("other.1", involved="unseen-pod", last=3), "ADDED"), at(3))
+    assert (b.workload_kind, b.workload_name) == ("Pod", "unseen-pod")
