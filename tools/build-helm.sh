@@ -15,11 +15,10 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 src="$repo/tools/helm"
 
-command -v go >/dev/null || { echo "build-helm: go not found in PATH" >&2; exit 2; }
+# shellcheck source=tools/lib.sh
+source "$repo/tools/lib.sh"
+require_go build-helm
 
-pinned() { # pinned MODULE GOMOD: the version MODULE is required at in GOMOD
-    awk -v m="$1" '$1 == "//" {next} {for (i = 1; i < NF; i++) if ($i == m && $(i+1) ~ /^v[0-9]/) {print $(i+1); exit}}' "$2"
-}
 helm_version=$(pinned helm.sh/helm/v3 "$src/go.mod")
 client_go=$(pinned k8s.io/client-go "$src/go.mod")   # v0.<minor>.<patch>
 [[ -n $helm_version && -n $client_go ]] || { echo "build-helm: cannot read pinned versions" >&2; exit 2; }

@@ -17,12 +17,11 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 src="$repo/tools/kube"
 
-command -v go >/dev/null || { echo "build-kube: go not found in PATH" >&2; exit 2; }
+# shellcheck source=tools/lib.sh
+source "$repo/tools/lib.sh"
+require_go build-kube
 
 # The pinned versions, read from the wrapper modules (the single source of truth).
-pinned() { # pinned MODULE GOMOD: the version MODULE is required at in GOMOD
-    awk -v m="$1" '$1 == "//" {next} {for (i = 1; i < NF; i++) if ($i == m && $(i+1) ~ /^v[0-9]/) {print $(i+1); exit}}' "$2"
-}
 kube_version=$(pinned k8s.io/kubernetes "$src/apiserver/go.mod")
 etcd_version=$(pinned go.etcd.io/etcd/server/v3 "$src/etcd/go.mod")
 kwok_version=$(pinned sigs.k8s.io/kwok "$src/kwok/go.mod")

@@ -16,11 +16,10 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 src="$repo/tools/promtool"
 
-command -v go >/dev/null || { echo "build-promtool: go not found in PATH" >&2; exit 2; }
+# shellcheck source=tools/lib.sh
+source "$repo/tools/lib.sh"
+require_go build-promtool
 
-pinned() { # pinned MODULE GOMOD: the version MODULE is required at in GOMOD
-    awk -v m="$1" '$1 == "//" {next} {for (i = 1; i < NF; i++) if ($i == m && $(i+1) ~ /^v[0-9]/) {print $(i+1); exit}}' "$2"
-}
 module_version=$(pinned github.com/prometheus/prometheus "$src/go.mod")
 [[ $module_version =~ ^v0\.([0-9])([0-9]{2})\.([0-9]+)$ ]] \
     || { echo "build-promtool: cannot read the pinned version (got '$module_version')" >&2; exit 2; }

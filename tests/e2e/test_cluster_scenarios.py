@@ -8,15 +8,11 @@ plays OOMKills and probe failures (tests/harness/kwok/faults.yaml).
 stream that must alert (a sentinel Service's readiness failure, or a marker Event); once its
 alert has arrived, anything the earlier changes would have sent has arrived too.
 """
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import KEY, get, wait_for
+from tests.e2e import support
+from tests.e2e.support import wait_for
 from tests.harness.cluster import (
     create,
     deployment,
@@ -31,9 +27,7 @@ from tests.harness.cluster import (
     service,
 )
 from tests.harness.kube import create_event, object_ref
-from tests.notifiers.receivers import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.kube
 
 RULES = """
@@ -69,43 +63,9 @@ rules:
 """
 
 
-class Daemon:
-    """One replica of the daemon on one data_dir, watching one namespace of the cluster."""
-
-    def __init__(self, tmp_path, cluster, ns, wecom, *, for_="1s"):
-        self.port = free_port()
-        rules = tmp_path / "rules.yaml"
-        rules.write_text(RULES.format(for_=for_))
-        self.cfg = tmp_path / "config.yaml"
-        self.cfg.write_text(f"""
-cluster: kwok
-data_dir: {tmp_path / 'data'}
-metrics: {{address: 127.0.0.1, port: {self.port}}}
-kubernetes:
-  kubeconfig: {cluster.kubeconfig_path}
-  namespaces: [{ns}]
-  leader_election: {{enabled: false}}
-rules: {{paths: ["{rules}"]}}
-notifiers:
-  ops: {{type: wecom, url: "{wecom.base}/cgi-bin/webhook/send?key={KEY}"}}
-routing: {{default: [ops]}}
-""")
-        self.log = tmp_path / "daemon.log"
-        self.proc = None
-
-    def start(self):
-        self.proc = subprocess.Popen([sys.executable, "-m", "watcher.cli", "run", "-c", str(self.cfg)],
-                                     cwd=REPO, env=dict(os.environ), stdout=open(self.log, "a"),
-                                     stderr=subprocess.STDOUT)
-        wait_for(lambda: get(f"http://127.0.0.1:{self.port}/readyz")[0] == 200, timeout=60, what="/readyz")
-        return self
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(timeout=40) == 0
-
-    def clean_log(self):
-        return "Traceback" not in self.log.read_text()
+def Daemon(tmp_path, cluster, ns, wecom, *, for_="1s"):
+    """The daemon with this file's rules (tests/e2e/support.py)."""
+    return support.Daemon(tmp_path, cluster, ns, wecom, rules=RULES.format(for_=for_), name="kwok")
 
 
 def until(check, what, state, timeout=60):

@@ -1,66 +1,25 @@
 """Restarts during activity, with the daemon run as a user runs it against the real apiserver:
 what happened while it was away or starting is news and alerts once, what it had announced is
 neither repeated nor left unresolved (the checkpoint in data_dir, no Elasticsearch)."""
-import os
-import signal
 import socket
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import KEY, get, wait_for
+from tests.e2e import support
+from tests.e2e.support import get, wait_for
 from tests.harness.kube import apply_endpointslice, container_status, create_pod, patch_pod_status, terminated
-from tests.notifiers.receivers import free_port
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.kube  # and `es` for the Elasticsearch variants
 SERVICES = ["svc-0", "svc-1", "svc-2"]
 
 
-class Daemon:
-    """One replica, started and stopped like a user would, on one data_dir."""
+ENDPOINTS_RULE = ("name: endpoints-unhealthy\nsource: endpoints\ndetector: endpoints_unhealthy\n"
+                  "severity: critical\ngroup_by: [namespace, service]\nfor: {for_}\n")
 
-    def __init__(self, tmp_path, cp, ns, wecom, *, for_="1s", extra=""):
-        self.tmp, self.port = tmp_path, free_port()
-        rules = tmp_path / "rules.yaml"
-        rules.write_text("name: endpoints-unhealthy\nsource: endpoints\ndetector: endpoints_unhealthy\n"
-                         f"severity: critical\ngroup_by: [namespace, service]\nfor: {for_}\n")
-        self.cfg = tmp_path / "config.yaml"
-        self.cfg.write_text(f"""
-cluster: e2e
-data_dir: {tmp_path / 'data'}
-metrics: {{address: 127.0.0.1, port: {self.port}}}
-kubernetes:
-  kubeconfig: {cp.kubeconfig_path}
-  namespaces: [{ns}]
-  leader_election: {{enabled: false}}
-rules: {{paths: ["{rules}"]}}
-notifiers:
-  ops: {{type: wecom, url: "{wecom.base}/cgi-bin/webhook/send?key={KEY}"}}
-routing: {{default: [ops]}}
-{extra}""")
-        self.proc = None
-        self.log = tmp_path / "daemon.log"
 
-    def start(self, *, wait_ready=True):
-        self.proc = subprocess.Popen([sys.executable, "-m", "watcher.cli", "run", "-c", str(self.cfg)], cwd=REPO,
-                                     env=dict(os.environ), stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
-        if wait_ready:
-            wait_for(lambda: get(f"http://127.0.0.1:{self.port}/readyz")[0] == 200, timeout=60, what="/readyz")
-        return self
-
-    def metric(self, text):
-        return text in get(f"http://127.0.0.1:{self.port}/metrics")[1]
-
-    def stop(self, sig=signal.SIGTERM):
-        self.proc.send_signal(sig)
-        code = self.proc.wait(timeout=40)
-        assert code == (0 if sig == signal.SIGTERM else -signal.SIGKILL)
-
-    def kill(self):
-        self.stop(signal.SIGKILL)
+def Daemon(tmp_path, cp, ns, wecom, *, for_="1s", extra=""):
+    """The daemon with the endpoints rule at `for_` (tests/e2e/support.py)."""
+    return support.Daemon(tmp_path, cp, ns, wecom, rules=ENDPOINTS_RULE.format(for_=for_), extra=extra)
 
 
 @pytest.fixture(params=["data_dir", "elasticsearch"])
