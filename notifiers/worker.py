@@ -206,8 +206,12 @@ class Worker:
 
     # -- settling ------------------------------------------------------------------------------
     def _settle(self, batch: list[OutboxEntry], result: DeliveryResult, decision: Decision) -> None:
-        """Apply `decision` to the outbox and the limiter, then log and record it."""
+        """Record `decision`, then apply it to the outbox and the limiter, and log it. Recorded
+        first: once the outbox forgets a delivered entry, the record (the alert history) is the
+        only trace of it, so a crash in between must cost a resend, not the record."""
         ids = [e.id for e in batch]
+        self._failures = decision.failures
+        self._outcome(batch, decision.outcome, result.code, _detail(len(ids), result, decision))
         if decision.action == "confirm":
             self._outbox.confirm(ids)
         elif decision.action == "dead_letter":
@@ -217,8 +221,6 @@ class Worker:
         if decision.action in ("confirm", "dead_letter"):
             self._dequeue(ids)
         self._log_settled(len(ids), result, decision)
-        self._failures = decision.failures
-        self._outcome(batch, decision.outcome, result.code, _detail(len(ids), result, decision))
 
     def _log_settled(self, count: int, result: DeliveryResult, decision: Decision) -> None:
         n = self.notifier.name

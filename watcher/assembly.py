@@ -128,6 +128,7 @@ class Daemon:
     sources: Sources
     restored: int = 0
     replay: bool = False
+    outbox_pending: Callable[[], int] = lambda: 0
     _reconciled: bool = field(default=False, init=False)
 
     def start(self) -> None:
@@ -139,6 +140,7 @@ class Daemon:
     def tick(self, reload_requested: threading.Event, next_check: float) -> float:
         """One pass of the main loop (every second); returns when to look at the rule files next."""
         self.metrics.pipeline_queue.set(self.pipeline.queue.qsize())
+        self.metrics.outbox_pending.set(self.outbox_pending())  # outcomes are recorded before the outbox settles
         if not (self.replay or self._reconciled) and self.sources.all_listed():
             self._reconciled = self._reconcile()
         if reload_requested.is_set():
@@ -208,7 +210,8 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     services: list[Service] = [persistence, delivery, pipeline_service, StatusService(cfg, health, metrics),
                                sources, scheduler]
     return Daemon(services=services, engine=engine, pipeline=pipeline, reloader=reloader, metrics=metrics,
-                  health=health, sources=sources, restored=restored, replay=bool(replay_files))
+                  health=health, sources=sources, restored=restored, replay=bool(replay_files),
+                  outbox_pending=delivery.dispatcher.pending)
 
 
 def resume_engine(rules: Sequence[Rule], persistence: Persistence, *, started: datetime,
