@@ -163,10 +163,6 @@ class Pipeline:
                 future.set_exception(exc)
 
     def _emit(self, alerts: list[Alert], now: datetime) -> None:
-        if alerts and self.checkpoint is not None:
-            # Saved before anything can reach a robot: a crash right after a message must not
-            # leave a restart without the incident it announced (it would never resolve).
-            self._guard("checkpoint", lambda: self.checkpoint.save(self.engine, now))  # type: ignore[union-attr]
         for alert in alerts:
             log.info("alert decision rule=%s key=%s status=%s id=%s", alert.rule, alert.key, alert.status, alert.id)
             try:
@@ -174,3 +170,9 @@ class Pipeline:
             except Exception:  # one alert's trouble must not cost the next one, or the record's documents
                 log.exception("alert %s could not be handed on", alert.id)
                 self.on_error("alert")
+        if alerts and self.checkpoint is not None:
+            # After the outbox has them (durably), at once: a crash before this save re-decides
+            # the same alerts under the same ids after the restart (the outbox refuses a second
+            # copy); a save before the outbox write could restore an incident as announced whose
+            # message was never written, and it would never be sent.
+            self._guard("checkpoint", lambda: self.checkpoint.save(self.engine, now))  # type: ignore[union-attr]
