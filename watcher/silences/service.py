@@ -42,6 +42,11 @@ def build_silences(cfg: Config, *, es_client: Any = None, registry: Any = None) 
 
     record = stats.request if stats is not None else (lambda route, code: None)
     apps: list[App] = [SilencesApi(store, token=cfg.api.token, on_request=record)]
+    if cfg.routing.external_url and cfg.routing.silence_link_secret:
+        from .page import SilenceLinkPage
+
+        apps.append(SilenceLinkPage(store, secret=cfg.routing.silence_link_secret, language=cfg.language,
+                                    timezone=cfg.timezone, on_request=record))
     return SilencesService(store, apps=apps)
 
 
