@@ -189,8 +189,20 @@ def _rule(raw: Any, path: KeyPath, problems: Problems) -> InhibitRule | None:
     for_ = _duration(raw["for"], (*path, "for"), problems) if raw.get("for") is not None else None
     if len(problems) > before:
         return None
+    _lint(sources, targets, path, problems)
     return InhibitRule(source_matchers=sources, target_matchers=targets, equal=equal, look_ahead=look_ahead,
                        for_=for_, source_wait=source_wait, name=str(raw.get("name", "")), path=path)
+
+
+def _lint(sources: tuple[Matcher, ...], targets: tuple[Matcher, ...], path: KeyPath, problems: Problems) -> None:
+    """Rules that parse but can never inhibit anything."""
+    if {str(m) for m in sources} == {str(m) for m in targets}:
+        problems.append(((*path, "target_matchers"), "the same as source_matchers: every alert matches both "
+                                                   "sides, and such a source never inhibits such a target"))
+    for i, m in enumerate(sources):
+        if m.field == "status" and m.test("resolved") != (m.op in ("!=", "!~")):
+            problems.append(((*path, "source_matchers", i), "only firing alerts are sources "
+                                                           "(a resolved one stops inhibiting at once)"))
 
 
 def _matchers(raw: Any, path: KeyPath, problems: Problems) -> tuple[Matcher, ...]:
