@@ -32,7 +32,7 @@ from rules.alert import Alert
 from .timeintervals import KeyPath, Problems, TimeInterval, in_any, parse_time_intervals, suggest
 
 FIELDS = ("cluster", "namespace", "workload", "workload_kind", "kind", "name", "rule", "severity",
-          "status", "detector")
+          "status", "detector", "key")
 """Matchable alert fields, besides `labels.<key>` and `annotations.<key>` of the object."""
 ROUTE_KEYS = ("name", "matchers", "notify", "continue", "group_by", "group_wait", "group_interval",
               "repeat_interval", "mute_time_intervals", "active_time_intervals", "routes")

@@ -107,6 +107,22 @@ class Routing:
     kibana_url: str = _doc("Kibana base URL for links in messages; empty = no link.", default="")
     mention_label: str = _doc("Pod/workload label holding the owner to @mention.", default="owner")
     mention_annotation: str = _doc("Annotation holding the owner (wins over the label).", default="")
+    external_url: str = _doc("The daemon's status port as people reach it (e.g. https://kea.example.com): "
+                             "with silence_link_secret, each firing card gets a 静默 1 小时 link to it.", default="")
+    silence_link_secret: str = _doc("Key signing the one-click silence links (secret: use silence_link_secret_file, "
+                                    "or env KEA_SILENCE_LINK_SECRET); empty = no link.", default="", secret=True)
+
+
+@dataclass
+class SilencesConfig:
+    enabled: bool = _doc("Judge alerts against silences (in Elasticsearch when enabled, else data_dir/silences.json).", default=True)
+    refresh_interval: timedelta = _doc("How often a replica re-reads the silences from Elasticsearch.", default=timedelta(seconds=5))
+
+
+@dataclass
+class Api:
+    token: str = _doc("Bearer token of the silences HTTP API on the metrics port (secret: use token_file, or env "
+                      "KEA_API_TOKEN); empty = the API answers 403.", default="", secret=True)
 
 
 @dataclass
@@ -166,6 +182,8 @@ class Config:
     inhibit_rules: list[Any] = _doc("Source alerts that keep target alerts from being sent (notifiers/inhibit_rules.py checks it).",
                                     factory=list, raw=True)
     inhibition: Inhibition = _doc("The built-in inhibit rules.", factory=Inhibition)
+    silences: SilencesConfig = _doc("Silences: matchers + start/end, made with `silence add` or the HTTP API.", factory=SilencesConfig)
+    api: Api = _doc("The HTTP API on the metrics port (silences).", factory=Api)
     outbox: Outbox = _doc("Durable notification outbox.", factory=Outbox)
     metrics: Metrics = _doc("Prometheus metrics and health endpoints.", factory=Metrics)
     scheduler: Scheduler = _doc("Background jobs.", factory=Scheduler)
@@ -211,6 +229,9 @@ def parse_config(text: str, file: str, env: Mapping[str, str]) -> Config:
     cfg = builder.build(Config, raw, ())
     from watcher.config_checks import check  # the cross-field rules, in their own module
 
+    from watcher.silences.settings import secrets_from_env  # api.token, the link secret
+
+    secrets_from_env(cfg, builder.secrets, env)
     check(cfg, builder)
     _check_routes(cfg, builder)
     if builder.problems:
@@ -380,7 +401,7 @@ class _Builder:
 
 
 _BAD = object()
-_SECRET_KEYS = frozenset({"password", "api_key", "url", "secret", "hmac_secret", "token", "key"})
+_SECRET_KEYS = frozenset({"password", "api_key", "url", "secret", "hmac_secret", "token", "key", "silence_link_secret"})
 
 
 def _typename(value: Any) -> str:

@@ -19,8 +19,14 @@ class Reporter(Protocol):
 def check(cfg: Config, b: Reporter) -> None:
     """Cross-field rules the types alone do not express."""
     for check in (_check_choices, _check_port_and_kubeconfig, _check_packs, _check_routing_and_notifiers,
-                  _check_elasticsearch, _check_scheduler, _check_inhibition):
+                  _check_elasticsearch, _check_scheduler, _check_silences, _check_inhibition):
         check(cfg, b)
+
+
+def _check_silences(cfg: Config, b: Reporter) -> None:
+    from watcher.silences.settings import check_silences
+
+    check_silences(cfg, b)
 
 
 def _check_choices(cfg: Config, b: Reporter) -> None:

@@ -1,0 +1,57 @@
+"""The daemon's silences piece: which store (Elasticsearch when it is enabled, else the file in
+data_dir), its refresh started and stopped with the daemon, and the snapshot provider the
+dispatcher's silence stage calls."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Mapping, Optional
+
+from notifiers.silences import Silences
+from watcher.config import Config
+from watcher.health import Check
+
+from .store import NO_STATS, SilenceStats, SilenceStore
+
+log = logging.getLogger("kea.silences")
+
+
+def open_store(cfg: Config, *, es_client: Any = None, stats: SilenceStats = NO_STATS) -> SilenceStore:
+    """The configured store (nothing started). `es_client`: the daemon's client, reused."""
+    if cfg.elasticsearch.enabled:
+        from watcher.es import build_client
+
+        from .esstore import EsSilenceStore
+
+        client = es_client if es_client is not None else build_client(cfg.elasticsearch)
+        return EsSilenceStore(client, prefix=cfg.elasticsearch.index_prefix, stats=stats,
+                              refresh_interval=cfg.silences.refresh_interval.total_seconds())
+    from .filestore import FileSilenceStore
+
+    return FileSilenceStore(cfg.data_dir, stats=stats)
+
+
+class SilencesService:
+    name = "silences"
+
+    def __init__(self, store: Optional[SilenceStore]) -> None:
+        """`store` None: silences are switched off (`silences.enabled: false`)."""
+        self.store = store
+
+    @property
+    def provider(self) -> Optional[Callable[[], Silences]]:
+        """What the dispatcher calls at each due entry; None when silences are off."""
+        return self.store.snapshot if self.store is not None else None
+
+    def start(self) -> None:
+        start = getattr(self.store, "start", None)  # the Elasticsearch store refreshes on a thread
+        if start is not None:
+            start()
+        if self.store is not None:
+            log.info("silences: %d in the %s store", len(self.store.snapshot()), self.store.name)
+
+    def stop(self, deadline: float) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def checks(self) -> Mapping[str, Check]:
+        return {}
