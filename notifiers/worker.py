@@ -248,9 +248,12 @@ class Worker:
         """Settle entries without a send: recorded (outcome, log line), then the outbox forgets them."""
         with self._cond:
             batch = [self._queue[i] for i in ids if i in self._queue]
+            told = {i for i in ids if self._reported.get(i) and result == "silenced"}
         if not batch:
             return
-        self._outcome(batch, result, code, detail)
+        untold = [e for e in batch if e.id not in told]  # a held firing was reported `silenced` once
+        if untold:
+            self._outcome(untold, result, code, detail)
         self._outbox.settle([e.id for e in batch], result)
         self._dequeue([e.id for e in batch])
         for e in batch:
