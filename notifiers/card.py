@@ -28,14 +28,16 @@ _LABELS = {
            "count": "次数", "source": "来源", "detail": "详情", "time": "时间",
            "started": "开始时间", "duration": "持续时间", "kibana": "事件记录",
            "kibana_text": "在 Kibana 中查看", "container": "容器", "cluster": "集群",
-           "more": "等 {n} 个", "repeats": "累计次数", "silence": "静默", "silence_text": "静默 1 小时"},
+           "more": "等 {n} 个", "repeats": "累计次数", "inhibited": "已抑制",
+           "inhibited_text": "{n} 条相关告警", "silence": "静默", "silence_text": "静默 1 小时"},
     "en": {"app": "Application", "project": "Project", "ratio": "Unhealthy / total instances",
            "instances": "Unhealthy instances", "pod": "Instance", "node": "Node IP",
            "exit": "Container exit", "restarts": "Restarts", "memory": "Memory limit",
            "event": "Event", "object": "Object", "count": "Count", "source": "Source",
            "detail": "Detail", "time": "Time", "started": "Started", "duration": "Duration",
            "kibana": "Events", "kibana_text": "Open in Kibana", "container": "container",
-           "cluster": "cluster", "more": "and {n} more", "repeats": "Occurrences", "silence": "Silence",
+           "cluster": "cluster", "more": "and {n} more", "repeats": "Occurrences",
+           "inhibited": "Inhibited", "inhibited_text": "{n} related alerts", "silence": "Silence",
            "silence_text": "Silence for 1 hour"},
 }
 _DIGEST = {
@@ -131,6 +133,10 @@ def rows(alert: Alert, language: str, tz: ZoneInfo,
     cluster = _paren(f"{L['cluster']} {alert.cluster}") if alert.cluster else None
     r.add("project", alert.namespace, cluster)
     _KIND_ROWS[alert_kind(alert)](r, alert)
+    inhibited = alert.fields.get("inhibited")
+    if isinstance(inhibited, int) and not isinstance(inhibited, bool) and inhibited > 0:
+        # set by the dispatcher on an inhibition source (a NotReady node): what it kept quiet
+        r.add("inhibited", L["inhibited_text"].format(n=inhibited))
     if alert.count > 1:
         # A crash-looping container OOMs every few minutes: repeats are folded into one
         # incident and counted, instead of one message each.

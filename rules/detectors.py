@@ -280,6 +280,9 @@ class OomKilledDetector:
             fields = {**container_fields(c), "pod": record.name, "node": pod.node, "pod_ip": pod.pod_ip,
                       "host_ip": pod.host_ip, "reason": t.reason, "exit_code": t.exit_code,
                       "restarts": c.restart_count, "finished_at": t.finished_at, "message": t.message}
+            if len(ctx.state.services):
+                # whether an endpoint drop (and its alert) may follow: inhibition waits for it only then
+                fields["backs_service"] = ctx.state.services.backed_by(record.namespace, record.name)
             out.append(Detection(
                 key=rule.key_for({**fields, **_ident_fields(record)}), incident=f"{record.uid}/{c.name}@{new.ident}",
                 at=t.finished_at or _when(record, now), record=record, fields=fields,
@@ -354,7 +357,9 @@ class EndpointsUnhealthyDetector:
             fields["node_ips"] = node_ips
         cause = ctx.pods.cause(svc.namespace, [a.pod for a in bad if a.pod], at)
         if cause:
-            fields["cause"] = cause
+            # the workload of the pod that caused the drop: inhibition absorbs that workload's OOMs
+            owner = ctx.pods.workload_of(svc.namespace, cause["pod"])
+            fields["cause"] = {**cause, "workload": owner[1] if owner else cause["pod"]}
         summary = f"Service {svc.namespace}/{svc.service} {'unhealthy' if active else 'healthy'}: {ready}/{total} ready"
         if active and cause:
             summary += f" (pod {cause['pod']} {cause['reason']} exit {cause['exit_code']})"

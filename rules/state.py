@@ -148,6 +148,11 @@ class Services:
             if svc.record is not None:
                 yield _merge(namespace, service, svc), svc.record
 
+    def backed_by(self, namespace: str, pod: str) -> bool:
+        """Whether `pod` is an endpoint of any Service (a scan: asked once per OOM, not per record)."""
+        return any(a.pod == pod for (ns, _), svc in self._services.items() if ns == namespace
+                   for addresses in svc.members.values() for a in addresses)
+
     def get(self, namespace: str, service: str) -> Optional[ServiceEndpoints]:
         svc = self._services.get((namespace, service))
         return _merge(namespace, service, svc) if svc is not None else None

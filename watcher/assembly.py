@@ -25,11 +25,12 @@ from typing import Callable, Mapping, Optional, Sequence
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from notifiers.clock import utcnow
+from notifiers.inhibition import Inhibitor
 from rules.engine import Engine
 from rules.rule import Rule
 from watcher.alerting import AlertRouter
 from watcher.checkpoint import Checkpointer
-from watcher.config import Config
+from watcher.config import Config, build_inhibit_rules
 from watcher.delivery import Delivery
 from watcher.digest import digest_alert
 from watcher.health import App, Check, Health, StatusServer
@@ -39,6 +40,7 @@ from watcher.persistence import Persistence
 from watcher.pipeline import Pipeline
 from watcher.reload import RuleReloader
 from watcher.service import Service, remaining
+from watcher.decisions import endpoints_for
 from watcher.silences.service import build_silences
 from watcher.sourcing import Sources
 from watcher.sources import ReplayClock
@@ -183,7 +185,8 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     health = Health()
     persistence = Persistence(cfg, stats=metrics.sink_stats, history_stats=metrics.history_stats)
     silences = build_silences(cfg, es_client=persistence.es, registry=metrics.registry)
-    delivery = Delivery(cfg, metrics=metrics, record=persistence.record, delivered_ids=persistence.delivered_ids)
+    delivery = Delivery(cfg, metrics=metrics, record=persistence.record, delivered_ids=persistence.delivered_ids,
+                        silences=silences.provider, inhibitor=Inhibitor(build_inhibit_rules(cfg, endpoints_for(rules))))
     engine, boundary, restored = resume_engine(rules, persistence, started=started, replay=bool(replay_files))
     router = AlertRouter(submit=delivery.submit, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
                          hold=delivery.hold, on_leading=delivery.start_sending, on_following=delivery.stop_sending,

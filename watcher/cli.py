@@ -10,11 +10,14 @@ import argparse
 import json
 import logging
 import sys
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from rules.alert import Alert
 from rules.loader import load_rule_set
 from watcher.replay import replay
+
+if TYPE_CHECKING:
+    from watcher.decisions import Decision
 
 log = logging.getLogger("kea.cli")
 
@@ -48,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     rp.add_argument("--no-builtins", action="store_true", help="leave out the built-in rules")
     rp.add_argument("--format", choices=("text", "json"), default="text")
     rp.add_argument("--cluster", default="replay", help="cluster name to stamp on records")
+    _honour_arguments(rp)
     rp.set_defaults(func=_cmd_replay)
 
     rules = sub.add_parser("rules", help="rule file tools").add_subparsers(metavar="ACTION")
@@ -60,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("recording", nargs="+")
     test.add_argument("--expect", help="YAML file listing the expected alerts (see README)")
     test.add_argument("--format", choices=("text", "json"), default="text")
+    _honour_arguments(test)
     test.set_defaults(func=_cmd_rules_test)
 
     notify = sub.add_parser("notify", help="notifier tools").add_subparsers(metavar="ACTION")
@@ -93,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _honour_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", help="decide as the daemon would: this config's routes (robots) "
+                                          "and inhibit rules, printed with each alert")
+    p.add_argument("--silences", metavar="FILE", help="JSON/YAML list of silences (Silence.to_dict form) "
+                                                      "that hold alerts, as the daemon's would")
+
+
 # -- replay and rules -------------------------------------------------------------------------
 
 
@@ -111,6 +123,42 @@ def _printer(fmt: str) -> Callable[[Alert], None]:
     return as_json if fmt == "json" else text
 
 
+def _decision_printer(fmt: str) -> Callable[["Decision"], None]:
+    show = _printer(fmt)
+
+    def text(d: "Decision") -> None:
+        show(d.alert)
+        print(f"    {d.text()}")
+
+    def as_json(d: "Decision") -> None:
+        a = d.alert
+        print(json.dumps({
+            "rule": a.rule, "status": a.status, "severity": a.severity, "namespace": a.namespace,
+            "kind": a.kind, "name": a.name, "key": a.key, "summary": a.summary, "at": a.at.isoformat(),
+            "started_at": a.started_at.isoformat(), "count": a.count, "workload": a.workload, "id": a.id,
+            **d.values()}, ensure_ascii=False))
+
+    return as_json if fmt == "json" else text
+
+
+def _honouring(args: argparse.Namespace, rules, emit: Callable[["Decision"], None]):
+    """The offline notify stage when `-c` or `--silences` is given; None without; False after
+    reporting a config or silences file that cannot be used."""
+    from watcher.decisions import SilencesFileError, load_silences, offline_decider
+
+    if not args.config and not args.silences:
+        return None
+    cfg = _load_config_or_report(args.config) if args.config else None
+    if args.config and cfg is None:
+        return False
+    try:
+        silences = load_silences(args.silences) if args.silences else None
+    except SilencesFileError as exc:
+        print(exc, file=sys.stderr)
+        return False
+    return offline_decider(cfg, rules, silences, emit)
+
+
 def _problem(where: str, message: str) -> None:
     print(f"{where}: {message}", file=sys.stderr)
 
@@ -126,7 +174,14 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     loaded = _load_rules_or_report(args.rules, not args.no_builtins)
     if not loaded.ok:
         return 1
-    stats = replay(args.files, loaded.rules, cluster=args.cluster, emit=_printer(args.format), on_problem=_problem)
+    decider = _honouring(args, loaded.rules, _decision_printer(args.format))
+    if decider is False:
+        return 2
+    emit = decider.alert if decider else _printer(args.format)
+    stats = replay(args.files, loaded.rules, cluster=args.cluster, emit=emit, on_problem=_problem,
+                   stage=decider or None)
+    if decider:
+        decider.finish()
     print(f"replayed {stats.records} records, {stats.alerts} notifications, skipped {stats.skipped_total}"
           + (f" ({', '.join(f'{k}={v}' for k, v in sorted(stats.skipped.items()))})" if stats.skipped else ""),
           file=sys.stderr)
@@ -169,17 +224,29 @@ def _cmd_rules_test(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     fired: list[Alert] = []
-    show = _printer(args.format)
+    decided: list[dict] = []
+    show, show_decision = _printer(args.format), _decision_printer(args.format)
 
     def emit(a: Alert) -> None:
         fired.append(a)
         show(a)
 
-    stats = replay(args.recording, loaded.rules, emit=emit, on_problem=_problem)
+    def emit_decision(d: "Decision") -> None:
+        fired.append(d.alert)
+        decided.append(d.values())
+        show_decision(d)
+
+    decider = _honouring(args, loaded.rules, emit_decision)
+    if decider is False:
+        return 2
+    stats = replay(args.recording, loaded.rules, emit=decider.alert if decider else emit, on_problem=_problem,
+                   stage=decider or None)
+    if decider:
+        decider.finish()
     print(f"{len(fired)} notifications from {stats.records} records", file=sys.stderr)
     if expected is None:
         return 1 if stats.skipped_total else 0
-    mismatches = compare(expected, fired)
+    mismatches = compare(expected, fired, decided if decider else None)
     for m in mismatches:
         print(f"MISMATCH: {m}", file=sys.stderr)
     print("expectations met" if not mismatches else f"{len(mismatches)} mismatches", file=sys.stderr)

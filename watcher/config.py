@@ -21,6 +21,7 @@ from rules import durations
 from rules.yamldoc import Lines, Problem, YamlDocError, load_documents, read_bounded
 
 if TYPE_CHECKING:
+    from notifiers.inhibit_rules import InhibitRule
     from notifiers.routes import Routes
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -125,6 +126,14 @@ class Api:
 
 
 @dataclass
+class Inhibition:
+    builtin: bool = _doc("The built-in inhibit rules: an unhealthy Service absorbs the OOMs that caused it, "
+                         "a NotReady node the alerts on it (README Inhibition).", default=True)
+    node_not_ready_for: timedelta = _doc("How long a node-not-ready alert inhibits the alerts on that node.",
+                                         default=timedelta(minutes=10))
+
+
+@dataclass
 class Outbox:
     max_entries: int = _doc("Undelivered notifications kept; oldest dropped first beyond.", default=10000)
 
@@ -170,6 +179,9 @@ class Config:
     notifiers: dict[str, dict] = _doc("Robots by name; see notifiers/ for each type's keys.", factory=dict)
     routing: Routing = _doc("Default route and message extras.", factory=Routing)
     time_intervals: dict[str, Any] = _doc("Named times for routes' mute/active_time_intervals.", factory=dict, raw=True)
+    inhibit_rules: list[Any] = _doc("Source alerts that keep target alerts from being sent (notifiers/inhibit_rules.py checks it).",
+                                    factory=list, raw=True)
+    inhibition: Inhibition = _doc("The built-in inhibit rules.", factory=Inhibition)
     silences: SilencesConfig = _doc("Silences: matchers + start/end, made with `silence add` or the HTTP API.", factory=SilencesConfig)
     api: Api = _doc("The HTTP API on the metrics port (silences).", factory=Api)
     outbox: Outbox = _doc("Durable notification outbox.", factory=Outbox)
@@ -237,6 +249,17 @@ def build_routes(cfg: Config) -> "Routes":
 
     return parse_routes(cfg.routing.default, cfg.routing.routes, cfg.time_intervals,
                         robots=list(cfg.notifiers), timezone=cfg.timezone)
+
+
+def build_inhibit_rules(cfg: Config, endpoints_for: timedelta | None = None) -> "list[InhibitRule]":
+    """The inhibit rules of a loaded config: the built-ins (unless switched off), then
+    `inhibit_rules`. `endpoints_for`: the loaded `endpoints-unhealthy` rule's `for`, which
+    the OOM look-ahead follows (default: the built-in rule's 30 s)."""
+    from notifiers.inhibit_rules import ENDPOINTS_FOR, parse_inhibit_rules
+
+    return parse_inhibit_rules(cfg.inhibit_rules or None, builtin=cfg.inhibition.builtin,
+                               endpoints_for=ENDPOINTS_FOR if endpoints_for is None else endpoints_for,
+                               node_not_ready_for=cfg.inhibition.node_not_ready_for)
 
 
 def _check_routes(cfg: Config, builder: "_Builder") -> None:

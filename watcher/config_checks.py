@@ -4,6 +4,7 @@ Each problem is reported at the key it is about; nothing here changes the proces
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Protocol
 
 from watcher.config import Config, notifier_defaults
@@ -18,7 +19,7 @@ class Reporter(Protocol):
 def check(cfg: Config, b: Reporter) -> None:
     """Cross-field rules the types alone do not express."""
     for check in (_check_choices, _check_port_and_kubeconfig, _check_packs, _check_routing_and_notifiers,
-                  _check_elasticsearch, _check_scheduler, _check_silences):
+                  _check_elasticsearch, _check_scheduler, _check_silences, _check_inhibition):
         check(cfg, b)
 
 
@@ -113,3 +114,18 @@ def _check_port_and_kubeconfig(cfg: Config, b: Reporter) -> None:
             check_kubeconfig(cfg.kubernetes.kubeconfig, cfg.kubernetes.context)
         except KubeconfigError as exc:
             b.fail(("kubernetes", exc.key), str(exc))
+
+
+def _check_inhibition(cfg: Config, b: Reporter) -> None:
+    """`inhibit_rules`, each problem at its key's line (the model's own checks)."""
+    from notifiers.inhibit_rules import InhibitRulesError
+    from watcher.config import build_inhibit_rules
+
+    if cfg.inhibition.node_not_ready_for <= timedelta(0):
+        b.fail(("inhibition", "node_not_ready_for"), "must be longer than 0s (switch the built-ins off with "
+                                                    "`inhibition: {builtin: false}`)")
+    try:
+        build_inhibit_rules(cfg)
+    except InhibitRulesError as exc:
+        for path, message in exc.problems:
+            b.fail(path, message)

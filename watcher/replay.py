@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Protocol
 
 from notifiers.clock import utcnow
 from rules.alert import Alert
@@ -23,6 +23,16 @@ from watcher.recording import RecordingError, WatchItem, read_recording
 from watcher.sources import MAX_HELD_UNTIMED
 
 log = logging.getLogger("kea.replay")
+
+
+class Stage(Protocol):
+    """What the replay tells an offline notify stage (watcher/decisions.Decider)."""
+
+    def clock(self, now: datetime) -> None:
+        """The replay clock moved to `now`; the alerts of that moment follow."""
+
+    def next_due(self, after: datetime) -> Optional[datetime]:
+        """The first moment after `after` at which a held alert is judged, if any."""
 
 
 @dataclass
@@ -47,9 +57,11 @@ def replay(
     cluster: str = "replay",
     emit: Callable[[Alert], None],
     on_problem: Callable[[str, str], None] = lambda where, msg: log.warning("%s: %s", where, msg),
+    stage: Optional[Stage] = None,
 ) -> ReplayStats:
+    """`stage`: the offline notify stage (watcher/decisions.py), told the time as it moves."""
     stats = ReplayStats()
-    timeline = _Timeline(rules, stats, emit)
+    timeline = _Timeline(rules, stats, emit, stage)
     for path in paths:
         untimed = 0
         for item in read_recording(path):
@@ -91,8 +103,9 @@ class _Timeline:
     record that moves it. The first record time starts it (and is the stale cutoff); records
     without a time before that wait for it."""
 
-    def __init__(self, rules: list[Rule], stats: ReplayStats, emit: Callable[[Alert], None]) -> None:
-        self.rules, self.stats, self.emit = rules, stats, emit
+    def __init__(self, rules: list[Rule], stats: ReplayStats, emit: Callable[[Alert], None],
+                 stage: Optional[Stage] = None) -> None:
+        self.rules, self.stats, self.emit, self.stage = rules, stats, emit, stage
         self.engine: Optional[Engine] = None
         self.now = utcnow()
         self.held: list[Record] = []
@@ -112,6 +125,8 @@ class _Timeline:
 
     def _start(self, first: datetime) -> None:
         self.engine, self.now = Engine(self.rules, stale_before=first), first
+        if self.stage is not None:
+            self.stage.clock(first)
         held, self.held = self.held, []
         for record in held:
             self._process(record)
@@ -119,9 +134,26 @@ class _Timeline:
     def _process(self, record: Record) -> None:
         assert self.engine is not None
         if record.timestamp is not None and record.timestamp > self.now:
-            self.now = record.timestamp
-            self._send(self.engine.tick(self.now))
+            self._move_to(record.timestamp)
         self._send(self.engine.process(record, self.now))
+
+    def _move_to(self, now: datetime) -> None:
+        """Tick at `now`, and first at each moment the stage judges a held alert in between:
+        live, the engine ticks every second, so what fires by then is seen by then."""
+        assert self.engine is not None
+        while self.stage is not None:
+            due = self.stage.next_due(self.now)
+            if due is None or due >= now:
+                break
+            self._step(due)
+        self._step(now)
+
+    def _step(self, now: datetime) -> None:
+        assert self.engine is not None
+        self.now = now
+        if self.stage is not None:
+            self.stage.clock(now)
+        self._send(self.engine.tick(now))
 
     def _send(self, alerts: list[Alert]) -> None:
         for a in alerts:

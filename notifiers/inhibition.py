@@ -1,0 +1,165 @@
+"""Inhibition: an alert that explains others keeps them from being sent, so one outage arrives
+as one card (issue 11) instead of an OOM card, an unhealthy card and a node card for one cause.
+
+Alertmanager's `inhibit_rules`, in the project's terms. A rule has `source_matchers`,
+`target_matchers` and `equal`: a firing alert matching the source matchers (a *source*)
+inhibits an alert matching the target matchers (a *target*) when, for every `equal` item, the
+target's values are among the source's. Items compare alert fields (`namespace`, `labels.team`,
+`fields.cause.workload`, ...; one value each, a missing one is the empty string, as in
+Alertmanager), a `{source: a, target: b}` pair when the two sides name the fact differently,
+and `node`: the nodes an alert is about (a pod's node, the nodes of a Service's unhealthy
+endpoints, the Node of a Node Event), all of which must be covered by sources (by several,
+when a Service's endpoints sit on several NotReady nodes). An alert never inhibits its own
+incident, and an alert that matches both sides is not inhibited by a source that does too.
+
+Two additions for one card per outage, where the source may come after the target: a target
+waits `look_ahead` before it is judged ("within a few minutes either way"), and a source's own
+card waits `source_wait` so that it can say how many it inhibited. A source inhibits while it
+fires, at most `for` after its newest firing (instant alerts such as a NodeNotReady Event never
+resolve); a resolved source stops inhibiting at once. Pure: no I/O, the time is passed in; the
+dispatcher's stage calls `observe`, `look_ahead`, `inhibitor_of` and `note`.
+"""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Sequence
+
+from rules.alert import Alert
+
+from .inhibit_rules import Equal, InhibitRule, InhibitRulesError, alert_nodes, parse_inhibit_rules, values_of
+
+__all__ = ["Equal", "InhibitRule", "InhibitRulesError", "Inhibitor", "alert_nodes", "parse_inhibit_rules", "values_of"]
+
+log = logging.getLogger(__name__)
+
+MAX_SOURCES = 20_000
+"""Firing sources remembered per rule; past it the oldest is forgotten (counted, logged)."""
+MAX_NOTED = 20_000
+"""Sources whose inhibited targets are counted; past it the oldest count is forgotten."""
+
+
+def _incident(alert: Alert) -> tuple[str, str]:
+    return (alert.rule, alert.key)
+
+
+def _occurrence(alert: Alert) -> str:
+    return f"{alert.rule}|{alert.key}|{alert.incident or alert.sequence}"
+
+
+@dataclass(slots=True)
+class _Source:
+    alert: Alert
+    last_fired: datetime
+
+
+class Inhibitor:
+    """Remembers the firing sources of each rule and judges targets against them."""
+
+    def __init__(self, rules: Sequence[InhibitRule]) -> None:
+        self.rules = tuple(rules)
+        self._sources: list[OrderedDict[tuple[str, str], _Source]] = [OrderedDict() for _ in self.rules]
+        self._resolved: OrderedDict[tuple[str, str], datetime] = OrderedDict()
+        """When each source incident last resolved: an older firing seen later (a replayed or
+        retried copy) must not revive it."""
+        self._noted: OrderedDict[str, set[str]] = OrderedDict()
+        self.forgotten = 0
+        """Sources forgotten because a rule had `MAX_SOURCES` (a metric reads it)."""
+
+    def observe(self, alert: Alert) -> None:
+        """Every alert the dispatcher is given, firing or resolved, before routing."""
+        ident = _incident(alert)
+        for rule, sources in zip(self.rules, self._sources):
+            if not rule.is_source(alert):
+                continue
+            if alert.status == "resolved":
+                self._resolve(sources, ident, alert)
+            elif alert.at > self._resolved.get(ident, alert.at - timedelta(1)):
+                self._remember(sources, ident, alert)
+
+    def _resolve(self, sources: OrderedDict[tuple[str, str], _Source], ident: tuple[str, str],
+                 alert: Alert) -> None:
+        known = sources.get(ident)
+        if known is not None and known.alert.at <= alert.at:
+            del sources[ident]
+        self._resolved[ident] = max(alert.at, self._resolved.get(ident, alert.at))
+        self._resolved.move_to_end(ident)
+        if len(self._resolved) > MAX_SOURCES:
+            self._resolved.popitem(last=False)
+
+    def _remember(self, sources: OrderedDict[tuple[str, str], _Source], ident: tuple[str, str],
+                  alert: Alert) -> None:
+        known = sources.get(ident)
+        if known is not None and known.alert.at > alert.at:
+            return  # an older copy (a replay, a retry): the newer one stands
+        sources[ident] = _Source(alert, alert.at)
+        sources.move_to_end(ident)
+        if len(sources) > MAX_SOURCES:
+            (rule, key), _ = sources.popitem(last=False)
+            self.forgotten += 1
+            log.warning("inhibition: forgot the oldest source %s %s (more than %d firing)", rule, key, MAX_SOURCES)
+
+    def look_ahead(self, alert: Alert) -> timedelta:
+        """How long a firing `alert` should wait before it is judged: for a source that may
+        follow (it is a target), or so its card can count what it inhibits (it is a source).
+        Zero when no rule concerns it, and for a resolved alert."""
+        if alert.status != "firing":
+            return timedelta(0)
+        waits = [r.look_ahead for r in self.rules if r.look_ahead and r.is_target(alert)]
+        waits += [r.source_wait for r in self.rules if r.source_wait and r.is_source(alert)]
+        return max(waits, default=timedelta(0))
+
+    def inhibitor_of(self, alert: Alert, now: datetime) -> Alert | None:
+        """The active source alert that inhibits `alert` at `now` (the first rule that does)."""
+        for rule, sources in zip(self.rules, self._sources):
+            if not rule.is_target(alert):
+                continue
+            found = self._covering(rule, sources, alert, now)
+            if found is not None:
+                return found
+        return None
+
+    def _covering(self, rule: InhibitRule, sources: OrderedDict[tuple[str, str], _Source], alert: Alert,
+                  now: datetime) -> Alert | None:
+        self._expire(rule, sources, now)
+        both = rule.is_source(alert)
+        ident = _incident(alert)
+        candidates = [s.alert for i, s in sources.items() if i != ident and not (both and rule.is_target(s.alert))]
+        return rule.covering(alert, candidates)
+
+    @staticmethod
+    def _expire(rule: InhibitRule, sources: OrderedDict[tuple[str, str], _Source], now: datetime) -> None:
+        if rule.for_ is None:
+            return
+        stale = [i for i, s in sources.items() if now >= s.last_fired + rule.for_]
+        for ident in stale:
+            del sources[ident]
+
+    def note(self, source: Alert, target: Alert) -> None:
+        """The stage settled `target` as inhibited by `source` (counted once per incident)."""
+        key = _occurrence(source)
+        noted = self._noted.setdefault(key, set())
+        noted.add(_occurrence(target))
+        self._noted.move_to_end(key)
+        if len(self._noted) > MAX_NOTED:
+            self._noted.popitem(last=False)
+
+    def inhibited_count(self, source: Alert) -> int:
+        """Targets inhibited by this source's incident so far."""
+        return len(self._noted.get(_occurrence(source), ()))
+
+    def sources(self) -> Iterable[Alert]:
+        """The firing sources remembered (for `replay` and tests), oldest first per rule."""
+        for sources in self._sources:
+            for s in sources.values():
+                yield s.alert
+
+
+def describe(rule: InhibitRule) -> dict[str, Any]:
+    """A rule as `config check` and `replay` show it."""
+    return {"name": rule.name, "source_matchers": [str(m) for m in rule.source_matchers],
+            "target_matchers": [str(m) for m in rule.target_matchers],
+            "equal": [str(e) for e in rule.equal], "look_ahead": rule.look_ahead.total_seconds(),
+            "for": None if rule.for_ is None else rule.for_.total_seconds()}
