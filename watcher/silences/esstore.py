@@ -15,6 +15,7 @@ switches to the index once it answers. The cache is never written back to the in
 """
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import time
@@ -148,10 +149,10 @@ class EsSilenceStore:
             except _ERRORS as exc:
                 self.stats.store_error(_NAME, "write")
                 raise StoreError(f"Elasticsearch index {self.index} cannot be read ({_describe(exc)})") from None
-            (silence,) = parse_silences([found["_source"]], store=_NAME, stats=self.stats) or [None]
-            if silence is None:
+            readable = parse_silences([found["_source"]], store=_NAME, stats=self.stats)
+            if not readable:
                 raise StoreError(f"silence {silence_id} in {self.index} cannot be read (see the log)")
-            ended = silence.expired(now)
+            ended = readable[0].expired(now)
             try:
                 self.client.index(index=self.index, id=silence_id, document=ended.to_dict(), refresh=True,
                                   if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"])
@@ -201,7 +202,7 @@ class EsSilenceStore:
 
     # -- internals --------------------------------------------------------------------------------
 
-    def _search(self) -> list[Silence]:
+    def _search(self) -> builtins.list[Silence]:
         try:
             found = self.client.search(index=self.index, size=MAX_SILENCES, sort=[{"created_at": "asc"}, {"id": "asc"}],
                                        query={"match_all": {}}, track_total_hits=True)
@@ -228,7 +229,7 @@ class EsSilenceStore:
             others = [s for s in self._snapshot if s.id != silence.id]
             self._snapshot = Silences(ordered([*others, silence]))
 
-    def _purge_now_and_then(self, silences: list[Silence]) -> None:
+    def _purge_now_and_then(self, silences: builtins.list[Silence]) -> None:
         if time.monotonic() - self._last_purge < PURGE_EVERY_SECONDS:
             return
         self._last_purge = time.monotonic()

@@ -9,6 +9,7 @@ re-reads it; a file it cannot read keeps the last good snapshot (counted and log
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import json
@@ -71,7 +72,7 @@ class FileSilenceStore:
                 self._failing = True
         return self._snapshot
 
-    def _read(self) -> list[Silence]:
+    def _read(self) -> builtins.list[Silence]:
         return read_silences(self.path, store=_NAME, stats=self.stats)
 
     # -- writes -------------------------------------------------------------------------------
@@ -91,7 +92,7 @@ class FileSilenceStore:
         raise UnknownSilence(silence_id)
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[list[Silence]]:
+    def _locked(self) -> Iterator[builtins.list[Silence]]:
         """The stored silences to change in place, written back (purged of the long expired)
         when the block ends without an exception, all under the lock."""
         try:
