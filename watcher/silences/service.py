@@ -35,14 +35,12 @@ def open_store(cfg: Config, *, es_client: Any = None, stats: SilenceStats = NO_S
     return FileSilenceStore(cfg.data_dir, stats=stats)
 
 
-def build_silences(cfg: Config, *, es_client: Any = None, registry: Any = None) -> "SilencesService":
-    """The daemon's silences: the store, and the HTTP apps for the status port."""
-    from .metrics import SilenceMetrics
-
-    stats = SilenceMetrics(registry) if registry is not None else None
+def build_silences(cfg: Config, *, es_client: Any = None, stats: Any = None) -> "SilencesService":
+    """The daemon's silences: the store, and the HTTP apps for the status port. `stats`: a
+    `watcher.silences.metrics.SilenceMetrics` (`Metrics.silence_stats`)."""
     if not cfg.silences.enabled:
         return SilencesService(None)
-    store = open_store(cfg, es_client=es_client, stats=stats or NO_STATS)
+    store = open_store(cfg, es_client=es_client, stats=stats if stats is not None else NO_STATS)
     from .api import SilencesApi
 
     record = stats.request if stats is not None else (lambda route, code: None)
