@@ -132,7 +132,8 @@ class Decider:
         return None
 
     def _route(self, alert: Alert, at: datetime) -> Decision:
-        inhibited = self.inhibitor.inhibited_count(alert) if self.inhibitor is not None else 0
+        counted = self.inhibitor is not None and alert.status == "firing"
+        inhibited = self.inhibitor.inhibited_count(alert) if counted and self.inhibitor is not None else 0
         if self.routes is None:
             robots = tuple(alert.notify) or ("(default route)",)
             return Decision(alert, "sent", robots=robots, inhibited=inhibited)
