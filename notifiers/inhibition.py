@@ -104,8 +104,9 @@ class Inhibitor:
     def look_ahead(self, alert: Alert) -> timedelta:
         """How long a firing `alert` should wait before it is judged: for a source that may
         follow (it is a target), or so its card can count what it inhibits (it is a source).
-        Zero when no rule concerns it, and for a resolved alert."""
-        if alert.status != "firing":
+        Zero when no rule concerns it, for a resolved alert, and for one that a source already
+        inhibits (judged at once, it counts on that source's card, which may be waiting)."""
+        if alert.status != "firing" or self.inhibitor_of(alert, alert.at) is not None:
             return timedelta(0)
         waits = [r.look_ahead for r in self.rules if r.look_ahead and r.is_target(alert)]
         waits += [r.source_wait for r in self.rules if r.source_wait and r.is_source(alert)]

@@ -24,6 +24,8 @@ from notifiers.silences import Silence, Silences
 from rules.alert import Alert
 from rules.yamldoc import YamlDocError, load_documents, read_bounded
 
+ENGINE_TICK = timedelta(seconds=1)
+"""How often the daemon's pipeline ticks the engine (watcher/pipeline.py `tick_seconds`)."""
 Outcome = Literal["sent", "inhibited", "silenced", "muted", "unrouted"]
 
 
@@ -85,7 +87,10 @@ class Decider:
         self._judge_due(now, strictly_before=True)
 
     def next_due(self, after: datetime) -> Optional[datetime]:
-        return min((p.judge_at for p in self._pending if p.decision is None and p.judge_at > after), default=None)
+        """While an alert is held, the engine is ticked every second, as live: what fires
+        meanwhile (an endpoints alert whose `for` ends) is seen when it would be."""
+        held = [p.judge_at for p in self._pending if p.decision is None and p.judge_at > after]
+        return min(min(held), after + ENGINE_TICK) if held else None
 
     def alert(self, alert: Alert) -> None:
         wait = timedelta(0)

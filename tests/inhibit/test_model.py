@@ -128,6 +128,14 @@ def test_look_ahead(what, alert, wait) -> None:
     assert builtin().look_ahead(alert) == wait, what
 
 
+def test_an_alert_already_inhibited_does_not_wait() -> None:
+    """Judged at once, it is counted before the card of its source (which waits) goes out."""
+    inhibitor = builtin()
+    inhibitor.observe(node_not_ready(t=0))
+    assert inhibitor.look_ahead(oom(t=10)) == timedelta(0)
+    assert inhibitor.look_ahead(oom(node="node-2", t=10)) == timedelta(seconds=45)
+
+
 def test_look_ahead_follows_the_endpoints_rules_for() -> None:
     inhibitor = Inhibitor(parse_inhibit_rules(None, builtin=True, endpoints_for=timedelta(minutes=2)))
     assert inhibitor.look_ahead(oom()) == timedelta(seconds=135)
