@@ -1,7 +1,10 @@
 """Routes alerts to notifiers through the durable outbox; one worker thread per notifier.
 
 `submit(alert)` writes one outbox entry per target notifier (the rule's `notify`, else the
-default route) and returns only when they are on disk; the workers deliver them. An id that
+routing tree) and returns only when they are on disk; the workers deliver them. An entry may
+be held (`not_before`): its group's wait (grouping.py), an escalation step's delay, an
+inhibition look-ahead. The workers judge each entry when it is due (stages.py: inhibited →
+silenced → send); a resolved alert settles its incident's pending escalation steps (`skipped`). An id that
 was already confirmed, is pending or was dead-lettered is not written again, so replays,
 relists and restarts never send an alert twice. `start()` first resends what the outbox held
 from before. `stop(deadline)` lets the workers finish what they can within the deadline; the
@@ -26,20 +29,36 @@ import threading
 import time
 from collections import deque
 from datetime import datetime
-from typing import Iterable, Mapping, Sequence
+from datetime import timedelta
+from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from rules.alert import Alert
 
 from .clock import Monotonic, Sleep, WallClock, utcnow
 from .notifier import Notifier
-from .outbox import KnownDelivered, Outbox, OutboxEntry, PutResult, entry_id
-from .routes import Routes, parse_routes
+from .grouping import Timing, hold_until, reminder_too_soon
+from .outbox import KnownDelivered, Outbox, OutboxEntry, PutResult, entry_id, incident_of
+from .routes import RouteMatch, Routes, parse_routes
 from .outcome import DeliveryOutcome, OutcomeResult, OutcomeSink
+from .stages import Guarded, Inhibitor, Judge, SilenceProvider
 from .ratelimit import RateLimiter
 from .redact import protect_logger, redact
 from .worker import Worker
 
 log: logging.Logger = protect_logger("kea.notifiers.dispatcher")
+
+
+class Write(NamedTuple):
+    """One outbox entry to write (kept in memory as this while the outbox cannot be written)."""
+    name: str
+    alert: Alert
+    not_before: datetime | None = None
+    group: str = ""
+    step: int = 0
+
+    @property
+    def id(self) -> str:
+        return entry_id(self.name, self.alert, self.step)
 
 
 class Dispatcher:
@@ -48,12 +67,15 @@ class Dispatcher:
                  on_outcome: OutcomeSink | None = None,
                  monotonic: Monotonic = time.monotonic, sleep: Sleep | None = None,
                  sending: bool = True, max_unwritten: int = 1000,
-                 rewrite_seconds: float = 5.0, routes: Routes | None = None) -> None:
+                 rewrite_seconds: float = 5.0, routes: Routes | None = None,
+                 silences: SilenceProvider | None = None, inhibitor: Inhibitor | None = None) -> None:
         """`monotonic`/`sleep`: injected for tests (a fake clock whose sleep advances it);
         without `sleep`, workers wait on a condition that `stop()` interrupts. `sending=False`:
         a replica that waits for the Lease (see `start_sending`). `max_unwritten`: alerts kept
         in memory while the outbox cannot be written, retried every `rewrite_seconds`. `routes`:
-        the routing tree (notifiers/routes.py); without it, every alert goes to `default_route`."""
+        the routing tree (notifiers/routes.py); without it, every alert goes to `default_route`.
+        `silences`: returns the current silences (a snapshot); `inhibitor`: the inhibit rules'
+        state (stages.py; either may be None: nothing is silenced / inhibited)."""
         misnamed = [k for k, n in notifiers.items() if k != n.name]
         if misnamed:
             raise ValueError(f"notifiers must be keyed by their own name: {', '.join(misnamed)}")
@@ -74,11 +96,13 @@ class Dispatcher:
             self._sending.set()
             self._sending_since = monotonic()
         limiters = _limiters_per_robot(self._notifiers.values(), monotonic)
+        self._inhibitor = Guarded(inhibitor) if inhibitor is not None else None
+        judge = Judge(outbox=outbox, silences=silences, inhibitor=self._inhibitor)
         self._workers = {name: Worker(n, limiter=limiters[n.robot_key], outbox=outbox,
                                       emit=self._emit, clock=clock, monotonic=monotonic,
-                                      sleep=sleep, may_send=self._sending.is_set)
+                                      sleep=sleep, may_send=self._sending.is_set, judge=judge)
                          for name, n in self._notifiers.items()}
-        self._unwritten: deque[tuple[str, Alert]] = deque()
+        self._unwritten: deque[Write] = deque()
         self._unwritten_lock = threading.Lock()
         self._max_unwritten = max_unwritten
         self._rewrite_seconds = rewrite_seconds
@@ -88,10 +112,16 @@ class Dispatcher:
         self._started = False
 
     def submit(self, alert: Alert) -> list[str]:
-        """Durably enqueue `alert` for each target notifier; returns the new entry ids."""
+        """Durably enqueue `alert` for each target notifier (and its escalation steps);
+        returns the new entry ids."""
         self._write_unwritten()
+        if self._inhibitor is not None:
+            self._inhibitor.observe(alert)
+        if alert.status == "resolved":
+            self._settle_escalations(alert)
         added: list[str] = []
-        for name in self._targets(alert):
+        now = self._clock()
+        for name, match in self._targets(alert):
             notifier = self._notifiers.get(name)
             if notifier is None:
                 log.error("rule %s routes alert %s to unknown notifier %r: not sent",
@@ -108,17 +138,60 @@ class Dispatcher:
                 self._report(name, alert, "skipped", "delivered_elsewhere",
                              "delivered by the previous leader")
                 continue
-            if self._write(name, alert):
-                added.append(entry_id(name, alert))
+            added.extend(w.id for w in self._plan(name, alert, match, now) if self._write(w))
         return added
 
-    def _targets(self, alert: Alert) -> list[str]:
+    def _plan(self, name: str, alert: Alert, match: RouteMatch, now: datetime) -> list[Write]:
+        """The entries to write for one notifier: the alert held for its group (grouping.py)
+        and, for a firing, one per escalation step and robot; or none for a reminder the
+        route's `repeat_interval` thins out (reported `skipped`)."""
+        timing, group = Timing.of(match), match.group_key(alert)
+        mine = [e for e in self._outbox.of_incident(incident_of(alert)) if e.notifier == name]
+        too_soon = reminder_too_soon(alert, timing, now, pending=mine,
+                                     last_firing=self._outbox.firing_settled(name, incident_of(alert)))
+        if too_soon:
+            log.info("reminder %s to %s not sent: %s", alert.id, name, too_soon)
+            self._report(name, alert, "skipped", "repeat_interval", too_soon)
+            return []
+        not_before = hold_until(now, timing, pending=self._outbox.in_group(name, group),
+                                flushed=self._outbox.group_flushed(name, group))
+        if self._inhibitor is not None and alert.status == "firing":
+            look_ahead = alert.at + self._inhibitor.look_ahead(alert)
+            if look_ahead > now and (not_before is None or look_ahead > not_before):
+                not_before = look_ahead
+        writes = [Write(name, alert, not_before, group)]
+        if alert.status == "firing":
+            for step, escalation in enumerate(match.escalate, start=1):
+                due = alert.started_at + escalation.after
+                writes.extend(Write(robot, alert, due, f"{group} | escalate {step}", step)
+                              for robot in escalation.notify if robot in self._notifiers)
+        return writes
+
+    def _settle_escalations(self, resolved: Alert) -> None:
+        """A resolved incident escalates no further: its pending steps are settled `skipped`."""
+        steps = [e for e in self._outbox.of_incident(incident_of(resolved)) if e.step]
+        for entry in steps:
+            try:
+                self._outbox.settle([entry.id], "skipped")
+            except OSError as e:  # stays pending; judged (and skipped) again at its due time
+                log.error("could not settle escalation %s (%s)", entry.id, redact(e))
+                continue
+            if entry.notifier in self._workers:
+                self._workers[entry.notifier].discard(entry.id)
+            log.info("incident of %s resolved: escalation step %d to %s not sent", resolved.id,
+                     entry.step, entry.notifier)
+            self._report(entry.notifier, entry.alert, "skipped", "resolved",
+                         f"resolved before escalation step {entry.step} was due")
+
+    def _targets(self, alert: Alert) -> list[tuple[str, RouteMatch]]:
         """Route, once: the rule's own `notify` wins where set, else the routing tree. An alert
-        that goes nowhere (no route, or its routes muted now) is reported, never dropped silently."""
-        if alert.notify:
-            return list(dict.fromkeys(alert.notify))
+        that goes nowhere (no route, or its routes muted now) is reported, never dropped
+        silently. Each robot with the first match that names it (its group and timing)."""
         matches = self._routes.targets(alert, self._clock())
-        robots = list(dict.fromkeys(r for m in matches if m.sends for r in m.robots))
+        robots: dict[str, RouteMatch] = {}
+        for m in matches:
+            for r in m.robots if m.sends else ():
+                robots.setdefault(r, m)
         if not robots:
             muted = [m.muted_by for m in matches if not m.sends]
             result: OutcomeResult = "muted" if muted else "unrouted"
@@ -127,18 +200,18 @@ class Dispatcher:
                     alert.id, alert.status, result, why)
             self._emit(DeliveryOutcome("", "", (alert.id,), result, "no_route" if not muted else "muted",
                                        why, self._clock(), alerts=(alert,)))
-        return robots
+        return list(robots.items())
 
-    def _write(self, name: str, alert: Alert) -> bool:
+    def _write(self, w: Write) -> bool:
         """Put one entry in the outbox and queue it; False when nothing new was written. An
         outbox that cannot be written (disk full, EIO) must not lose the alert: it waits in
         memory (bounded) and is written again on the next submit and by a timer."""
         try:
-            result = self._outbox.put(name, alert)
+            result = self._outbox.put(w.name, w.alert, not_before=w.not_before, group=w.group, step=w.step)
         except OSError as e:
-            self._hold_unwritten(name, alert, e)
+            self._hold_unwritten(w, e)
             return False
-        return self._queue(name, result)
+        return self._queue(w.name, result)
 
     def _queue(self, name: str, result: PutResult) -> bool:
         """Hand a written entry to its worker; report what the outbox dropped to make room."""
@@ -154,17 +227,18 @@ class Dispatcher:
         self._workers[name].enqueue(result.entry)
         return True
 
-    def _hold_unwritten(self, name: str, alert: Alert, error: OSError) -> None:
+    def _hold_unwritten(self, w: Write, error: OSError) -> None:
+        name, alert = w.name, w.alert
         with self._unwritten_lock:
-            if any(n == name and a.id == alert.id for n, a in self._unwritten):
+            if any(u.id == w.id for u in self._unwritten):
                 return
             if len(self._unwritten) >= self._max_unwritten:
-                old_name, old = self._unwritten.popleft()
+                old = self._unwritten.popleft()
                 log.error("outbox unwritable and %d alerts waiting in memory: dropped the oldest, "
-                          "%s for %s", self._max_unwritten, old.id, old_name)
-                self._report(old_name, old, "dropped", "outbox_write_failed",
+                          "%s for %s", self._max_unwritten, old.alert.id, old.name)
+                self._report(old.name, old.alert, "dropped", "outbox_write_failed",
                              "dropped oldest-first: the outbox could not be written")
-            self._unwritten.append((name, alert))
+            self._unwritten.append(w)
             waiting = len(self._unwritten)
         log.error("outbox write failed for alert %s to %s (%s): kept in memory (%d waiting), "
                   "written again on the next submit and every %.0f s", alert.id, name, redact(error),
@@ -176,14 +250,15 @@ class Dispatcher:
         with self._unwritten_lock:
             written = 0
             while self._unwritten:
-                name, alert = self._unwritten[0]
+                w = self._unwritten[0]
                 try:
-                    result = self._outbox.put(name, alert)
+                    result = self._outbox.put(w.name, w.alert, not_before=w.not_before, group=w.group,
+                                              step=w.step)
                 except OSError:
                     return
                 self._unwritten.popleft()
                 written += 1
-                self._queue(name, result)
+                self._queue(w.name, result)
             if written:
                 log.warning("outbox writable again: %d alert(s) kept in memory are now queued", written)
 
@@ -285,9 +360,11 @@ class Dispatcher:
             return len(self._outbox) + len(self._unwritten)
 
     def oldest_pending_age(self) -> float | None:
-        """Seconds since the oldest outbox entry was queued (None: empty outbox)."""
-        queued = self._outbox.oldest_enqueued_at()
-        return None if queued is None else max(0.0, (self._clock() - queued).total_seconds())
+        """Seconds the oldest due entry has waited since it became due (None: none is due; a
+        held entry, by its group's wait or a silence, is not late)."""
+        now = self._clock()
+        due = [d for w in self._workers.values() if (d := w.oldest_due(now)) is not None]
+        return max(0.0, (now - min(due)).total_seconds()) if due else None
 
     def sending_since(self) -> float | None:
         """Monotonic time this dispatcher began sending (None: it does not send)."""
@@ -296,7 +373,7 @@ class Dispatcher:
     def _drop_unwritten(self) -> None:
         with self._unwritten_lock:
             lost, self._unwritten = list(self._unwritten), deque()
-        for name, alert in lost:
+        for name, alert, *_ in lost:
             log.error("stopping: alert %s for %s could not be written to the outbox: lost", alert.id, name)
             self._report(name, alert, "dropped", "outbox_write_failed", "lost at shutdown: outbox unwritable")
 

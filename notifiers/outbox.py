@@ -4,7 +4,9 @@ Layout of the directory:
   pending/<seq>-<hash>.json   one file per undelivered (notifier, alert) pair
   failed/<seq>-<hash>.json    dead letters: rejected for good (93000, 310000, ...), kept for
                               inspection and `requeue_failed()`, never resent on their own
-  confirmed.log               append-only, one JSON line {"id", "t"} per confirmed entry
+  confirmed.log               append-only, one JSON line per settled entry: {"id", "t"} and,
+                              since grouping, "n" notifier, "g" group, "i" incident, "s" status
+                              and "r" the result when it was settled without a send
 
 An entry file is written with temp file + fsync + rename (+ fsync of the directory), so a
 kill -9 leaves either the whole entry or none. Confirming appends to confirmed.log and fsyncs
@@ -15,6 +17,15 @@ confirmed, pending or dead-lettered id does nothing. That is the "never twice" g
 across replays and restarts. The only window left is a crash between the platform's answer
 and the log append: that entry is sent again (at least once beats at most once for alerts).
 
+An entry may be *held*: `not_before` (group_wait / group_interval, an escalation's delay, an
+inhibition look-ahead) is written with it, so a hold survives restarts. `group` is the route's
+group key (routes.RouteMatch.group_key); `step` > 0 marks escalation step `step` of an alert (its
+own id). Entries written before these fields existed load with none: sent as before. An entry
+settled without a send (`settle`: silenced, inhibited, skipped) is remembered like a confirmed
+one (never written again) but not as sent. From the log the outbox knows, per notifier, when each
+group was last flushed and how each incident's firing was settled (`group_flushed`,
+`firing_settled`), across restarts, which the grouping and silence stages need.
+
 Bounded: when `max_entries` are pending, the oldest are dropped to make room, and returned
 so the caller counts and logs them.
 
@@ -24,70 +35,27 @@ its Lease), and `recently_confirmed` is what a leader publishes.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable
 
 import orjson
 
 from rules.alert import Alert
 
 from .clock import WallClock, utcnow
+from .outbox_entry import (KnownDelivered, OutboxEntry, PutResult, Settled, delivered_hash, dump_entry,
+                           entry_doc, entry_id, file_name, incident_of, load_entry, mark_doc, mark_of)
 from .redact import protect_logger, redact
 
+__all__ = ["KnownDelivered", "Outbox", "OutboxEntry", "PutResult", "Settled", "delivered_hash", "entry_id",
+           "incident_of"]
+
 log: logging.Logger = protect_logger("kea.notifiers.outbox")
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxEntry:
-    id: str
-    """`entry_id(notifier, alert)`: notifier name + alert id."""
-    notifier: str
-    alert: Alert
-    seq: int
-    """Order of arrival; the oldest are sent (and dropped) first."""
-    enqueued_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class PutResult:
-    entry: OutboxEntry | None
-    """The new entry, or None if nothing was written."""
-    status: Literal["added", "pending", "confirmed", "failed"]
-    dropped: tuple[OutboxEntry, ...] = ()
-    """Oldest entries dropped to stay within `max_entries`."""
-
-
-def entry_id(notifier: str, alert: Alert) -> str:
-    return f"{notifier}|{alert.id}"
-
-
-def delivered_hash(id: str) -> str:
-    """A compact, fixed-size stand-in for an entry id (72 bits of SHA-256, 12 characters):
-    small enough to publish thousands on a Lease annotation, collisions negligible."""
-    return base64.urlsafe_b64encode(hashlib.sha256(id.encode("utf-8")).digest()[:9]).decode("ascii")
-
-
-@dataclass(frozen=True, slots=True)
-class KnownDelivered:
-    """Entry ids another process (the previous leader) is known to have delivered: full ids
-    (from the alert history) or their `delivered_hash`es (from the Lease)."""
-    ids: frozenset[str] = frozenset()
-    hashes: frozenset[str] = frozenset()
-
-    def __contains__(self, id: object) -> bool:
-        return isinstance(id, str) and (id in self.ids or (bool(self.hashes)
-                                                           and delivered_hash(id) in self.hashes))
-
-    def __len__(self) -> int:
-        return len(self.ids) + len(self.hashes)
 
 
 class Outbox:
@@ -107,7 +75,11 @@ class Outbox:
         self._lock = threading.RLock()
         self._pending: OrderedDict[str, tuple[OutboxEntry, Path]] = OrderedDict()
         self._failed: OrderedDict[str, Path] = OrderedDict()
-        self._confirmed: OrderedDict[str, float] = OrderedDict()
+        self._confirmed: OrderedDict[str, Settled] = OrderedDict()
+        self._flushed: dict[tuple[str, str], float] = {}
+        self._firing: dict[tuple[str, str], Settled] = {}
+        self._by_group: dict[tuple[str, str], set[str]] = {}
+        self._by_incident: dict[str, set[str]] = {}
         self._log_lines = 0
         self._seq = 0
         self._load()
@@ -147,8 +119,8 @@ class Outbox:
         cutoff = since.timestamp()
         with self._lock:
             out: list[str] = []
-            for id, t in reversed(self._confirmed.items()):
-                if t < cutoff or len(out) >= limit:
+            for id, mark in reversed(self._confirmed.items()):
+                if mark.t < cutoff or len(out) >= limit:
                     break
                 out.append(id)
         return out[::-1]
@@ -157,10 +129,33 @@ class Outbox:
         with self._lock:
             return list(self._failed)
 
+    def in_group(self, notifier: str, group: str) -> list[OutboxEntry]:
+        """Pending entries of one notifier's group."""
+        with self._lock:
+            return [self._pending[i][0] for i in self._by_group.get((notifier, group), ())]
+
+    def of_incident(self, incident: str) -> list[OutboxEntry]:
+        """Pending entries of one incident, for every notifier."""
+        with self._lock:
+            return [self._pending[i][0] for i in self._by_incident.get(incident, ())]
+
+    def group_flushed(self, notifier: str, group: str) -> datetime | None:
+        """When an entry of this group was last sent to `notifier` (None: not within retention)."""
+        with self._lock:
+            t = self._flushed.get((notifier, group))
+        return None if t is None else datetime.fromtimestamp(t, tz=self._clock().tzinfo)
+
+    def firing_settled(self, notifier: str, incident: str) -> Settled | None:
+        """How the latest settled firing of `incident` to `notifier` was settled (sent,
+        silenced, inhibited, ...); None: none known."""
+        with self._lock:
+            return self._firing.get((notifier, incident))
+
     # -- changes -------------------------------------------------------------------------------
-    def put(self, notifier: str, alert: Alert) -> PutResult:
+    def put(self, notifier: str, alert: Alert, *, not_before: datetime | None = None,
+            group: str = "", step: int = 0) -> PutResult:
         """Durably add one entry (on disk when this returns), unless the id is known."""
-        id = entry_id(notifier, alert)
+        id = entry_id(notifier, alert, step)
         with self._lock:
             if id in self._confirmed:
                 return PutResult(None, "confirmed")
@@ -170,36 +165,41 @@ class Outbox:
                 return PutResult(None, "failed")
             dropped = []
             while len(self._pending) >= self._max_entries:
-                old_id, (old, path) = self._pending.popitem(last=False)
+                old, path = self._pop(next(iter(self._pending)))
                 _unlink(path)
                 dropped.append(old)
             if dropped:
                 _fsync_dir(self._pending_dir)
-            entry = OutboxEntry(id, notifier, alert, self._next_seq(), self._clock())
-            path = self._pending_dir / _file_name(entry)
-            _write_atomic(path, _dump(entry))
-            self._pending[id] = (entry, path)
+            entry = OutboxEntry(id, notifier, alert, self._next_seq(), self._clock(),
+                                not_before=not_before, group=group, step=step)
+            path = self._pending_dir / file_name(entry)
+            _write_atomic(path, dump_entry(entry))
+            self._add(entry, path)
             return PutResult(entry, "added", tuple(dropped))
 
     def confirm(self, ids: Iterable[str]) -> None:
         """The platform accepted these: remember them, then forget the entries."""
+        self.settle(ids, "sent")
+
+    def settle(self, ids: Iterable[str], result: str) -> None:
+        """Forget these entries for good: `sent` (the platform accepted them), or settled
+        without a send (`silenced`, `inhibited`, `skipped`). Logged (fsynced) first."""
         ids = list(dict.fromkeys(ids))
         if not ids:
             return
         with self._lock:
             now = self._clock().timestamp()
-            lines = b"".join(orjson.dumps({"id": i, "t": now}) + b"\n" for i in ids)
+            marks = {i: self._mark(i, now, result) for i in ids}
+            lines = b"".join(orjson.dumps(mark_doc(i, m)) + b"\n" for i, m in marks.items())
             with open(self._log_path, "ab") as f:
                 f.write(lines)
                 f.flush()
                 os.fsync(f.fileno())
             self._log_lines += len(ids)
-            for i in ids:
-                self._confirmed.pop(i, None)
-                self._confirmed[i] = now
-                found = self._pending.pop(i, None)
-                if found:
-                    _unlink(found[1])
+            for i, mark in marks.items():
+                self._remember(i, mark)
+                if i in self._pending:
+                    _unlink(self._pop(i)[1])
             _fsync_dir(self._pending_dir)
             self._expire(now)
             if self._log_lines > 2 * len(self._confirmed) + 1000:
@@ -209,11 +209,10 @@ class Outbox:
         """Move entries the platform rejected for good to the dead-letter directory."""
         with self._lock:
             for i in ids:
-                found = self._pending.pop(i, None)
-                if not found:
+                if i not in self._pending:
                     continue
-                entry, path = found
-                doc = _doc(entry)
+                entry, path = self._pop(i)
+                doc = entry_doc(entry)
                 doc["failed"] = {"code": code, "detail": redact(detail)[:500],
                                  "at": self._clock().isoformat()}
                 target = self._failed_dir / path.name
@@ -232,15 +231,15 @@ class Outbox:
         with self._lock:
             for i, path in list(self._failed.items()):
                 try:
-                    entry = _load(path.read_bytes(), self._next_seq())
+                    entry = load_entry(path.read_bytes(), self._next_seq())
                 except (OSError, ValueError, KeyError, TypeError) as e:
                     log.error("cannot requeue dead letter %s: %s", path.name, redact(e))
                     continue
-                target = self._pending_dir / _file_name(entry)
-                _write_atomic(target, _dump(entry))
+                target = self._pending_dir / file_name(entry)
+                _write_atomic(target, dump_entry(entry))
                 _unlink(path)
                 del self._failed[i]
-                self._pending[i] = (entry, target)
+                self._add(entry, target)
                 moved.append(entry)
             _fsync_dir(self._failed_dir)
         return moved
@@ -254,7 +253,7 @@ class Outbox:
         self._load_confirmed()
         for path in sorted(self._pending_dir.glob("*.json")):
             try:
-                entry = _load(path.read_bytes())
+                entry = load_entry(path.read_bytes())
             except (OSError, ValueError, KeyError, TypeError) as e:
                 log.error("outbox entry %s unreadable (%s): moved to failed/", path.name,
                           redact(e))
@@ -264,7 +263,7 @@ class Outbox:
             if entry.id in self._confirmed or entry.id in self._pending:
                 _unlink(path)  # confirmed just before a crash removed it: do not resend
                 continue
-            self._pending[entry.id] = (entry, path)
+            self._add(entry, path)
         for path in sorted(self._failed_dir.glob("*.json")):
             try:
                 doc = orjson.loads(path.read_bytes())
@@ -286,9 +285,8 @@ class Outbox:
         for line in data.splitlines():
             try:
                 doc = orjson.loads(line)
-                self._confirmed.pop(doc["id"], None)
-                self._confirmed[str(doc["id"])] = float(doc["t"])
-            except (ValueError, KeyError, TypeError):
+                self._remember(str(doc["id"]), mark_of(doc))
+            except (ValueError, KeyError, TypeError, AttributeError):
                 bad += 1  # a line torn by a crash mid-append
         self._log_lines = len(data.splitlines())
         self._expire(self._clock().timestamp())
@@ -297,15 +295,52 @@ class Outbox:
 
     def _expire(self, now: float) -> None:
         while self._confirmed:
-            first_id, t = next(iter(self._confirmed.items()))
-            if len(self._confirmed) > self._max_confirmed or t < now - self._retention:
+            first_id, mark = next(iter(self._confirmed.items()))
+            if len(self._confirmed) > self._max_confirmed or mark.t < now - self._retention:
                 self._confirmed.popitem(last=False)
+                self._forget(mark)
             else:
                 break
 
+    # -- the indexes ---------------------------------------------------------------------------
+    def _add(self, entry: OutboxEntry, path: Path) -> None:
+        self._pending[entry.id] = (entry, path)
+        self._by_group.setdefault((entry.notifier, entry.group), set()).add(entry.id)
+        self._by_incident.setdefault(entry.incident, set()).add(entry.id)
+
+    def _pop(self, id: str) -> tuple[OutboxEntry, Path]:
+        entry, path = self._pending.pop(id)
+        _unindex(self._by_group, (entry.notifier, entry.group), id)
+        _unindex(self._by_incident, entry.incident, id)
+        return entry, path
+
+    def _mark(self, id: str, now: float, result: str) -> Settled:
+        found = self._pending.get(id)
+        if found is None:
+            return Settled(now, result=result)
+        e = found[0]
+        return Settled(now, e.notifier, e.group, e.incident, e.alert.status if not e.step else "escalation",
+                       result)
+
+    def _remember(self, id: str, mark: Settled) -> None:
+        self._confirmed.pop(id, None)
+        self._confirmed[id] = mark
+        if not mark.notifier:
+            return
+        if mark.result == "sent":
+            self._flushed[(mark.notifier, mark.group)] = mark.t
+        if mark.status == "firing":
+            self._firing[(mark.notifier, mark.incident)] = mark
+
+    def _forget(self, mark: Settled) -> None:
+        if self._flushed.get((mark.notifier, mark.group)) == mark.t:
+            del self._flushed[(mark.notifier, mark.group)]
+        if self._firing.get((mark.notifier, mark.incident)) is mark:
+            del self._firing[(mark.notifier, mark.incident)]
+
     def _rewrite_log(self) -> None:
-        data = b"".join(orjson.dumps({"id": i, "t": t}) + b"\n"
-                        for i, t in self._confirmed.items())
+        data = b"".join(orjson.dumps(mark_doc(i, m)) + b"\n"
+                        for i, m in self._confirmed.items())
         _write_atomic(self._log_path, data)
         self._log_lines = len(self._confirmed)
 
@@ -314,25 +349,12 @@ class Outbox:
         return self._seq
 
 
-def _file_name(entry: OutboxEntry) -> str:
-    return f"{entry.seq:012d}-{hashlib.sha256(entry.id.encode()).hexdigest()[:20]}.json"
-
-
-def _doc(entry: OutboxEntry) -> dict[str, Any]:
-    return {"v": 1, "id": entry.id, "notifier": entry.notifier, "seq": entry.seq,
-            "enqueued_at": entry.enqueued_at.isoformat(), "alert": entry.alert.to_dict()}
-
-
-def _dump(entry: OutboxEntry) -> bytes:
-    return orjson.dumps(_doc(entry), default=str)
-
-
-def _load(data: bytes, seq: int | None = None) -> OutboxEntry:
-    doc = orjson.loads(data)
-    return OutboxEntry(id=doc["id"], notifier=doc["notifier"],
-                       alert=Alert.from_dict(doc["alert"]),
-                       seq=int(doc["seq"]) if seq is None else seq,
-                       enqueued_at=datetime.fromisoformat(doc["enqueued_at"]))
+def _unindex(index: dict[Any, set[str]], key: Any, id: str) -> None:
+    ids = index.get(key)
+    if ids is not None:
+        ids.discard(id)
+        if not ids:
+            del index[key]
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -12,8 +12,9 @@ does not inherit those, alertmanager#2833; write `[]` to clear them). A muted or
 still ends the matching (as in Alertmanager): its match says why it sends nothing. A rule's own
 `notify` wins: such an alert goes to those robots and the tree is not consulted.
 
-The grouping options are parsed and carried on each match; applying the waits is a later step.
-Pure: no I/O, the time is passed in. Regular expressions run on RE2 (linear time: labels and
+A match names its group (`group_key`: the route's path + the alert's values of its `group_by`
+fields; `...` makes each incident its own group) and carries the grouping options and the
+`escalate` steps; the dispatcher and worker apply them (dispatcher.py, worker.py). Pure: no I/O, the time is passed in. Regular expressions run on RE2 (linear time: labels and
 annotations are written by whoever deploys a pod), anchored at both ends as in Alertmanager.
 """
 from __future__ import annotations
@@ -35,9 +36,10 @@ FIELDS = ("cluster", "namespace", "workload", "workload_kind", "kind", "name", "
           "status", "detector", "key")
 """Matchable alert fields, besides `labels.<key>` and `annotations.<key>` of the object."""
 ROUTE_KEYS = ("name", "matchers", "notify", "continue", "group_by", "group_wait", "group_interval",
-              "repeat_interval", "mute_time_intervals", "active_time_intervals", "routes")
+              "repeat_interval", "mute_time_intervals", "active_time_intervals", "escalate", "routes")
 _INHERITED = ("notify", "group_by", "group_wait", "group_interval", "repeat_interval",
-              "mute_time_intervals", "active_time_intervals")
+              "mute_time_intervals", "active_time_intervals", "escalate")
+ESCALATE_KEYS = ("after", "notify")
 _GLOB_FIELDS = frozenset({"namespace"})
 _MATCHER = re.compile(r"\s*([^\s=!~\"]+)\s*(=~|!~|!=|=)\s*(.*?)\s*")
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
@@ -127,6 +129,15 @@ def _regex(pattern: str) -> Callable[[str], bool]:
 
 
 @dataclass(frozen=True, slots=True)
+class Escalation:
+    """One `escalate` step: a firing still open (not resolved, silenced or inhibited) `after`
+    its start goes to `notify` too, once."""
+
+    after: timedelta
+    notify: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """One node; options already inherited from its parent."""
 
@@ -141,6 +152,7 @@ class Route:
     repeat_interval: timedelta | None
     mute_time_intervals: tuple[str, ...]
     active_time_intervals: tuple[str, ...]
+    escalate: tuple[Escalation, ...] = ()
     routes: tuple["Route", ...] = ()
 
     def matches(self, alert: Alert) -> bool:
@@ -158,7 +170,7 @@ class Route:
 @dataclass(frozen=True, slots=True)
 class RouteMatch:
     """Where an alert ends in the tree: the routes from the root, the robots, the grouping
-    options (carried, not yet applied) and, if the route is muted now, why. `robots` is empty
+    options, the escalation steps and, if the route is muted now, why. `robots` is empty
     when the route names none (an empty `routing.default`): the caller counts and logs that."""
 
     path: tuple[str, ...]
@@ -170,10 +182,20 @@ class RouteMatch:
     muted_by: str = ""
     """Empty when the match sends; else e.g. "mute_time_intervals `off-hours`": the caller
     counts and logs it instead of sending."""
+    escalate: tuple[Escalation, ...] = ()
 
     @property
     def sends(self) -> bool:
         return not self.muted_by
+
+    def group_key(self, alert: Alert) -> str:
+        """The alert's group on this route: the route's path and the alert's values of the
+        `group_by` fields (`...`: every field, so each incident is a group of its own)."""
+        where = " > ".join(self.path)
+        if "..." in self.group_by:
+            return f"{where} | {alert.rule}|{alert.key}|{alert.incident}"
+        values = ",".join(f"{f}={field_value(alert, f)}" for f in self.group_by)
+        return f"{where} | {values}" if values else where
 
 
 class Routes:
@@ -192,7 +214,8 @@ class Routes:
         route = trail[-1]
         return RouteMatch(path=tuple(r.label for r in trail), robots=route.notify, group_by=route.group_by,
                           group_wait=route.group_wait, group_interval=route.group_interval,
-                          repeat_interval=route.repeat_interval, muted_by=self._muted_by(route, now))
+                          repeat_interval=route.repeat_interval, muted_by=self._muted_by(route, now),
+                          escalate=route.escalate)
 
     def _muted_by(self, route: Route, now: datetime) -> str:
         for name in route.mute_time_intervals:
@@ -228,7 +251,7 @@ def parse_routes(default: Collection[str], routes: Any = None, time_intervals: A
     parser = _Parser(problems, robots, intervals)
     root = Route(path=("routing", "default"), name="", matchers=(), notify=tuple(default), continue_=False, group_by=(),
                  group_wait=None, group_interval=None, repeat_interval=None,
-                 mute_time_intervals=(), active_time_intervals=())
+                 mute_time_intervals=(), active_time_intervals=(), escalate=())
     root = _with_children(root, parser.children(routes, ("routing", "routes"), root))
     if problems:
         raise RoutesError(problems)
@@ -293,6 +316,8 @@ class _Parser:
     def _option(self, key: str, value: Any, path: KeyPath) -> Any:
         if key in ("group_wait", "group_interval", "repeat_interval"):
             return self._duration(value, path)
+        if key == "escalate":
+            return self._escalate(value, path)
         names = self._names(value, path)
         if key == "notify" and self.robots is not None:
             self._known(names, self.robots, "notifier", path)
@@ -303,6 +328,31 @@ class _Parser:
                 if n != "..." and n not in FIELDS and not re.fullmatch(r"(labels|annotations)\.\S+", n):
                     self.fail((*path, i), f"unknown field `{n}`{suggest(n, FIELDS)}")
         return names
+
+    def _escalate(self, raw: Any, path: KeyPath) -> tuple[Escalation, ...]:
+        """`escalate: [{after: 30m, notify: [oncall]}]`; `[]` clears an inherited one."""
+        if not isinstance(raw, list):
+            self.fail(path, "expected a list of steps like [{after: 30m, notify: [oncall-dingtalk]}]")
+            return ()
+        steps: list[Escalation] = []
+        for i, step in enumerate(raw):
+            where = (*path, i)
+            if not isinstance(step, Mapping) or "after" not in step or "notify" not in step:
+                self.fail(where, "expected a mapping with `after` (a duration) and `notify` (robot names)")
+                continue
+            for key in step:
+                if key not in ESCALATE_KEYS:
+                    self.fail((*where, key), f"unknown key `{key}`{suggest(key, ESCALATE_KEYS)}; "
+                                             f"expected {', '.join(ESCALATE_KEYS)}")
+            after = self._duration(step["after"], (*where, "after"))
+            notify = self._names(step["notify"], (*where, "notify"))
+            if step["notify"] == []:
+                self.fail((*where, "notify"), "expected at least one robot name")
+            if self.robots is not None:
+                self._known(notify, self.robots, "notifier", (*where, "notify"))
+            if after is not None and notify:
+                steps.append(Escalation(after, notify))
+        return tuple(steps)
 
     def _known(self, names: tuple[str, ...], known: Collection[str], what: str, path: KeyPath) -> None:
         for i, n in enumerate(names):

@@ -12,6 +12,14 @@ or dead-letter the outbox entries, or pause the limiter. Recording is the last s
 `DeliveryOutcome` (outcome.py) per step goes to the dispatcher's sink (metrics, history).
 Errors are logged when they change, not on every attempt (as Alertmanager's retry stage).
 
+Held entries (`not_before`: a group's wait, an escalation's delay) are not due yet: the loop
+sleeps until the next one is (a new entry or `stop()` interrupts the wait). Due entries pass
+the stages first (stages.py: inhibited → silenced → send); this file applies the verdict:
+settle without a send (an outcome, once), hold (a silenced firing, reported once), or send.
+What is sent at once is one group's due entries (entries of other groups never share a
+digest): a group that was held goes out as one message; one that never waited goes out an
+alert at a time while the limiter has room for each, merged when alerts queued up.
+
 Only while `may_send()` (this replica holds the Lease) does the loop take work or start an
 HTTP attempt; otherwise the entries wait, queued and on disk. A request already in flight
 when leadership goes is finished and settled.
@@ -25,7 +33,9 @@ import itertools
 import logging
 import random
 import threading
-from typing import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Callable
 
 from tenacity import RetryCallState, Retrying, retry_if_result
 from tenacity.wait import wait_exponential_jitter
@@ -38,6 +48,10 @@ from .outcome import DeliveryOutcome, OutcomeResult
 from .platform import DeliveryResult
 from .ratelimit import RateLimiter
 from .settle import BACKOFF_FIRST, Decision, settle
+from .stages import Judge, Verdict
+
+_MAX_IDLE = 30.0
+"""Seconds a wait for a held entry lasts at most before looking again (the wall clock may jump)."""
 
 Attempted = tuple[DeliveryResult, Decision]
 
@@ -54,7 +68,7 @@ class Worker:
     def __init__(self, notifier: Notifier, *, limiter: RateLimiter, outbox: Outbox,
                  emit: Callable[[DeliveryOutcome], None], clock: WallClock,
                  monotonic: Monotonic, sleep: Sleep | None,
-                 may_send: Callable[[], bool] = lambda: True) -> None:
+                 may_send: Callable[[], bool] = lambda: True, judge: Judge | None = None) -> None:
         """`limiter`: the pacing of the notifier's robot (shared with every worker posting to
         the same robot URL)."""
         self.notifier = notifier
@@ -67,6 +81,11 @@ class Worker:
         self._sleep_fn = sleep
         self._log: logging.Logger = notifier.log
         self._queue: dict[str, OutboxEntry] = {}
+        self._judge = judge or Judge(outbox=outbox)
+        self._holds: dict[str, datetime] = {}
+        """Entry id → when to judge it again (a silenced firing)."""
+        self._reported: dict[str, str] = {}
+        """Entry id → the silence its hold was reported for (reported once per silence)."""
         self._cond = threading.Condition()
         self._stopping = False
         self._deadline: float | None = None
@@ -83,7 +102,7 @@ class Worker:
 
     def discard(self, entry_id: str) -> None:
         with self._cond:
-            self._queue.pop(entry_id, None)
+            self._forget(entry_id)
 
     def wake(self) -> None:
         """`may_send()` may have changed: look again."""
@@ -93,6 +112,12 @@ class Worker:
     def queued(self) -> int:
         with self._cond:
             return len(self._queue)
+
+    def oldest_due(self, now: datetime) -> datetime | None:
+        """Since when the longest-waiting due entry has been due (None: none is due)."""
+        with self._cond:
+            since = [self._due_at(e) for e in self._queue.values() if self._due_at(e) <= now]
+        return min(since) if since else None
 
     def start(self) -> None:
         if self._thread is None:
@@ -130,25 +155,109 @@ class Worker:
     def step(self) -> None:
         """Send one message (single alert or digest) and settle its entries."""
         self._sleep_until_ready()
-        with self._cond:
-            entries = list(self._queue.values())
-        if not entries:
+        sendable = self._judged(self._due(self._clock()))
+        if not sendable:
             return
-        if self.limiter.available() >= len(entries):
-            # Room for each alert on its own: no need to merge.
+        group = sendable[0][0].group
+        entries = [(e, f) for e, f in sendable if e.group == group]
+        if all(e.not_before is None for e, _ in entries) and self.limiter.available() >= len(entries):
+            # Room for each alert on its own, and nothing waited to be grouped: no need to merge.
             entries = entries[:1]
-        built = self.notifier.build([e.alert for e in entries])
-        batch = entries[: built.count]
+        built = self.notifier.build([replace(e.alert, fields={**e.alert.fields, **f}) if f else e.alert
+                                     for e, f in entries])
+        batch = [e for e, _ in entries[: built.count]]
         result, decision = self._send(built.message, batch)
         self._settle(batch, result, decision)
 
     def _wait_for_work(self) -> bool:
-        with self._cond:
-            while not (self._queue and self._may_send()):
-                if self._stopping:
+        """Until an entry is due and this replica sends (True), or stop was asked and nothing
+        is due now (False: held entries stay in the outbox for the next start)."""
+        while True:
+            with self._cond:
+                now = self._clock()
+                due = any(self._due_at(e) <= now for e in self._queue.values())
+                if due and self._may_send():
+                    return True
+                if self._stopping and (not due or not self._may_send()):
                     return False
-                self._cond.wait(1.0)
-            return True
+                if not (self._queue and self._may_send()):
+                    self._cond.wait(1.0)
+                    continue
+                wait = self._idle_seconds(now)
+                if self._sleep_fn is None:
+                    self._cond.wait(wait)  # enqueue() and request_stop() notify
+                    continue
+            self._sleep_fn(wait)  # an injected (test) clock: time passes as the worker waits
+
+    def _idle_seconds(self, now: datetime) -> float:
+        """How long until the next held entry is due (called with the lock held)."""
+        if not self._queue:
+            return _MAX_IDLE
+        nearest = min(self._due_at(e) for e in self._queue.values())
+        return min(_MAX_IDLE, max(0.001, (nearest - now).total_seconds()))
+
+    def _due_at(self, entry: OutboxEntry) -> datetime:
+        """When the entry is due: its own hold, or a stage's (a silence), whichever is later."""
+        due = entry.not_before or entry.enqueued_at
+        hold = self._holds.get(entry.id)
+        return max(due, hold) if hold is not None else due
+
+    def _due(self, now: datetime) -> list[OutboxEntry]:
+        with self._cond:
+            due = [e for e in self._queue.values() if self._due_at(e) <= now]
+        return sorted(due, key=lambda e: e.seq)
+
+    # -- the stages ----------------------------------------------------------------------------
+    def _judged(self, due: list[OutboxEntry]) -> list[tuple[OutboxEntry, dict[str, Any]]]:
+        """Apply the stages' verdicts (stages.py); the entries to send, with their fields."""
+        sendable: list[tuple[OutboxEntry, dict[str, Any]]] = []
+        now = self._clock()
+        settled: set[str] = set()
+        for entry, verdict in zip(due, self._judge.verdicts(due, now)):
+            if entry.id in settled:
+                continue
+            if verdict.also:
+                self._settle_unsent([i for i in verdict.also if i != entry.id], "silenced",
+                                    "resolved_while_silenced", "its incident resolved while silenced")
+                settled.update(verdict.also)
+            if verdict.action == "send":
+                sendable.append((entry, dict(verdict.fields)))
+            elif verdict.action == "hold":
+                self._hold(entry, verdict, now)
+            else:
+                self._settle_verdict(entry, verdict)
+                settled.add(entry.id)
+        return [(e, f) for e, f in sendable if e.id not in settled]
+
+    def _hold(self, entry: OutboxEntry, verdict: Verdict, now: datetime) -> None:
+        with self._cond:
+            self._holds[entry.id] = verdict.until or now + timedelta(seconds=_MAX_IDLE)
+            first = self._reported.get(entry.id) != verdict.code
+            self._reported[entry.id] = verdict.code
+        if first and verdict.result is not None:
+            self._log.info("%s: alert %s held: %s", self.notifier.name, entry.alert.id, verdict.detail)
+            self._outcome([entry], verdict.result, verdict.code, verdict.detail)
+
+    def _settle_verdict(self, entry: OutboxEntry, verdict: Verdict) -> None:
+        assert verdict.result is not None
+        if verdict.source is not None and self._judge.inhibitor is not None:
+            self._judge.inhibitor.note(verdict.source, entry.alert)
+        self._settle_unsent([entry.id], verdict.result, verdict.code, verdict.detail)
+
+    def _settle_unsent(self, ids: list[str], result: OutcomeResult, code: str, detail: str) -> None:
+        """Settle entries without a send: recorded (outcome, log line), then the outbox forgets them."""
+        with self._cond:
+            batch = [self._queue[i] for i in ids if i in self._queue]
+            told = {i for i in ids if self._reported.get(i) and result == "silenced"}
+        if not batch:
+            return
+        untold = [e for e in batch if e.id not in told]  # a held firing was reported `silenced` once
+        if untold:
+            self._outcome(untold, result, code, detail)
+        self._outbox.settle([e.id for e in batch], result)
+        self._dequeue([e.id for e in batch])
+        for e in batch:
+            self._log.info("%s: alert %s not sent: %s (%s)", self.notifier.name, e.alert.id, result, detail)
 
     def _sleep_until_ready(self) -> None:
         while (wait := self.limiter.delay()) > 0:
@@ -249,7 +358,13 @@ class Worker:
     def _dequeue(self, ids: list[str]) -> None:
         with self._cond:
             for i in ids:
-                self._queue.pop(i, None)
+                self._forget(i)
+
+    def _forget(self, id: str) -> None:
+        """Called with the lock held."""
+        self._queue.pop(id, None)
+        self._holds.pop(id, None)
+        self._reported.pop(id, None)
 
     def _outcome(self, batch: list[OutboxEntry], result: OutcomeResult, code: str,
                  detail: str, attempt: int = 0) -> None:

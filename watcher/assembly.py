@@ -1,9 +1,10 @@
 """The daemon, assembled in one place: every long-lived piece built and named here, in order.
 
     persistence  checkpoint in data_dir; Elasticsearch sink, alert history (when enabled)
+    silences     the silence store (ES or data_dir) and its HTTP API (watcher/silences)
     delivery     notifiers → outbox → dispatcher; the notify path's last step records outcomes
     pipeline     records → cluster state → rules → alert router, and → the sink
-    status       /metrics, /healthz, /readyz
+    status       /metrics, /healthz, /readyz, and the silences' routes
     sources      the cluster's watchers and the Lease loop, or a replay
     scheduler    retention, digest, watchdog
 
@@ -24,20 +25,23 @@ from typing import Callable, Mapping, Optional, Sequence
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from notifiers.clock import utcnow
+from notifiers.inhibition import Inhibitor
 from rules.engine import Engine
 from rules.rule import Rule
 from watcher.alerting import AlertRouter
 from watcher.checkpoint import Checkpointer
-from watcher.config import Config
+from watcher.config import Config, build_inhibit_rules
 from watcher.delivery import Delivery
 from watcher.digest import digest_alert
-from watcher.health import Check, Health, StatusServer
+from watcher.health import App, Check, Health, StatusServer
 from watcher.jobs import Watchdog, build_scheduler
 from watcher.metrics import Metrics
 from watcher.persistence import Persistence
 from watcher.pipeline import Pipeline
 from watcher.reload import RuleReloader
 from watcher.service import Service, remaining
+from watcher.decisions import endpoints_for
+from watcher.silences.service import build_silences
 from watcher.sourcing import Sources
 from watcher.sources import ReplayClock
 
@@ -79,9 +83,9 @@ class PipelineService:
 class StatusService:
     name = "status"
 
-    def __init__(self, cfg: Config, health: Health, metrics: Metrics) -> None:
+    def __init__(self, cfg: Config, health: Health, metrics: Metrics, apps: Sequence[App] = ()) -> None:
         self.server = StatusServer(cfg.metrics.address, cfg.metrics.port, health=health,
-                                   registry=metrics.registry) if cfg.metrics.enabled else None
+                                   registry=metrics.registry, apps=apps) if cfg.metrics.enabled else None
 
     def start(self) -> None:
         if self.server is not None:
@@ -180,7 +184,9 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     """Build every piece of the daemon from the config, in start order (nothing starts here)."""
     health = Health()
     persistence = Persistence(cfg, stats=metrics.sink_stats, history_stats=metrics.history_stats)
-    delivery = Delivery(cfg, metrics=metrics, record=persistence.record, delivered_ids=persistence.delivered_ids)
+    silences = build_silences(cfg, es_client=persistence.es, registry=metrics.registry)
+    delivery = Delivery(cfg, metrics=metrics, record=persistence.record, delivered_ids=persistence.delivered_ids,
+                        silences=silences.provider, inhibitor=Inhibitor(build_inhibit_rules(cfg, endpoints_for(rules))))
     engine, boundary, restored = resume_engine(rules, persistence, started=started, replay=bool(replay_files))
     router = AlertRouter(submit=delivery.submit, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
                          hold=delivery.hold, on_leading=delivery.start_sending, on_following=delivery.stop_sending,
@@ -207,8 +213,8 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
                             notifiers=cfg.notifiers, on_result=lambda result: metrics.reloads.labels(result).inc(),
                             packs=cfg.rules.packs)
     scheduler = SchedulerService(cfg, lambda: _jobs(cfg, persistence, delivery, sources, router))
-    services: list[Service] = [persistence, delivery, pipeline_service, StatusService(cfg, health, metrics),
-                               sources, scheduler]
+    services: list[Service] = [persistence, silences, delivery, pipeline_service,
+                               StatusService(cfg, health, metrics, silences.apps), sources, scheduler]
     return Daemon(services=services, engine=engine, pipeline=pipeline, reloader=reloader, metrics=metrics,
                   health=health, sources=sources, restored=restored, replay=bool(replay_files),
                   outbox_pending=delivery.dispatcher.pending)

@@ -1,5 +1,5 @@
 """`kube-event-alerter` command line: run, replay, rules lint, rules test, notify test, events, config check,
-routes test.
+routes test, silence add/list/expire.
 
 Exit codes: 0 success; 1 a check failed (lint errors, expectation mismatch, bad input records,
 cluster credentials `run` could not load); 2 usage or configuration error.
@@ -91,6 +91,10 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument("--at", metavar="TIME", help="judge time intervals at this ISO 8601 time (default: now; "
                                                  "without an offset: in the config's timezone)")
     rt.set_defaults(func=_cmd_routes_test)
+
+    from watcher.silences.cli import add_parser as add_silence_parser
+
+    add_silence_parser(sub, _cmd_silence)
     return p
 
 
@@ -315,6 +319,12 @@ def _cmd_routes_test(args: argparse.Namespace) -> int:
     if cfg is None:
         return 2
     return routes_test(cfg, args.settings, args.at)
+
+
+def _cmd_silence(args: argparse.Namespace) -> int:
+    from watcher.silences.cli import run
+
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from notifiers import DeliveryOutcome, Dispatcher, KnownDelivered, Outbox, build_notifier
 from notifiers.clock import utcnow
+from notifiers.stages import Inhibitor, SilenceProvider
 from rules.alert import Alert
 from watcher.alerting import DEFAULT_HOLD, MAX_PUBLISHED, inherited_delivered, publish_delivered
 from watcher.config import Config, build_routes, notifier_defaults
@@ -26,9 +27,12 @@ class Delivery:
     name = "delivery"
 
     def __init__(self, cfg: Config, *, metrics: Metrics, record: Callable[[DeliveryOutcome], None],
-                 delivered_ids: Callable[[datetime], set[str]]) -> None:
+                 delivered_ids: Callable[[datetime], set[str]],
+                 silences: Optional[SilenceProvider] = None, inhibitor: Optional[Inhibitor] = None) -> None:
         """`record`: the history documents of a settled delivery; `delivered_ids(since)`: what the
-        alert history has as sent (outbox entry ids)."""
+        alert history has as sent (outbox entry ids). `silences`: the silence store's snapshot
+        provider, `inhibitor`: the inhibit rules' state; the notify stages judge each due entry
+        against them (None: nothing is silenced / inhibited)."""
         self.cfg, self.metrics, self._record, self._delivered_ids = cfg, metrics, record, delivered_ids
         defaults = notifier_defaults(cfg)
         notifiers = {name: build_notifier(name, raw, defaults=defaults) for name, raw in cfg.notifiers.items()}
@@ -36,7 +40,7 @@ class Delivery:
         # Sends nothing until this replica leads (the router's on_leading → start_sending).
         self.dispatcher = Dispatcher(notifiers, default_route=cfg.routing.default, outbox=self.outbox,
                                      clock=utcnow, on_outcome=self._on_outcome, sending=False,
-                                     routes=build_routes(cfg))
+                                     routes=build_routes(cfg), silences=silences, inhibitor=inhibitor)
         self.hold = DEFAULT_HOLD
         self.inherited_annotations: Callable[[], Optional[Mapping[str, str]]] = lambda: None
         """The previous Lease holder's annotations (set by the sources once the elector exists)."""

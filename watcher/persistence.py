@@ -24,6 +24,10 @@ from watcher.service import remaining
 
 log = logging.getLogger("kea.persistence")
 
+_RECORDED = ("sent", "failed", "dropped", "silenced", "inhibited", "skipped")
+"""Outcomes that settle a delivery, so the alert history has them (with the silence id or the
+inhibiting alert id in `code`); retries, pauses and deferrals are not settled."""
+
 #: At start-up, how long to let the spool drain into Elasticsearch before reading the history.
 SPOOL_FLUSH_SECONDS = 15.0
 
@@ -96,8 +100,8 @@ class Persistence:
     def record(self, outcome: DeliveryOutcome) -> None:
         """The history documents of a settled delivery (the last step of the notify path). Runs
         on a delivery thread: the sink only queues."""
-        if self.history is None or outcome.result not in ("sent", "failed", "dropped"):
-            return
+        if self.history is None or outcome.result not in _RECORDED or outcome.code == "delivered_elsewhere":
+            return  # (the previous leader recorded those as sent: this must not overwrite that)
         # On disk before this returns: the outbox has just forgotten these entries, and a kill -9
         # now must not lose the only record that they were delivered.
         self.sink.put_durable([self.history.doc(alert, notifier=outcome.notifier, result=outcome.result,

@@ -16,10 +16,10 @@ from tests.notifiers.conftest import numbered_alerts, wait_for
 class DiskFullOutbox(Outbox):
     broken = True
 
-    def put(self, notifier: str, alert: Any) -> Any:
+    def put(self, notifier: str, alert: Any, **hold: Any) -> Any:
         if self.broken:
             raise OSError(errno.ENOSPC, "No space left on device")
-        return super().put(notifier, alert)
+        return super().put(notifier, alert, **hold)
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from watcher.es.templates import alerts_index, alias
 
 log = logging.getLogger("kea.es")
 
-RESULTS = ("sent", "failed", "dropped", "pending")
+RESULTS = ("sent", "failed", "dropped", "pending", "silenced", "inhibited", "skipped")
 _PAGE = 500
 
 

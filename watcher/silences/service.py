@@ -4,11 +4,11 @@ dispatcher's silence stage calls."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from notifiers.silences import Silences
 from watcher.config import Config
-from watcher.health import Check
+from watcher.health import App, Check
 
 from .store import NO_STATS, SilenceStats, SilenceStore
 
@@ -30,12 +30,27 @@ def open_store(cfg: Config, *, es_client: Any = None, stats: SilenceStats = NO_S
     return FileSilenceStore(cfg.data_dir, stats=stats)
 
 
+def build_silences(cfg: Config, *, es_client: Any = None, registry: Any = None) -> "SilencesService":
+    """The daemon's silences: the store, and the HTTP apps for the status port."""
+    from .metrics import SilenceMetrics
+
+    stats = SilenceMetrics(registry) if registry is not None else None
+    if not cfg.silences.enabled:
+        return SilencesService(None)
+    store = open_store(cfg, es_client=es_client, stats=stats or NO_STATS)
+    from .api import SilencesApi
+
+    record = stats.request if stats is not None else (lambda route, code: None)
+    apps: list[App] = [SilencesApi(store, token=cfg.api.token, on_request=record)]
+    return SilencesService(store, apps=apps)
+
+
 class SilencesService:
     name = "silences"
 
-    def __init__(self, store: Optional[SilenceStore]) -> None:
+    def __init__(self, store: Optional[SilenceStore], *, apps: Sequence[App] = ()) -> None:
         """`store` None: silences are switched off (`silences.enabled: false`)."""
-        self.store = store
+        self.store, self.apps = store, list(apps)
 
     @property
     def provider(self) -> Optional[Callable[[], Silences]]:

@@ -1,0 +1,71 @@
+"""Alertmanager's grouping timers, per (notifier, group), as holds on outbox entries.
+
+A route's match names the alert's group (routes.RouteMatch.group_key). When an entry of a group
+is written, it gets `not_before`:
+  the group has entries still pending   → theirs (it joins them: they go out as one message)
+  the group was last sent at F          → F + group_interval, or at once if that has passed
+  a new group (nothing pending or sent) → now + group_wait (at once when group_wait is 0)
+Unset options are 0, which is the behaviour before grouping: nothing waits. "Last sent" comes
+from the outbox's log (it survives restarts, within its retention); so does a hold (it is on
+the entry). A firing reminder (sequence > 1) to a route with `repeat_interval` R is skipped
+(outcome `skipped`, code `repeat_interval`) when this incident's firing went to that notifier
+less than R ago, or one of its notifications is still pending there: the rule's own
+`repeat_interval` makes the reminders, the route's only thins them out.
+
+Pure: the caller passes in the time and what the outbox knows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from rules.alert import Alert
+
+from .outbox import OutboxEntry, Settled
+from .routes import RouteMatch
+
+_ZERO = timedelta(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    wait: timedelta = _ZERO
+    interval: timedelta = _ZERO
+    repeat: timedelta | None = None
+
+    @classmethod
+    def of(cls, match: RouteMatch) -> "Timing":
+        return cls(match.group_wait or _ZERO, match.group_interval or _ZERO, match.repeat_interval)
+
+
+def hold_until(now: datetime, timing: Timing, *, pending: Sequence[OutboxEntry],
+               flushed: datetime | None) -> datetime | None:
+    """When a new entry of a group is due (None: at once); see the module docstring."""
+    if pending:
+        holds = [e.not_before for e in pending]
+        if any(h is None or h <= now for h in holds):
+            return None
+        return min(h for h in holds if h is not None)
+    if flushed is not None:
+        due = flushed + timing.interval
+        return due if due > now else None
+    return now + timing.wait if timing.wait > _ZERO else None
+
+
+def reminder_too_soon(alert: Alert, timing: Timing, now: datetime, *, last_firing: Settled | None,
+                      pending: Sequence[OutboxEntry]) -> str:
+    """Why a firing reminder is not sent to this notifier now ("" : it is)."""
+    if timing.repeat is None or alert.status != "firing" or alert.sequence <= 1:
+        return ""
+    if any(e.step == 0 for e in pending):
+        return "a notification of this incident is still queued for this notifier"
+    if last_firing is not None and last_firing.result == "sent":
+        ago = now.timestamp() - last_firing.t
+        if ago < timing.repeat.total_seconds():
+            return (f"repeat_interval {_seconds(timing.repeat)}: last sent {ago:.0f} s ago")
+    return ""
+
+
+def _seconds(d: timedelta) -> str:
+    return f"{d.total_seconds():.0f} s"
