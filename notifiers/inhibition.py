@@ -65,11 +65,16 @@ class Inhibitor:
         """When each source incident last resolved: an older firing seen later (a replayed or
         retried copy) must not revive it."""
         self._noted: OrderedDict[str, set[str]] = OrderedDict()
+        self._firings: OrderedDict[tuple[str, str], Alert] = OrderedDict()
+        """The newest firing of each target incident: its resolved is judged as it was (a
+        resolved Service has no unhealthy endpoints left, so no nodes to be covered on)."""
         self.forgotten = 0
         """Sources forgotten because a rule had `MAX_SOURCES` (a metric reads it)."""
 
     def observe(self, alert: Alert) -> None:
-        """Every alert the dispatcher is given, firing or resolved, before routing."""
+        """Every alert the dispatcher is given, firing or resolved, before routing. A firing
+        target that a source covers already is counted for that source now: the stage may
+        judge both in one pass, the source's card first."""
         ident = _incident(alert)
         for rule, sources in zip(self.rules, self._sources):
             if not rule.is_source(alert):
@@ -78,6 +83,14 @@ class Inhibitor:
                 self._resolve(sources, ident, alert)
             elif alert.at > self._resolved.get(ident, alert.at - timedelta(1)):
                 self._remember(sources, ident, alert)
+        if alert.status == "firing" and any(r.is_target(alert) for r in self.rules):
+            self._firings[ident] = alert
+            self._firings.move_to_end(ident)
+            if len(self._firings) > MAX_SOURCES:
+                self._firings.popitem(last=False)
+            source = self.inhibitor_of(alert, alert.at)
+            if source is not None:
+                self.note(source, alert)
 
     def _resolve(self, sources: OrderedDict[tuple[str, str], _Source], ident: tuple[str, str],
                  alert: Alert) -> None:
@@ -113,7 +126,11 @@ class Inhibitor:
         return max(waits, default=timedelta(0))
 
     def inhibitor_of(self, alert: Alert, now: datetime) -> Alert | None:
-        """The active source alert that inhibits `alert` at `now` (the first rule that does)."""
+        """The active source alert that inhibits `alert` at `now` (the first rule that does).
+        A resolved is judged as its incident's firing was: inhibited while that would be."""
+        if alert.status == "resolved":
+            firing = self._firings.get(_incident(alert))
+            alert = firing if firing is not None and firing.incident == alert.incident else alert
         for rule, sources in zip(self.rules, self._sources):
             if not rule.is_target(alert):
                 continue
