@@ -16,8 +16,12 @@ Two additions for one card per outage, where the source may come after the targe
 waits `look_ahead` before it is judged ("within a few minutes either way"), and a source's own
 card waits `source_wait` so that it can say how many it inhibited. A source inhibits while it
 fires, at most `for` after its newest firing (instant alerts such as a NodeNotReady Event never
-resolve); a resolved source stops inhibiting at once. Pure: no I/O, the time is passed in; the
-dispatcher's stage calls `observe`, `look_ahead`, `inhibitor_of` and `note`.
+resolve); a resolved source stops inhibiting at once. A resolved target is judged as its
+incident's firing was (a Service evicted off a NotReady node resolves with no unhealthy endpoint
+left), so the 【恢复】 of an inhibited alert is inhibited too. A source's count (`inhibited_count`)
+holds the targets the stage settled (`note`) and those it covered when they were observed: the
+stage may judge a waiting source card in the same pass as its targets. Pure: no I/O, the time
+is passed in; the dispatcher and its stage call `observe`, `look_ahead`, `inhibitor_of`, `note`.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Sequence
 
 from rules.alert import Alert
 
@@ -167,17 +171,3 @@ class Inhibitor:
     def inhibited_count(self, source: Alert) -> int:
         """Targets inhibited by this source's incident so far."""
         return len(self._noted.get(_occurrence(source), ()))
-
-    def sources(self) -> Iterable[Alert]:
-        """The firing sources remembered (for `replay` and tests), oldest first per rule."""
-        for sources in self._sources:
-            for s in sources.values():
-                yield s.alert
-
-
-def describe(rule: InhibitRule) -> dict[str, Any]:
-    """A rule as `config check` and `replay` show it."""
-    return {"name": rule.name, "source_matchers": [str(m) for m in rule.source_matchers],
-            "target_matchers": [str(m) for m in rule.target_matchers],
-            "equal": [str(e) for e in rule.equal], "look_ahead": rule.look_ahead.total_seconds(),
-            "for": None if rule.for_ is None else rule.for_.total_seconds()}
