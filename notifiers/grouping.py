@@ -2,7 +2,8 @@
 
 A route's match names the alert's group (routes.RouteMatch.group_key). When an entry of a group
 is written, it gets `not_before`:
-  the group has entries still pending   → theirs (it joins them: they go out as one message)
+  the group has entries still held      → theirs (it joins them: they go out as one message)
+  the group has due entries pending     → now + group_interval (they are being flushed now)
   the group was last sent at F          → F + group_interval, or at once if that has passed
   a new group (nothing pending or sent) → now + group_wait (at once when group_wait is 0)
 Unset options are 0, which is the behaviour before grouping: nothing waits. "Last sent" comes
@@ -42,11 +43,11 @@ class Timing:
 def hold_until(now: datetime, timing: Timing, *, pending: Sequence[OutboxEntry],
                flushed: datetime | None) -> datetime | None:
     """When a new entry of a group is due (None: at once); see the module docstring."""
-    if pending:
-        holds = [e.not_before for e in pending]
-        if any(h is None or h <= now for h in holds):
-            return None
-        return min(h for h in holds if h is not None)
+    waiting = [e.not_before for e in pending if e.not_before is not None and e.not_before > now]
+    if waiting:
+        return min(waiting)
+    if pending:  # due, so being flushed now (or waiting for the robot): the next flush's turn
+        return now + timing.interval if timing.interval > _ZERO else None
     if flushed is not None:
         due = flushed + timing.interval
         return due if due > now else None
