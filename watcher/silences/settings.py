@@ -2,7 +2,7 @@
 Deployment gives as environment variables, and the checks `config check` reports."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, MutableSet
+from typing import TYPE_CHECKING, Any, Mapping, MutableSet
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -42,3 +42,14 @@ def check_silences(cfg: "Config", b: "Reporter") -> None:
                          f"`{path[-1]}_file` or env {env})")
     if (token or link_secret) and not cfg.metrics.enabled:
         b.fail(("metrics", "enabled"), "the silences API and link are served on the metrics port: enable it")
+
+
+def silence_linker(cfg: "Config") -> Any:
+    """The card's 静默 1 小时 link maker, when `routing.external_url` and the link secret are set."""
+    url, secret = cfg.routing.external_url, cfg.routing.silence_link_secret
+    if not (url and secret):
+        return None
+    from notifiers.clock import utcnow
+    from notifiers.silencelink import SilenceLinker
+
+    return SilenceLinker(url, secret, clock=utcnow)
