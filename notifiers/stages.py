@@ -161,6 +161,7 @@ class Judge:
     def __init__(self, *, outbox: Outbox, silences: SilenceProvider | None = None,
                  inhibitor: Inhibitor | None = None) -> None:
         self.outbox, self.silences, self.inhibitor = outbox, silences, inhibitor
+        self._failing = False
 
     def verdicts(self, entries: Sequence[OutboxEntry], now: datetime) -> list[Verdict]:
         snapshot = self._snapshot()
@@ -177,7 +178,13 @@ class Judge:
         if self.silences is None:
             return None
         try:
-            return self.silences()
+            snapshot = self.silences()
         except Exception as e:  # a broken store must not stop deliveries: judged unsilenced
-            log.error("silences unavailable (%s): alerts are judged as not silenced", redact(e))
+            if not self._failing:  # logged when it starts failing, not on every entry
+                log.error("silences unavailable (%s): alerts are judged as not silenced", redact(e))
+            self._failing = True
             return None
+        if self._failing:
+            log.warning("silences available again")
+        self._failing = False
+        return snapshot

@@ -201,3 +201,16 @@ def test_an_inhibited_target_is_settled_and_the_source_says_how_many(
     wait_for(lambda: d.pending() == 0, what="source sent")
     [text] = wecom_rx.texts()
     assert "已抑制" in text and "1 条相关告警" in text
+
+
+def test_a_failing_silence_store_is_logged_once_and_alerts_still_go_out(
+        rig: Any, clock: Any, wecom_rx: Any, caplog: Any) -> None:
+    def broken() -> Silences:
+        raise OSError("silences.json: I/O error")
+    d = rig(silences=broken)
+    d.start()
+    for alert in (replace(sample_alert("oom", now=clock.now()), incident=f"i{i}") for i in range(3)):
+        d.submit(alert)
+    wait_for(lambda: d.pending() == 0, what="sent unsilenced")
+    assert len(wecom_rx.accepted) >= 1
+    assert sum("silences unavailable" in r.getMessage() for r in caplog.records) == 1
