@@ -83,7 +83,7 @@ class Dispatcher:
             self._sending_since = monotonic()
         limiters = _limiters_per_robot(self._notifiers.values(), monotonic)
         self._inhibitor = Guarded(inhibitor) if inhibitor is not None else None
-        judge = Judge(outbox=outbox, silences=silences, inhibitor=self._inhibitor)
+        judge = self._judge = Judge(outbox=outbox, silences=silences, inhibitor=self._inhibitor)
         self._workers = {name: Worker(n, limiter=limiters[n.robot_key], outbox=outbox,
                                       emit=self._emit, clock=clock, monotonic=monotonic,
                                       sleep=sleep, may_send=self._sending.is_set, judge=judge)
@@ -104,6 +104,7 @@ class Dispatcher:
         if self._inhibitor is not None:
             self._inhibitor.observe(alert)
         if alert.status == "resolved":
+            self._judge.note_resolved(incident_of(alert))
             self._settle_escalations(alert)
         added: list[str] = []
         now = self._clock()
