@@ -28,15 +28,14 @@ import logging
 import threading
 import time
 from collections import deque
-from datetime import datetime
-from datetime import timedelta
-from typing import Callable, Iterable, Mapping, NamedTuple, Sequence
+from datetime import datetime, timedelta
+from typing import Iterable, Mapping, Sequence
 
 from rules.alert import Alert
 
 from .clock import Monotonic, Sleep, WallClock, utcnow
 from .notifier import Notifier
-from .grouping import Timing, hold_until, reminder_too_soon
+from .grouping import Write, plan
 from .outbox import KnownDelivered, Outbox, OutboxEntry, PutResult, entry_id, incident_of
 from .routes import RouteMatch, Routes, parse_routes
 from .outcome import DeliveryOutcome, OutcomeResult, OutcomeSink
@@ -46,19 +45,6 @@ from .redact import protect_logger, redact
 from .worker import Worker
 
 log: logging.Logger = protect_logger("kea.notifiers.dispatcher")
-
-
-class Write(NamedTuple):
-    """One outbox entry to write (kept in memory as this while the outbox cannot be written)."""
-    name: str
-    alert: Alert
-    not_before: datetime | None = None
-    group: str = ""
-    step: int = 0
-
-    @property
-    def id(self) -> str:
-        return entry_id(self.name, self.alert, self.step)
 
 
 class Dispatcher:
@@ -97,7 +83,7 @@ class Dispatcher:
             self._sending_since = monotonic()
         limiters = _limiters_per_robot(self._notifiers.values(), monotonic)
         self._inhibitor = Guarded(inhibitor) if inhibitor is not None else None
-        judge = Judge(outbox=outbox, silences=silences, inhibitor=self._inhibitor)
+        judge = self._judge = Judge(outbox=outbox, silences=silences, inhibitor=self._inhibitor)
         self._workers = {name: Worker(n, limiter=limiters[n.robot_key], outbox=outbox,
                                       emit=self._emit, clock=clock, monotonic=monotonic,
                                       sleep=sleep, may_send=self._sending.is_set, judge=judge)
@@ -118,6 +104,7 @@ class Dispatcher:
         if self._inhibitor is not None:
             self._inhibitor.observe(alert)
         if alert.status == "resolved":
+            self._judge.note_resolved(incident_of(alert))
             self._settle_escalations(alert)
         added: list[str] = []
         now = self._clock()
@@ -142,29 +129,14 @@ class Dispatcher:
         return added
 
     def _plan(self, name: str, alert: Alert, match: RouteMatch, now: datetime) -> list[Write]:
-        """The entries to write for one notifier: the alert held for its group (grouping.py)
-        and, for a firing, one per escalation step and robot; or none for a reminder the
+        """The entries to write for one notifier (grouping.py), or none for a reminder the
         route's `repeat_interval` thins out (reported `skipped`)."""
-        timing, group = Timing.of(match), match.group_key(alert)
-        mine = [e for e in self._outbox.of_incident(incident_of(alert)) if e.notifier == name]
-        too_soon = reminder_too_soon(alert, timing, now, pending=mine,
-                                     last_firing=self._outbox.firing_settled(name, incident_of(alert)))
+        look_ahead = self._inhibitor.look_ahead(alert) if self._inhibitor is not None else timedelta(0)
+        writes, too_soon = plan(name, alert, match, now, outbox=self._outbox, look_ahead=look_ahead,
+                                robots=self._notifiers)
         if too_soon:
             log.info("reminder %s to %s not sent: %s", alert.id, name, too_soon)
             self._report(name, alert, "skipped", "repeat_interval", too_soon)
-            return []
-        not_before = hold_until(now, timing, pending=self._outbox.in_group(name, group),
-                                flushed=self._outbox.group_flushed(name, group))
-        if self._inhibitor is not None and alert.status == "firing":
-            look_ahead = alert.at + self._inhibitor.look_ahead(alert)
-            if look_ahead > now and (not_before is None or look_ahead > not_before):
-                not_before = look_ahead
-        writes = [Write(name, alert, not_before, group)]
-        if alert.status == "firing":
-            for step, escalation in enumerate(match.escalate, start=1):
-                due = alert.started_at + escalation.after
-                writes.extend(Write(robot, alert, due, f"{group} | escalate {step}", step)
-                              for robot in escalation.notify if robot in self._notifiers)
         return writes
 
     def _settle_escalations(self, resolved: Alert) -> None:
@@ -360,11 +332,14 @@ class Dispatcher:
             return len(self._outbox) + len(self._unwritten)
 
     def oldest_pending_age(self) -> float | None:
-        """Seconds the oldest due entry has waited since it became due (None: none is due; a
-        held entry, by its group's wait or a silence, is not late)."""
+        """Seconds the oldest due entry has waited since it became due: 0 when every pending
+        entry is held (by its group's wait, an escalation's delay, a silence: none is late);
+        None: nothing pending."""
         now = self._clock()
         due = [d for w in self._workers.values() if (d := w.oldest_due(now)) is not None]
-        return max(0.0, (now - min(due)).total_seconds()) if due else None
+        if due:
+            return max(0.0, (now - min(due)).total_seconds())
+        return 0.0 if len(self._outbox) else None
 
     def sending_since(self) -> float | None:
         """Monotonic time this dispatcher began sending (None: it does not send)."""

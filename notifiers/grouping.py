@@ -13,20 +13,35 @@ the entry). A firing reminder (sequence > 1) to a route with `repeat_interval` R
 less than R ago, or one of its notifications is still pending there: the rule's own
 `repeat_interval` makes the reminders, the route's only thins them out.
 
-Pure: the caller passes in the time and what the outbox knows.
+`plan` makes the entries of one alert for one notifier: its own, held for its group (and for
+an inhibition look-ahead), and for a firing one per `escalate` step and robot, due at the
+incident's start + `after`. Pure but for reading the outbox; the caller passes in the time.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Collection, NamedTuple, Sequence
 
 from rules.alert import Alert
 
-from .outbox import OutboxEntry, Settled
+from .outbox import Outbox, OutboxEntry, Settled, entry_id, incident_of
 from .routes import RouteMatch
 
 _ZERO = timedelta(0)
+
+
+class Write(NamedTuple):
+    """One outbox entry to write (kept in memory as this while the outbox cannot be written)."""
+    name: str
+    alert: Alert
+    not_before: datetime | None = None
+    group: str = ""
+    step: int = 0
+
+    @property
+    def id(self) -> str:
+        return entry_id(self.name, self.alert, self.step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +85,26 @@ def reminder_too_soon(alert: Alert, timing: Timing, now: datetime, *, last_firin
 
 def _seconds(d: timedelta) -> str:
     return f"{d.total_seconds():.0f} s"
+
+
+def plan(name: str, alert: Alert, match: RouteMatch, now: datetime, *, outbox: Outbox,
+         look_ahead: timedelta, robots: Collection[str]) -> tuple[list[Write], str]:
+    """The entries to write for `alert` to notifier `name`, or none and why (a reminder the
+    route's `repeat_interval` thins out)."""
+    timing, group, incident = Timing.of(match), match.group_key(alert), incident_of(alert)
+    mine = [e for e in outbox.of_incident(incident) if e.notifier == name]
+    too_soon = reminder_too_soon(alert, timing, now, pending=mine, last_firing=outbox.firing_settled(name, incident))
+    if too_soon:
+        return [], too_soon
+    not_before = hold_until(now, timing, pending=outbox.in_group(name, group), flushed=outbox.group_flushed(name, group))
+    if alert.status == "firing" and look_ahead > _ZERO:
+        judged = alert.at + look_ahead
+        if judged > now and (not_before is None or judged > not_before):
+            not_before = judged
+    writes = [Write(name, alert, not_before, group)]
+    if alert.status == "firing":
+        for step, escalation in enumerate(match.escalate, start=1):
+            due = alert.started_at + escalation.after
+            writes.extend(Write(robot, alert, due, f"{group} | escalate {step}", step)
+                          for robot in escalation.notify if robot in robots)
+    return writes, ""

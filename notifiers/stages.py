@@ -7,7 +7,9 @@ silence added or expired meanwhile counts). `judge` is pure; the worker applies 
                                                     nobody was told it fired
   silenced firing                                   hold until the silence ends, re-judged at least
                                                     every 30 s (silences are expired early and added);
-                                                    reported `silenced` once (code = silence id)
+                                                    reported `silenced` once (code = silence id); settled
+                                                    `silenced` once its incident resolved (seen by the
+                                                    dispatcher, even where no 【恢复】 is sent)
   silenced resolved, its firing was sent            send (the group was told it fired)
   silenced resolved, its firing was not sent        settle `silenced`, and the incident's held
                                                     firings with it ("resolved while silenced")
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Literal, Mapping, Protocol, Sequence
@@ -37,6 +40,8 @@ log: logging.Logger = protect_logger("kea.notifiers.stages")
 
 RECHECK = timedelta(seconds=30)
 """A silenced firing is judged again at least this often."""
+MAX_RESOLVED = 50_000
+"""Resolved incidents remembered for judging their held firings."""
 
 
 class Silence(Protocol):
@@ -119,6 +124,8 @@ class Facts:
     """How the incident's latest settled firing was settled (sent, silenced, inhibited)."""
     held_firings: tuple[str, ...] = ()
     """Ids of the incident's firing entries still pending for this notifier."""
+    resolved: bool = False
+    """The dispatcher was given the incident's resolved alert (since this process started)."""
 
 
 def judge(entry: OutboxEntry, now: datetime, *, silences: Silences | None,
@@ -142,6 +149,8 @@ def _silenced(entry: OutboxEntry, silence: Silence, now: datetime, facts: Facts,
     why = f"silenced by {silence.id} until {silence.ends_at.isoformat()}"
     if entry.step:
         return Verdict("settle", "silenced", silence.id, f"escalation step {entry.step} {why}")
+    if entry.alert.status == "firing" and facts.resolved:
+        return Verdict("settle", "silenced", silence.id, f"resolved while {why}")
     if entry.alert.status == "firing":
         return Verdict("hold", "silenced", silence.id, why, until=min(silence.ends_at, now + RECHECK))
     if facts.firing is not None and facts.firing.result == "sent":
@@ -161,6 +170,17 @@ class Judge:
     def __init__(self, *, outbox: Outbox, silences: SilenceProvider | None = None,
                  inhibitor: Inhibitor | None = None) -> None:
         self.outbox, self.silences, self.inhibitor = outbox, silences, inhibitor
+        self._failing = False
+        self._resolved: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def note_resolved(self, incident: str) -> None:
+        """The dispatcher was given this incident's resolved alert (remembered, bounded)."""
+        with self._lock:
+            self._resolved[incident] = None
+            self._resolved.move_to_end(incident)
+            if len(self._resolved) > MAX_RESOLVED:
+                self._resolved.popitem(last=False)
 
     def verdicts(self, entries: Sequence[OutboxEntry], now: datetime) -> list[Verdict]:
         snapshot = self._snapshot()
@@ -168,7 +188,8 @@ class Judge:
 
     def _facts(self, entry: OutboxEntry) -> Facts:
         if entry.alert.status != "resolved":
-            return Facts()
+            with self._lock:
+                return Facts(resolved=entry.incident in self._resolved)
         held = tuple(e.id for e in self.outbox.of_incident(entry.incident)
                      if e.notifier == entry.notifier and e.step == 0 and e.alert.status == "firing")
         return Facts(self.outbox.firing_settled(entry.notifier, entry.incident), held)
@@ -177,7 +198,13 @@ class Judge:
         if self.silences is None:
             return None
         try:
-            return self.silences()
+            snapshot = self.silences()
         except Exception as e:  # a broken store must not stop deliveries: judged unsilenced
-            log.error("silences unavailable (%s): alerts are judged as not silenced", redact(e))
+            if not self._failing:  # logged when it starts failing, not on every entry
+                log.error("silences unavailable (%s): alerts are judged as not silenced", redact(e))
+            self._failing = True
             return None
+        if self._failing:
+            log.warning("silences available again")
+        self._failing = False
+        return snapshot

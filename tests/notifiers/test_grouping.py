@@ -151,3 +151,11 @@ def test_an_entry_written_before_grouping_loads_with_no_hold(tmp_path: Any, cloc
     [entry] = box.entries()
     assert (entry.id, entry.not_before, entry.group, entry.step) == (old["id"], None, "", 0)
     assert box.is_confirmed("ops|x") and box.firing_settled("ops", "x") is None
+
+
+def test_a_held_entry_is_not_late_for_the_watchdog(ops: Any, make_dispatcher: Any, clock: Any) -> None:
+    d = make_dispatcher(ops, routes=routes(group_wait="1h"))
+    assert d.oldest_pending_age() is None  # nothing pending
+    d.submit(in_ns(numbered_alerts(1, clock=clock), "shop")[0])
+    assert d.pending() == 1
+    assert d.oldest_pending_age() == 0.0  # pending, but held: nothing waits past its time

@@ -69,6 +69,8 @@ NOW = T0 + timedelta(minutes=10)
     ("silenced firing: held, re-judged within 30 s", entry(FIRING), Silences([silence()]), None, Facts(),
      ("hold", "silenced", "s-1")),
     ("silence ended: send", entry(FIRING), Silences([silence(5)]), None, Facts(), ("send", None, "")),
+    ("silenced firing, its incident resolved: settled", entry(FIRING), Silences([silence()]), None,
+     Facts(resolved=True), ("settle", "silenced", "s-1")),
     ("silenced resolved, firing unsent: settled", entry(RESOLVED), Silences([silence()]), None,
      Facts(None, ("f",)), ("settle", "silenced", "s-1")),
     ("silenced resolved, firing sent: send", entry(RESOLVED), Silences([silence()]), None, Facts(SENT),
@@ -201,3 +203,36 @@ def test_an_inhibited_target_is_settled_and_the_source_says_how_many(
     wait_for(lambda: d.pending() == 0, what="source sent")
     [text] = wecom_rx.texts()
     assert "已抑制" in text and "1 条相关告警" in text
+
+
+def test_a_failing_silence_store_is_logged_once_and_alerts_still_go_out(
+        rig: Any, clock: Any, wecom_rx: Any, caplog: Any) -> None:
+    def broken() -> Silences:
+        raise OSError("silences.json: I/O error")
+    d = rig(silences=broken)
+    d.start()
+    for alert in (replace(sample_alert("oom", now=clock.now()), incident=f"i{i}") for i in range(3)):
+        d.submit(alert)
+    wait_for(lambda: d.pending() == 0, what="sent unsilenced")
+    assert len(wecom_rx.accepted) >= 1
+    assert sum("silences unavailable" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_silenced_firing_whose_incident_resolved_is_never_sent_even_without_send_resolved(
+        make_notifier: Any, wecom_rx: Any, clock: Any, outcomes: Any, tmp_path: Any) -> None:
+    from notifiers import Dispatcher, Outbox
+    s = silence(start=clock.now(), minutes=120)
+    d = Dispatcher({NAME: make_notifier("wecom", wecom_rx.base, name=NAME, send_resolved=False)},
+                   default_route=(NAME,), outbox=Outbox(tmp_path / "ob", clock=clock.now), clock=clock.now,
+                   on_outcome=outcomes, monotonic=clock.monotonic, sleep=clock.sleep, silences=Switch(clock, s))
+    firing, resolved = alerts(clock)
+    d.submit(firing)
+    clock.advance(10)
+    d.submit(resolved)  # not written for this notifier: it sends no 【恢复】
+    d.start()
+    try:
+        wait_for(lambda: d.pending() == 0, what="the firing settled")
+    finally:
+        d.stop(0.0)
+    assert wecom_rx.accepted == []  # the silence ended with the incident over: nothing to say
+    assert [o.alert_ids for o in outcomes.of("silenced")] == [(firing.id,)]
