@@ -55,8 +55,9 @@ class Decision:
         if self.outcome == "sent":
             extra = f" (inhibited {self.inhibited})" if self.inhibited else ""
             return f"→ {', '.join(self.robots)}{extra}"
-        if self.outcome == "inhibited" and self.inhibitor is not None:
-            return f"✗ inhibited by {self.inhibitor.rule} {self.inhibitor.key}"
+        if self.outcome == "inhibited":
+            by = f" by {self.inhibitor.rule} {self.inhibitor.key}" if self.inhibitor is not None else ""
+            return f"✗ inhibited{by}"
         if self.outcome == "silenced":
             return f"✗ silenced by {self.silence}"
         if self.outcome == "muted":
