@@ -201,8 +201,9 @@ def load_silences(path: str) -> Silences:
 
 
 def endpoints_for(rules: Any) -> Optional[timedelta]:
-    """The loaded `endpoints-unhealthy` rule's `for` (the OOM look-ahead follows it), if loaded."""
-    return next((r.for_ for r in rules if r.name == "endpoints-unhealthy"), None)
+    """The longest `for` of the loaded endpoints rules (the built-in, a renamed or per-team
+    copy): the OOM look-ahead follows it. None when none is loaded (the default applies)."""
+    return max((r.for_ for r in rules if r.detector.type == "endpoints_unhealthy"), default=None)
 
 
 def offline_decider(cfg: Any, rules: Any, silences: Optional[Silences],
