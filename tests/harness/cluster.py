@@ -322,6 +322,26 @@ def inject(api, ns: str, pod: str, **labels: str | None) -> dict:
     return patch(api, f"/api/v1/namespaces/{ns}/pods/{pod}", {"metadata": {"labels": labels}})
 
 
+HOLD = "kea.test/hold"  # a finalizer nobody removes but the test: kwok deletes only pods without any
+
+
+def hold(api, ns: str, pod: str) -> dict:
+    """Keep ``pod`` Terminating once it is deleted, until ``release``: a finalizer (kwok's
+    pod-delete Stage, like the kubelet, waits for the finalizers to go)."""
+    return patch(api, f"/api/v1/namespaces/{ns}/pods/{pod}", {"metadata": {"finalizers": [HOLD]}})
+
+
+def release(api, ns: str, pod: str) -> None:
+    """Drop the finalizers ``hold`` set (a Terminating pod then goes); a pod already gone is fine."""
+    from kubernetes.client import ApiException
+
+    try:
+        patch(api, f"/api/v1/namespaces/{ns}/pods/{pod}", {"metadata": {"finalizers": None}})
+    except ApiException as e:
+        if e.status != 404:
+            raise
+
+
 def oom(api, ns: str, pod: str) -> dict:
     """OOMKill the Pod's containers once (kwok writes the status; restart follows)."""
     return inject(api, ns, pod, **{"kea.test/fault": "oom"})
