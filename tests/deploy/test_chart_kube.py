@@ -17,10 +17,10 @@ import secrets
 import pytest
 from kubernetes.client import ApiException
 
-from tests.deploy.manifests import one
+from tests.deploy.manifests import ApiObjects, one
 from tests.deploy.test_chart import VALUE_SETS, template, values_args
 from tests.deploy.gotools import tool
-from tests.deploy.test_manifests_kube import _allowed, _api_path, _as
+from tests.deploy.test_manifests_kube import _allowed, _as
 from tests.harness.kube import request
 
 pytestmark = pytest.mark.kube
@@ -28,37 +28,19 @@ pytestmark = pytest.mark.kube
 OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 
-def _apply(api, docs: list[dict], cluster_scoped: list[str]) -> dict:
-    cache: dict = {}
-    created = {}
-    for d in docs:
-        if d["kind"] in OPERATOR_KINDS:
-            continue
-        path = _api_path(api, d, d["metadata"].get("namespace"), cache)
-        obj = request(api, "POST", path, d, query={"fieldValidation": "Strict", "fieldManager": "kea-tests"})
-        created[(d["kind"], d["metadata"]["name"])] = obj
-        if d["kind"] in ("ClusterRole", "ClusterRoleBinding"):
-            cluster_scoped.append(f"{path}/{d['metadata']['name']}")
-    return created
-
-
 @pytest.fixture
 def release(kube_control_plane, kube_namespace):
     """apply(value_set) renders the chart as release <ns> in <ns> and creates it; yields it."""
     helm = tool("helm")
-    cluster_scoped: list[str] = []
-    with kube_control_plane.api_client() as api:
+    with kube_control_plane.api_client() as api, ApiObjects(api) as objects:
         def apply(value_set: str, *args: str) -> tuple[list[dict], dict]:
             docs = template(helm, *values_args(value_set), *args, release=kube_namespace, namespace=kube_namespace)
-            return docs, _apply(api, docs, cluster_scoped)
-        try:
-            yield api, kube_namespace, apply
-        finally:
-            for path in cluster_scoped:
-                try:
-                    request(api, "DELETE", path)
-                except ApiException:
-                    pass
+            before = set(objects.created)
+            for d in docs:
+                if d["kind"] not in OPERATOR_KINDS:
+                    objects.create(d)
+            return docs, {k: v for k, v in objects.created.items() if k not in before}
+        yield api, kube_namespace, apply
 
 
 def _restricted(api, ns: str) -> None:
