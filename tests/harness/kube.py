@@ -82,7 +82,7 @@ def ensure_binaries() -> Path:
 # ---------------------------------------------------------------- processes
 
 
-def _free_ports(n: int) -> list[int]:
+def free_ports(n: int) -> list[int]:
     """n distinct free loopback ports (all held open until chosen, so no duplicates)."""
     socks = []
     try:
@@ -94,6 +94,19 @@ def _free_ports(n: int) -> list[int]:
     finally:
         for s in socks:
             s.close()
+
+
+def wait_until(check, timeout: float = 60.0, what: str = "condition", interval: float = 0.05):
+    """Poll ``check()`` until truthy and return its value; AssertionError naming ``what`` after
+    ``timeout`` seconds. The one wait on a condition of the harness and of tests/kube."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
 
 
 def _die_with_parent() -> None:
@@ -124,8 +137,9 @@ def _tail(path: Path, lines: int = 40) -> str:
         return "(no log)"
 
 
-class _Proc:
-    """One child process in its own process group, logging to a file."""
+class Proc:
+    """One child process in its own process group, logging to a file (a component of the
+    control plane or of tests/harness/cluster.py)."""
 
     def __init__(self, name: str, argv: list[str], log: Path):
         self.name, self.log = name, log
@@ -155,22 +169,34 @@ class _Proc:
                 continue
 
 
-def _wait_until(check, proc: _Proc, what: str, timeout: float) -> None:
-    """Poll ``check()`` with short waits until true; fail fast if ``proc`` exits."""
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while True:
+def _probe_failed(e: Exception) -> bool:
+    """A probe's failure that means "not up yet": refused, timed out, a torn answer, or an error
+    status from a component still starting or busy (ApiException 5xx, 429, 401 before the
+    token file is read). Anything else is a bug in the probe and is raised."""
+    from kubernetes.client import ApiException
+
+    if isinstance(e, ApiException):
+        return e.status is None or e.status >= 500 or e.status in (401, 403, 429)
+    return isinstance(e, (OSError, urllib3.exceptions.HTTPError, ValueError))
+
+
+def wait_up(check, proc: Proc, what: str, timeout: float) -> None:
+    """Poll ``check()`` until true, a failing probe counting as not yet; fail at once, with
+    ``proc``'s log, if it exits, and with its log after ``timeout``."""
+    def up() -> bool:
         if not proc.alive():
             raise proc.failure(f"exited with {proc.popen.returncode} before {what}")
         try:
-            if check():
-                return
-        except (OSError, urllib3.exceptions.HTTPError, ValueError):
-            pass
-        if time.monotonic() > deadline:
-            raise proc.failure(f"not {what} after {timeout:.0f}s")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.5)
+            return bool(check())
+        except Exception as e:
+            if _probe_failed(e):
+                return False
+            raise
+
+    try:
+        wait_until(up, timeout, what, interval=0.1)
+    except AssertionError:
+        raise proc.failure(f"not {what} after {timeout:.0f}s") from None
 
 
 class ControlPlane:
@@ -191,8 +217,8 @@ class ControlPlane:
         self.extra_apiserver_args = list(extra_apiserver_args)
         self.token = secrets.token_hex(16)
         self.dir: Path | None = None
-        self._etcd: _Proc | None = None
-        self._apiserver: _Proc | None = None
+        self._etcd: Proc | None = None
+        self._apiserver: Proc | None = None
         self._http = urllib3.PoolManager(retries=False)
         self.etcd_url = self.url = ""
         self.port = 0
@@ -237,9 +263,9 @@ class ControlPlane:
 
     def _start_etcd(self) -> None:
         assert self.dir
-        client, peer = _free_ports(2)
+        client, peer = free_ports(2)
         self.etcd_url = f"http://127.0.0.1:{client}"
-        self._etcd = _Proc("etcd", [
+        self._etcd = Proc("etcd", [
             str(self.bin / "etcd"), "--name=default", f"--data-dir={self.dir / 'etcd-data'}",
             f"--listen-client-urls={self.etcd_url}", f"--advertise-client-urls={self.etcd_url}",
             f"--listen-peer-urls=http://127.0.0.1:{peer}",
@@ -252,7 +278,7 @@ class ControlPlane:
             r = self._http.request("GET", self.etcd_url + "/health", timeout=2.0)
             return r.status == 200 and json.loads(r.data).get("health") == "true"
 
-        _wait_until(healthy, self._etcd, "healthy", self.start_timeout)
+        wait_up(healthy, self._etcd, "healthy", self.start_timeout)
 
     def start_apiserver(self) -> None:
         """(Re)start kube-apiserver against the running etcd, on the same port as before."""
@@ -260,10 +286,10 @@ class ControlPlane:
         if self._apiserver and self._apiserver.alive():
             return
         if not self.port:
-            (self.port,) = _free_ports(1)
+            (self.port,) = free_ports(1)
             self.url = f"https://127.0.0.1:{self.port}"
         sa_key = self.dir / "sa.key"
-        self._apiserver = _Proc("kube-apiserver", [
+        self._apiserver = Proc("kube-apiserver", [
             str(self.bin / "kube-apiserver"),
             f"--etcd-servers={self.etcd_url}", f"--cert-dir={self.dir / 'certs'}",
             f"--secure-port={self.port}", "--bind-address=127.0.0.1",
@@ -275,7 +301,7 @@ class ControlPlane:
             f"--watch-cache={'true' if self.watch_cache else 'false'}",
             *self.extra_apiserver_args,
         ], self.dir / "apiserver.log")
-        _wait_until(self._ready, self._apiserver, "ready (/readyz)", self.start_timeout)
+        wait_up(self._ready, self._apiserver, "ready (/readyz)", self.start_timeout)
         self._write_kubeconfig()
 
     def stop_apiserver(self) -> None:
