@@ -202,6 +202,41 @@ class ApiObjects:
                 pass
 
 
+def enforce_restricted(api, ns: str) -> None:
+    """Label ``ns`` so Pod Security admission enforces the "restricted" profile."""
+    from tests.harness.kube import request
+
+    request(api, "PATCH", f"/api/v1/namespaces/{ns}",
+            {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted",
+                                     "pod-security.kubernetes.io/enforce-version": "latest"}}},
+            content_type="application/merge-patch+json")
+
+
+def assert_pod_admitted_restricted(api, ns: str, deployment: dict) -> None:
+    """A pod of ``deployment``'s template is admitted (dry-run) in ``ns`` under
+    ``enforce_restricted``; control: the same pod allowed to escalate privileges is refused, so
+    the admission really ran."""
+    import copy
+    import secrets
+
+    import pytest
+    from kubernetes.client import ApiException
+
+    from tests.harness.kube import request
+
+    template = deployment["spec"]["template"]
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": f"kea-{secrets.token_hex(3)}", "namespace": ns,
+                        "labels": template["metadata"]["labels"]},
+           "spec": copy.deepcopy(template["spec"])}
+    request(api, "POST", f"/api/v1/namespaces/{ns}/pods", pod, query={"dryRun": "All", "fieldValidation": "Strict"})
+    loose = copy.deepcopy(pod)
+    loose["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+    with pytest.raises(ApiException) as e:
+        request(api, "POST", f"/api/v1/namespaces/{ns}/pods", loose, query={"dryRun": "All"})
+    assert e.value.status == 403 and "PodSecurity" in (e.value.body or "")
+
+
 # ------------------------------------------------------------------------------ Dockerfile
 
 

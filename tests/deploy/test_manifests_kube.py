@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 import json
-import secrets
 import urllib.parse
 
 import pytest
 from kubernetes.client import ApiException
 
-from tests.deploy.manifests import BASE, REPO, ApiObjects, load_yaml_docs, one, render
+from tests.deploy.manifests import (BASE, REPO, ApiObjects, assert_pod_admitted_restricted, enforce_restricted,
+                                   load_yaml_docs, one, render)
 from tests.harness.kube import connection, request
 
 pytestmark = pytest.mark.kube
@@ -115,22 +115,8 @@ def test_strict_validation_is_real(applied):
 
 def test_pod_passes_pod_security_restricted(applied):
     api, ns, _ = applied
-    request(api, "PATCH", f"/api/v1/namespaces/{ns}",
-            {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted",
-                                     "pod-security.kubernetes.io/enforce-version": "latest"}}},
-            content_type="application/merge-patch+json")
-    dep = one(_retarget(render(BASE), ns), "Deployment")
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": f"kea-{secrets.token_hex(3)}", "namespace": ns,
-                        "labels": dep["spec"]["template"]["metadata"]["labels"]},
-           "spec": dep["spec"]["template"]["spec"]}
-    request(api, "POST", f"/api/v1/namespaces/{ns}/pods", pod, query={"dryRun": "All", "fieldValidation": "Strict"})
-    # Control: the same pod allowed to escalate privileges is refused, so the admission ran.
-    loose = copy.deepcopy(pod)
-    loose["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
-    with pytest.raises(ApiException) as e:
-        request(api, "POST", f"/api/v1/namespaces/{ns}/pods", loose, query={"dryRun": "All"})
-    assert e.value.status == 403 and "PodSecurity" in (e.value.body or "")
+    enforce_restricted(api, ns)
+    assert_pod_admitted_restricted(api, ns, one(_retarget(render(BASE), ns), "Deployment"))
 
 
 def test_service_account_can_watch_everything_it_needs(applied):

@@ -116,6 +116,14 @@ def event_barrier(api, ns, wecom, app="canary"):
     wait_for(lambda: said(wecom, "KeaTestBarrier", name) >= 1, timeout=60, what="the barrier")
 
 
+def unschedulable(api, ns):
+    """A Deployment `huge` of one pod asking for 1000 CPUs, which no node has; its pod's name."""
+    create(api, ns, deployment("huge", 1, pod_spec={"containers": [
+        {"name": "app", "image": "registry.example/app:1", "resources": {"requests": {"cpu": "1000"}}}]}))
+    (pod,) = wait_for(lambda: pods(api, ns, "app=huge"), timeout=30, what="the pod")
+    return pod["metadata"]["name"]
+
+
 def test_an_oom_in_a_deployment_of_two_alerts_drops_and_recovers_across_a_restart(
         tmp_path, kube_cluster, cluster_namespace, wecom):
     ns = cluster_namespace
@@ -200,10 +208,7 @@ def test_an_unschedulable_pod_fires_failed_scheduling_once_across_a_restart(tmp_
     with kube_cluster.api_client() as api:
         deploy(api, ns, "canary", 1)
         d = Daemon(tmp_path, kube_cluster, ns, wecom).start()
-        create(api, ns, deployment("huge", 1, pod_spec={"containers": [
-            {"name": "app", "image": "registry.example/app:1", "resources": {"requests": {"cpu": "1000"}}}]}))
-        (pod,) = wait_for(lambda: pods(api, ns, "app=huge"), timeout=30, what="the pod")
-        name = pod["metadata"]["name"]
+        name = unschedulable(api, ns)
         wait_for(lambda: said(wecom, "【告警】事件 FailedScheduling", name) == 1, timeout=60, what="FailedScheduling")
         d.stop()  # restarted between the first attempt and the next: the open incident is restored
         d.start()
@@ -276,10 +281,7 @@ def test_an_event_written_while_the_daemon_restarts_alerts_once_naming_the_workl
         deploy(api, ns, "canary", 1)
         d = Daemon(tmp_path, kube_cluster, ns, wecom).start()
         d.stop()  # a checkpoint, then the alerter is away (being updated) when the pod fails to schedule
-        create(api, ns, deployment("huge", 1, pod_spec={"containers": [
-            {"name": "app", "image": "registry.example/app:1", "resources": {"requests": {"cpu": "1000"}}}]}))
-        (pod,) = wait_for(lambda: pods(api, ns, "app=huge"), timeout=30, what="the pod")
-        name = pod["metadata"]["name"]
+        name = unschedulable(api, ns)
         wait_for(lambda: _series_count(api, ns, name) >= 1, timeout=60, what="the FailedScheduling Event")
         d.start()  # the Event is news in its initial LIST, where the pod may not be known yet
         (text,) = wait_for(lambda: [t for t in wecom.texts() if "FailedScheduling" in t], timeout=60, what="the alert")

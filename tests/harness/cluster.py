@@ -24,6 +24,7 @@ from typing import Any, Iterable
 import pytest
 import urllib3
 
+from tests.harness import unavailable
 from tests.harness.kube import (
     BUILD_SCRIPT,
     BinariesMissing,
@@ -362,16 +363,10 @@ def kube_cluster():
     try:
         binaries = ensure_binaries()
     except BinariesMissing as e:
-        msg = f"cluster binaries not built and Go not installed: {e}"
-        if os.environ.get("KEA_REQUIRE_REAL") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        unavailable(f"cluster binaries not built and Go not installed: {e}")
     missing = [n for n in CLUSTER_BINARIES if not os.access(binaries / n, os.X_OK)]
     if missing:
-        msg = f"{', '.join(missing)} not in {binaries}: run {BUILD_SCRIPT}"
-        if os.environ.get("KEA_REQUIRE_REAL") == "1":
-            pytest.fail(msg)
-        pytest.skip(msg)
+        unavailable(f"{', '.join(missing)} not in {binaries}: run {BUILD_SCRIPT}")
     with Cluster(3, binaries) as cluster:
         yield cluster
 

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import unavailable
+
 REPO = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO / "tools" / "build-es-node.sh"
 POM = REPO / "tools" / "es-node" / "pom.xml"
@@ -282,20 +284,13 @@ class ElasticsearchNode:
 
 # -- pytest fixtures (import them into a test module or conftest.py)
 
-def _unavailable(reason: str):
-    """Skip, unless KEA_REQUIRE_REAL=1 (CI): then a missing real component is a failure."""
-    if os.environ.get("KEA_REQUIRE_REAL") == "1":
-        pytest.fail(f"KEA_REQUIRE_REAL=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def es_node(tmp_path_factory):
     """The session's Elasticsearch node (started once; tests may stop/restart it)."""
     try:
         launcher = ensure_launcher()
     except EsUnavailable as e:
-        _unavailable(str(e))
+        unavailable(str(e))
     node = ElasticsearchNode(tmp_path_factory.mktemp("es-node"), launcher=launcher)
     node.start()
     yield node
@@ -324,7 +319,7 @@ def es_client(es_node):
     try:
         from elasticsearch import Elasticsearch
     except ImportError:
-        _unavailable("python package elasticsearch>=8.13,<9 is not installed")
+        unavailable("python package elasticsearch>=8.13,<9 is not installed")
     es_node.ensure_running()
     client = Elasticsearch(es_node.url, request_timeout=30)
     before = _names(client)
