@@ -102,10 +102,14 @@ def live_pods(api, ns, app):
 
 def endpoint_barrier(api, ns, wecom):
     """Fail the readiness of the sentinel `canary` pod and wait for its alert: every endpoint
-    change before it has been through the same `for` by then."""
+    change before it has been through the same `for` by then. Then it recovers (and says so),
+    ready for the next barrier."""
     (pod,) = live_pods(api, ns, "canary")
+    fired, resolved = said(wecom, "【告警】应用不健康", "canary"), said(wecom, "【恢复】应用不健康", "canary")
     inject(api, ns, pod["metadata"]["name"], **{"kea.test/unready": "true"})
-    wait_for(lambda: said(wecom, "【告警】应用不健康", "canary") == 1, timeout=60, what="the barrier")
+    wait_for(lambda: said(wecom, "【告警】应用不健康", "canary") == fired + 1, timeout=60, what="the barrier")
+    inject(api, ns, pod["metadata"]["name"], **{"kea.test/unready": None})
+    wait_for(lambda: said(wecom, "【恢复】应用不健康", "canary") == resolved + 1, timeout=60, what="the barrier's end")
 
 
 def event_barrier(api, ns, wecom, app="canary"):
@@ -192,6 +196,7 @@ def test_scaling_3_to_1_sends_nothing_across_a_restart(tmp_path, kube_cluster, c
                   and ready_endpoints(api, ns, "web") == 1, "two pods terminating",
                   lambda: [p["metadata"] for p in pods(api, ns, "app=web")])
             d.restart()  # mid-scale: the LIST shows two terminating endpoints and one ready
+            endpoint_barrier(api, ns, wecom)  # and they stay terminating for longer than `for`
         finally:
             for pod in held:
                 release(api, ns, pod)
