@@ -166,6 +166,7 @@ def test_a_rolling_update_with_max_unavailable_0_sends_nothing_across_a_restart(
         patch(api, path, {"spec": {"paused": True}})
         assert old & {p["metadata"]["name"] for p in live_pods(api, ns, "web")}, "the rollout went too far"
         d.restart()  # with 3 ready endpoints, one new and two old, and the rollout half done
+        endpoint_barrier(api, ns, wecom)  # the halfway state, as the new process LISTs it, outlasts `for`
         patch(api, path, {"spec": {"paused": False}})
         wait_for(lambda: rollout_complete(api, ns, "web") and not old & {
             p["metadata"]["name"] for p in pods(api, ns, "app=web")}, timeout=90, what="the rollout")
