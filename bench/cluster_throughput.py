@@ -2,6 +2,7 @@
 sink) next to a bare watch client reading the same stream in the same run (the ceiling).
 
     python bench/cluster_throughput.py [--events 30000] [--threads 8] [--no-es]
+    python bench/cluster_throughput.py --backlog 100000 [--threads 16]
 
 A writer POSTs --events Events as fast as the apiserver takes them (--threads connections) into
 one namespace of a small kwok cluster. The daemon (cluster-wide watch, Elasticsearch on the local
@@ -10,6 +11,14 @@ watch them. Printed: the writer's rate; for each reader the time from the first 
 had seen every Event, and that as events/s; for the daemon also when Elasticsearch had
 acknowledged them all. On this 2-core machine the apiserver and etcd, not the readers, bound the
 rate: the ratio daemon / bare client is the figure that says whether the daemon keeps up.
+
+--backlog N measures what the apiserver's write rate hides: N Events are written first, then the
+daemon starts (its first start: the backlog is history, primes the rules and is indexed, sends
+nothing) and takes all of them from its initial LIST through normalise, the rules (the built-in
+ones and two Event rules that match a fifth of the backlog) and the Elasticsearch sink. Printed:
+a bare client LISTing the same (cluster-wide, the daemon's page size, orjson per page, nothing
+else) before and after the daemon, and the daemon's time from start to /readyz and to
+Elasticsearch acknowledging every Event of the backlog, each as events/s.
 """
 from __future__ import annotations
 
@@ -59,6 +68,104 @@ class BareWatch(threading.Thread):
             r.release_conn()
 
 
+BACKLOG_RULES = """
+rules:
+  - {name: bench-backoff, source: event, match: {reason: BackOff, type: Warning}, detector: any,
+     severity: warning, group_by: [namespace, involved_name]}
+  - {name: bench-unhealthy, source: event, match: {reason: Unhealthy}, severity: warning,
+     detector: {type: frequency, threshold: 5, window: 10m}, group_by: [namespace, involved_name]}
+"""
+
+
+def bare_list(api, path: str) -> tuple[int, float]:
+    """LIST ``path`` page by page as the daemon does (its PAGE_SIZE, orjson per page): (items, seconds)."""
+    from watcher.kube.watching import PAGE_SIZE
+
+    host, http, headers = connection(api)
+    items, token, t0 = 0, "", time.monotonic()
+    while True:
+        query = f"limit={PAGE_SIZE}" + (f"&continue={token}" if token else "")
+        r = http.request("GET", f"{host}{path}?{query}", headers=headers, timeout=60.0)
+        if r.status != 200:
+            raise RuntimeError(f"LIST {path}: HTTP {r.status}: {r.data[:300]!r}")
+        page = orjson.loads(r.data)
+        items += len(page["items"])
+        token = page["metadata"].get("continue") or ""
+        if not token:
+            return items, time.monotonic() - t0
+
+
+def backlog(args, tmp: Path, cluster, api, es, wecom, targets) -> None:
+    t0 = time.monotonic()
+    rate = write_events(api, targets, args.backlog, threads=args.threads)
+    print(f"writer: {args.backlog} Events in {time.monotonic() - t0:.1f}s = {rate:.0f}/s ({args.threads} connections)")
+    n, before = bare_list(api, "/api/v1/events")
+    print(f"bare LIST client (before the daemons): {n} Events in {before:.1f}s = {n / before:.0f} events/s")
+    robot = {"ops": f"{wecom.base}/cgi-bin/webhook/send?key={KEY}"}
+    runs = {"LIST → rules": None, "LIST → rules → Elasticsearch": es} if es else {"LIST → rules": None}
+    took = {}
+    for i, (what, store) in enumerate(runs.items()):  # each a first start, on a data_dir of its own
+        (tmp / f"d{i}").mkdir()
+        daemon = Daemon(tmp / f"d{i}", cluster.kubeconfig_path, robot, rules=BACKLOG_RULES, extra=es_config(store))
+        took[what] = drain(daemon.start(), what, args.backlog, n, store)
+    n2, after = bare_list(api, "/api/v1/events")
+    print(f"bare LIST client (after the daemons): {n2} Events in {after:.1f}s = {n2 / after:.0f} events/s")
+    for what, seconds in took.items():
+        if seconds:
+            print(f"daemon ({what}) / bare LIST: {min(before, after) / seconds:.0%}")
+
+
+def drain(daemon, what: str, backlog: int, listed: int, es) -> float | None:
+    """Start to the whole backlog processed (rules: every match counted and the queue empty;
+    with Elasticsearch: every Event acknowledged); prints the figures, returns the seconds."""
+    matches = sum(1 for i in range(backlog) if i % 10 in (0, 1))  # BackOff, Unhealthy (event_body)
+    cpu0 = cpu_seconds(daemon.proc.pid)
+    es_cpu0 = cpu_seconds(es.pid) if es else 0.0
+    ready = daemon.wait_ready(timeout=900)
+    print(f"daemon ({what}): /readyz (initial LISTs of Events, Pods, EndpointSlices done) {ready:.1f}s after start"
+          f" = {listed / ready:.0f} events/s")
+    done, crossed, deadline, count = None, {}, time.monotonic() + 900, 0.0
+    while done is None and time.monotonic() < deadline:
+        m = daemon.metrics()
+        if es:
+            count = (metric_sum(m, "kea_es_docs_indexed_total", index_kind="events")
+                     + metric_sum(m, "kea_es_docs_duplicate_total", index_kind="events"))
+            finished = count >= backlog
+        else:
+            count = metric_sum(m, "kea_rule_matches_total", rule="bench-backoff") + metric_sum(
+                m, "kea_rule_matches_total", rule="bench-unhealthy")
+            finished = count >= matches and metric_sum(m, "kea_pipeline_queue") == 0
+        for share in (0.1, 0.9):  # the steady part, without the interpreter's start and the tail
+            if share not in crossed and count >= share * (backlog if es else matches):
+                crossed[share] = (time.monotonic(), count * (1 if es else backlog / matches))
+        if finished:
+            done = time.monotonic() - daemon.started
+        time.sleep(0.05)
+    cpu = cpu_seconds(daemon.proc.pid) - cpu0
+    es_cpu = f", Elasticsearch CPU {cpu_seconds(es.pid) - es_cpu0:.1f}s" if es else ""
+    m = daemon.metrics()
+    daemon.stop()
+    if len(crossed) == 2 and crossed[0.9][1] > crossed[0.1][1]:
+        (t1, n1), (t2, n2) = crossed[0.1], crossed[0.9]
+        print(f"daemon ({what}), from 10% to 90% of the backlog: {n2 - n1:.0f} Events in {t2 - t1:.1f}s"
+              f" = {(n2 - n1) / (t2 - t1):.0f} events/s")
+    print(f"daemon ({what}): {metric_sum(m, 'kea_notifications_total'):.0f} notifications, "
+          f"{metric_sum(m, 'kea_records_skipped_total'):.0f} records skipped, "
+          f"{metric_sum(m, 'kea_es_docs_rejected_total'):.0f} documents rejected")
+    if done is None:
+        print(f"daemon ({what}): not all {backlog} backlog Events processed after 900s ({count:.0f})")
+        return None
+    print(f"daemon ({what}): all {backlog} backlog Events done {done:.1f}s after start = {backlog / done:.0f} events/s;"
+          f" daemon CPU {cpu:.1f}s = {cpu / done:.2f} cores{es_cpu}")
+    return done
+
+
+def es_config(es) -> str:
+    return ("" if es is None else
+            f"elasticsearch: {{enabled: true, hosts: ['{es.url}'], index_prefix: bench, "
+            "bulk: {flush_interval: 0.5s}}\n")
+
+
 def start_es(home: Path):
     from tests.harness.es import ElasticsearchNode, ensure_launcher
 
@@ -70,6 +177,8 @@ def main() -> int:
     ap.add_argument("--events", type=int, default=30_000)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--no-es", action="store_true")
+    ap.add_argument("--backlog", type=int, default=0,
+                    help="write this many Events first, then time the daemon's initial LIST of them")
     args = ap.parse_args()
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="kea-bench-") as tmp, Cluster(3, api_qps=1000, quiet=True) as cluster, \
@@ -81,11 +190,11 @@ def main() -> int:
             create(api, ns, deployment("app", 10))
             wait(lambda: rollout_complete(api, ns, "app"), timeout=120, what="rollout")
             targets = [(ns, p["metadata"]["name"]) for p in pods(api, ns)]
-            extra = ("" if es is None else
-                     f"elasticsearch: {{enabled: true, hosts: ['{es.url}'], index_prefix: bench, "
-                     "bulk: {flush_interval: 0.5s}}\n")
+            if args.backlog:
+                backlog(args, Path(tmp), cluster, api, es, wecom, targets)
+                return 0
             daemon = Daemon(Path(tmp), cluster.kubeconfig_path,
-                            {"ops": f"{wecom.base}/cgi-bin/webhook/send?key={KEY}"}, extra=extra).start()
+                            {"ops": f"{wecom.base}/cgi-bin/webhook/send?key={KEY}"}, extra=es_config(es)).start()
             daemon.wait_ready(timeout=300)
             m0 = daemon.metrics()
             seen0 = metric_sum(m0, "kea_watch_events_total", resource="events")

@@ -2,6 +2,10 @@
 the alerter relies on: composable templates, flattened labels, idempotent bulk creates,
 aggregations, aliases, and data surviving a node restart or crash."""
 
+import os
+import signal
+import threading
+
 import pytest
 
 from tests.harness.es import ElasticsearchNode
@@ -117,3 +121,57 @@ def test_start_failure_raises_with_log_tail(es_node, tmp_path):
     with pytest.raises(RuntimeError, match="no.such.setting"):
         bad.start()
     assert not bad.running
+
+
+class _Frozen:
+    """The node's process group stopped (SIGSTOP) until ``seconds`` have passed or ``thaw()``:
+    what a machine loaded by other test sessions, or a long GC pause, does to a probe. The
+    process is alive, only slower to answer than one probe waits."""
+
+    def __init__(self, node: ElasticsearchNode, seconds: float):
+        self.pgid, self.thawed = node.pid, threading.Event()
+        os.killpg(self.pgid, signal.SIGSTOP)
+        self._timer = threading.Timer(seconds, self.thaw)
+        self._timer.start()
+
+    def thaw(self) -> None:
+        self._timer.cancel()
+        if not self.thawed.is_set():
+            try:
+                os.killpg(self.pgid, signal.SIGCONT)
+            except ProcessLookupError:  # restarted meanwhile
+                pass
+            self.thawed.set()
+
+
+def test_ensure_running_waits_for_a_live_node_that_answers_late(es_node):
+    """One slow probe is load, not a dead node: no restart, and back only once it answers."""
+    es_node.ensure_running()
+    pid = es_node.pid
+    frozen = _Frozen(es_node, 8.0)
+    try:
+        es_node.ensure_running()
+        assert frozen.thawed.is_set(), "ensure_running returned while the node had not answered"
+        assert es_node.pid == pid, "a live node was restarted"
+    finally:
+        frozen.thaw()
+
+
+@pytest.mark.slow
+def test_ensure_running_restarts_a_live_node_that_stays_unreachable(es_client, es_node, es_prefix, monkeypatch, caplog):
+    """A process that is there but has not answered for the whole grace is restarted, with its
+    data, and the harness says so."""
+    es_client.index(index=f"{es_prefix}keep", id="1", document={"n": 1}, refresh=True)
+    monkeypatch.setattr(es_node, "UNREACHABLE_GRACE", 3.0, raising=False)
+    monkeypatch.setattr(es_node, "PROBE_TIMEOUT", 1.0, raising=False)
+    pid = es_node.pid
+    frozen = _Frozen(es_node, 600.0)  # hung for good: only a restart brings it back
+    try:
+        es_node.ensure_running()
+        assert not frozen.thawed.is_set()
+    finally:
+        frozen.thaw()
+    assert es_node.pid != pid and es_node._ready()
+    assert es_client.get(index=f"{es_prefix}keep", id="1")["_source"] == {"n": 1}
+    assert "unreachable" in caplog.text and "restarting" in caplog.text, caplog.text
+    assert "restarting" in es_node.log_path.read_text()

@@ -2,15 +2,8 @@
 package that setup.cfg holds to the --strict flags (rules/ now; notifiers/ and watcher/ join
 when their sections are enabled, with no change here)."""
 import configparser
-import os
-import subprocess
-import sys
-from importlib.util import find_spec
-from pathlib import Path
 
-import pytest
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.typecheck import REPO, mypy
 
 
 def _mypy_sections() -> dict[str, configparser.SectionProxy]:
@@ -33,13 +26,5 @@ def test_strict_is_spelled_out_per_package():
 
 
 def test_strict_packages_type_check():
-    if find_spec("mypy") is None:
-        if os.environ.get("KEA_REQUIRE_REAL"):
-            pytest.fail("mypy is not installed")
-        pytest.skip("mypy not installed (pip install -e '.[test]')")
-    out = subprocess.run(
-        [sys.executable, "-m", "mypy", "--config-file", str(REPO / "setup.cfg"), "--no-error-summary",
-         "--show-error-codes", *_strict_packages()],
-        cwd=REPO, capture_output=True, text=True,
-    )
+    out = mypy(*_strict_packages())
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]

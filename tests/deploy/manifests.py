@@ -144,6 +144,99 @@ def one(docs: list[dict], kind: str, name: str | None = None) -> dict:
     return found[0]
 
 
+# ------------------------------------------------------------------------------ the real apiserver
+
+
+class ApiObjects:
+    """Rendered objects created in the test apiserver (tests/harness/kube.py), the way a first
+    `kubectl apply` creates them: strict field validation, a field manager. Leaving the ``with``
+    deletes the cluster-scoped ones it created (ClusterRole/Binding): the test's namespace takes
+    its own contents with it, those would outlive it. ``created`` maps (kind, name) to what the
+    apiserver returned."""
+
+    def __init__(self, api):
+        self.api = api
+        self.created: dict[tuple[str, str], dict] = {}
+        self._resources: dict[str, tuple[str, dict]] = {}
+        self._cluster_scoped: list[str] = []
+
+    def create(self, doc: dict, *, dry_run: bool = False) -> dict:
+        from tests.harness.kube import request  # not at the top: the script needs only PyYAML
+
+        path, namespaced = self._collection(doc)
+        query = {"fieldValidation": "Strict", "fieldManager": "kea-tests", **({"dryRun": "All"} if dry_run else {})}
+        obj = request(self.api, "POST", path, doc, query=query)
+        self.created[(doc["kind"], doc["metadata"]["name"])] = obj
+        if not namespaced and not dry_run:
+            self._cluster_scoped.append(f"{path}/{doc['metadata']['name']}")
+        return obj
+
+    def _collection(self, doc: dict) -> tuple[str, bool]:
+        """The collection URL of the object's kind (from the apiserver's discovery), and whether
+        the kind is namespaced."""
+        from tests.harness.kube import request
+
+        gv = doc["apiVersion"]
+        if gv not in self._resources:
+            prefix = "/api/v1" if gv == "v1" else f"/apis/{gv}"
+            kinds = {r["kind"]: r for r in request(self.api, "GET", prefix)["resources"] if "/" not in r["name"]}
+            self._resources[gv] = (prefix, kinds)
+        prefix, kinds = self._resources[gv]
+        res = kinds[doc["kind"]]
+        if res["namespaced"]:
+            return f"{prefix}/namespaces/{doc['metadata'].get('namespace')}/{res['name']}", True
+        return f"{prefix}/{res['name']}", False
+
+    def __enter__(self) -> "ApiObjects":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from kubernetes.client import ApiException
+
+        from tests.harness.kube import request
+
+        for path in self._cluster_scoped:
+            try:
+                request(self.api, "DELETE", path)
+            except ApiException:
+                pass
+
+
+def enforce_restricted(api, ns: str) -> None:
+    """Label ``ns`` so Pod Security admission enforces the "restricted" profile."""
+    from tests.harness.kube import request
+
+    request(api, "PATCH", f"/api/v1/namespaces/{ns}",
+            {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted",
+                                     "pod-security.kubernetes.io/enforce-version": "latest"}}},
+            content_type="application/merge-patch+json")
+
+
+def assert_pod_admitted_restricted(api, ns: str, deployment: dict) -> None:
+    """A pod of ``deployment``'s template is admitted (dry-run) in ``ns`` under
+    ``enforce_restricted``; control: the same pod allowed to escalate privileges is refused, so
+    the admission really ran."""
+    import copy
+    import secrets
+
+    import pytest
+    from kubernetes.client import ApiException
+
+    from tests.harness.kube import request
+
+    template = deployment["spec"]["template"]
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": f"kea-{secrets.token_hex(3)}", "namespace": ns,
+                        "labels": template["metadata"]["labels"]},
+           "spec": copy.deepcopy(template["spec"])}
+    request(api, "POST", f"/api/v1/namespaces/{ns}/pods", pod, query={"dryRun": "All", "fieldValidation": "Strict"})
+    loose = copy.deepcopy(pod)
+    loose["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
+    with pytest.raises(ApiException) as e:
+        request(api, "POST", f"/api/v1/namespaces/{ns}/pods", loose, query={"dryRun": "All"})
+    assert e.value.status == 403 and "PodSecurity" in (e.value.body or "")
+
+
 # ------------------------------------------------------------------------------ Dockerfile
 
 

@@ -12,15 +12,13 @@ test_prometheus_rules.py the rules with promtool).
 from __future__ import annotations
 
 import copy
-import secrets
 
 import pytest
-from kubernetes.client import ApiException
 
-from tests.deploy.manifests import one
+from tests.deploy.manifests import ApiObjects, assert_pod_admitted_restricted, enforce_restricted, one
 from tests.deploy.test_chart import VALUE_SETS, template, values_args
 from tests.deploy.gotools import tool
-from tests.deploy.test_manifests_kube import _allowed, _api_path, _as
+from tests.deploy.test_manifests_kube import _allowed, _as
 from tests.harness.kube import request
 
 pytestmark = pytest.mark.kube
@@ -28,71 +26,31 @@ pytestmark = pytest.mark.kube
 OPERATOR_KINDS = {"ServiceMonitor", "PrometheusRule"}
 
 
-def _apply(api, docs: list[dict], cluster_scoped: list[str]) -> dict:
-    cache: dict = {}
-    created = {}
-    for d in docs:
-        if d["kind"] in OPERATOR_KINDS:
-            continue
-        path = _api_path(api, d, d["metadata"].get("namespace"), cache)
-        obj = request(api, "POST", path, d, query={"fieldValidation": "Strict", "fieldManager": "kea-tests"})
-        created[(d["kind"], d["metadata"]["name"])] = obj
-        if d["kind"] in ("ClusterRole", "ClusterRoleBinding"):
-            cluster_scoped.append(f"{path}/{d['metadata']['name']}")
-    return created
-
-
 @pytest.fixture
 def release(kube_control_plane, kube_namespace):
     """apply(value_set) renders the chart as release <ns> in <ns> and creates it; yields it."""
     helm = tool("helm")
-    cluster_scoped: list[str] = []
-    with kube_control_plane.api_client() as api:
+    with kube_control_plane.api_client() as api, ApiObjects(api) as objects:
         def apply(value_set: str, *args: str) -> tuple[list[dict], dict]:
             docs = template(helm, *values_args(value_set), *args, release=kube_namespace, namespace=kube_namespace)
-            return docs, _apply(api, docs, cluster_scoped)
-        try:
-            yield api, kube_namespace, apply
-        finally:
-            for path in cluster_scoped:
-                try:
-                    request(api, "DELETE", path)
-                except ApiException:
-                    pass
-
-
-def _restricted(api, ns: str) -> None:
-    request(api, "PATCH", f"/api/v1/namespaces/{ns}",
-            {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted",
-                                     "pod-security.kubernetes.io/enforce-version": "latest"}}},
-            content_type="application/merge-patch+json")
-
-
-def _pod_of(dep: dict, ns: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"kea-{secrets.token_hex(3)}", "namespace": ns,
-                         "labels": dep["spec"]["template"]["metadata"]["labels"]},
-            "spec": copy.deepcopy(dep["spec"]["template"]["spec"])}
+            before = set(objects.created)
+            for d in docs:
+                if d["kind"] not in OPERATOR_KINDS:
+                    objects.create(d)
+            return docs, {k: v for k, v in objects.created.items() if k not in before}
+        yield api, kube_namespace, apply
 
 
 @pytest.mark.parametrize("value_set", VALUE_SETS)
 def test_every_object_is_accepted_and_the_pod_is_restricted(release, value_set):
     api, ns, apply = release
-    _restricted(api, ns)
+    enforce_restricted(api, ns)
     docs, created = apply(value_set)
     kinds = {k for k, _ in created}
     assert {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ConfigMap",
             "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy"} <= kinds
     assert ("Secret" in kinds) == (value_set == "secret-values")
-    dep = one(docs, "Deployment")
-    request(api, "POST", f"/api/v1/namespaces/{ns}/pods", _pod_of(dep, ns),
-            query={"dryRun": "All", "fieldValidation": "Strict"})
-    # Control: the same pod allowed to escalate privileges is refused, so the admission ran.
-    loose = _pod_of(dep, ns)
-    loose["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
-    with pytest.raises(ApiException) as e:
-        request(api, "POST", f"/api/v1/namespaces/{ns}/pods", loose, query={"dryRun": "All"})
-    assert e.value.status == 403 and "PodSecurity" in (e.value.body or "")
+    assert_pod_admitted_restricted(api, ns, one(docs, "Deployment"))
 
 
 def test_the_namespace_object_is_valid_too(release):

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import copy
 import json
-import secrets
 import urllib.parse
 
 import pytest
 from kubernetes.client import ApiException
 
-from tests.deploy.manifests import BASE, REPO, load_yaml_docs, one, render
+from tests.deploy.manifests import (BASE, REPO, ApiObjects, assert_pod_admitted_restricted, enforce_restricted,
+                                   load_yaml_docs, one, render)
 from tests.harness.kube import connection, request
 
 pytestmark = pytest.mark.kube
@@ -24,19 +24,6 @@ pytestmark = pytest.mark.kube
 NS = "kube-event-alerter"
 SA = "kube-event-alerter"
 LEASE = "kube-event-alerter"
-
-
-def _api_path(api, doc: dict, namespace: str | None, cache: dict) -> str:
-    """The collection URL of the object's kind, from the apiserver's discovery."""
-    gv = doc["apiVersion"]
-    if gv not in cache:
-        prefix = "/api/v1" if gv == "v1" else f"/apis/{gv}"
-        cache[gv] = (prefix, {r["kind"]: r for r in request(api, "GET", prefix)["resources"] if "/" not in r["name"]})
-    prefix, kinds = cache[gv]
-    res = kinds[doc["kind"]]
-    if res["namespaced"]:
-        return f"{prefix}/namespaces/{namespace}/{res['name']}"
-    return f"{prefix}/{res['name']}"
 
 
 def _retarget(docs: list[dict], ns: str) -> list[dict]:
@@ -85,27 +72,10 @@ def applied(kube_control_plane, kube_namespace):
     """The base created in the test namespace (Namespace: dry-run); yields (api, ns, created)."""
     ns = kube_namespace
     docs = _retarget(render(BASE), ns)
-    cache: dict = {}
-    cluster_scoped: list[str] = []
-    with kube_control_plane.api_client() as api:
-        created = {}
-        try:
-            for d in docs:
-                path = _api_path(api, d, d["metadata"].get("namespace"), cache)
-                query = {"fieldValidation": "Strict", "fieldManager": "kea-tests"}
-                if d["kind"] == "Namespace":
-                    query["dryRun"] = "All"
-                obj = request(api, "POST", path, d, query=query)
-                created[(d["kind"], d["metadata"]["name"])] = obj
-                if d["kind"] in ("ClusterRole", "ClusterRoleBinding"):
-                    cluster_scoped.append(f"{path}/{d['metadata']['name']}")
-            yield api, ns, created
-        finally:
-            for path in cluster_scoped:
-                try:
-                    request(api, "DELETE", path)
-                except ApiException:
-                    pass
+    with kube_control_plane.api_client() as api, ApiObjects(api) as objects:
+        for d in docs:
+            objects.create(d, dry_run=d["kind"] == "Namespace")
+        yield api, ns, objects.created
 
 
 def _token(api, ns: str) -> str:
@@ -145,22 +115,8 @@ def test_strict_validation_is_real(applied):
 
 def test_pod_passes_pod_security_restricted(applied):
     api, ns, _ = applied
-    request(api, "PATCH", f"/api/v1/namespaces/{ns}",
-            {"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "restricted",
-                                     "pod-security.kubernetes.io/enforce-version": "latest"}}},
-            content_type="application/merge-patch+json")
-    dep = one(_retarget(render(BASE), ns), "Deployment")
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": f"kea-{secrets.token_hex(3)}", "namespace": ns,
-                        "labels": dep["spec"]["template"]["metadata"]["labels"]},
-           "spec": dep["spec"]["template"]["spec"]}
-    request(api, "POST", f"/api/v1/namespaces/{ns}/pods", pod, query={"dryRun": "All", "fieldValidation": "Strict"})
-    # Control: the same pod allowed to escalate privileges is refused, so the admission ran.
-    loose = copy.deepcopy(pod)
-    loose["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = True
-    with pytest.raises(ApiException) as e:
-        request(api, "POST", f"/api/v1/namespaces/{ns}/pods", loose, query={"dryRun": "All"})
-    assert e.value.status == 403 and "PodSecurity" in (e.value.body or "")
+    enforce_restricted(api, ns)
+    assert_pod_admitted_restricted(api, ns, one(_retarget(render(BASE), ns), "Deployment"))
 
 
 def test_service_account_can_watch_everything_it_needs(applied):

@@ -67,6 +67,11 @@ routing: {{default: [ops]}}
             wait_for(lambda: get(f"http://127.0.0.1:{self.port}/readyz")[0] == 200, timeout=60, what="/readyz")
         return self
 
+    def restart(self) -> "Daemon":
+        """SIGTERM and start again on the same data_dir, as a rolling update of the alerter does."""
+        self.stop()
+        return self.start()
+
     def metric(self, text: str) -> bool:
         return text in get(f"http://127.0.0.1:{self.port}/metrics")[1]
 

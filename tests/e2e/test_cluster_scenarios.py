@@ -4,6 +4,11 @@ Nothing here writes Pod status, EndpointSlices or scheduler Events by hand: Depl
 the EndpointSlice controller follows readiness, the scheduler reports FailedScheduling, and kwok
 plays OOMKills and probe failures (tests/harness/kwok/faults.yaml).
 
+Each scenario restarts the daemon (SIGTERM, then a new process on the same data_dir, as a rolling
+update of the alerter does) at the moment that matters: while a service is degraded, mid-rollout,
+mid-scale-down, while a node is NotReady, between two scheduling attempts, or while an Event is
+written. What it sends is counted exactly: nothing repeated by the restart, nothing lost.
+
 "Nothing was sent" is proven with a barrier, never a sleep: a later change on the same watch
 stream that must alert (a sentinel Service's readiness failure, or a marker Event); once its
 alert has arrived, anything the earlier changes would have sent has arrived too.
@@ -16,12 +21,14 @@ from tests.e2e.support import wait_for
 from tests.harness.cluster import (
     create,
     deployment,
+    hold,
     inject,
     patch,
     pods,
     ready_endpoints,
     request,
     ready_pods,
+    release,
     rollout_complete,
     scale,
     service,
@@ -95,17 +102,30 @@ def live_pods(api, ns, app):
 
 def endpoint_barrier(api, ns, wecom):
     """Fail the readiness of the sentinel `canary` pod and wait for its alert: every endpoint
-    change before it has been through the same `for` by then."""
+    change before it has been through the same `for` by then. Then it recovers (and says so),
+    ready for the next barrier."""
     (pod,) = live_pods(api, ns, "canary")
+    fired, resolved = said(wecom, "【告警】应用不健康", "canary"), said(wecom, "【恢复】应用不健康", "canary")
     inject(api, ns, pod["metadata"]["name"], **{"kea.test/unready": "true"})
-    wait_for(lambda: said(wecom, "【告警】应用不健康", "canary") == 1, timeout=60, what="the barrier")
+    wait_for(lambda: said(wecom, "【告警】应用不健康", "canary") == fired + 1, timeout=60, what="the barrier")
+    inject(api, ns, pod["metadata"]["name"], **{"kea.test/unready": None})
+    wait_for(lambda: said(wecom, "【恢复】应用不健康", "canary") == resolved + 1, timeout=60, what="the barrier's end")
 
 
-def event_barrier(api, ns, wecom):
-    """A marker Event on the events stream, and its alert."""
-    (pod,) = live_pods(api, ns, "canary")
+def event_barrier(api, ns, wecom, app="canary"):
+    """A marker Event about a pod of ``app`` on the events stream, and its alert."""
+    pod = live_pods(api, ns, app)[0]
     create_event(api, ns, object_ref(pod), "KeaTestBarrier", type="Normal", message="barrier")
-    wait_for(lambda: said(wecom, "KeaTestBarrier", "canary") >= 1, timeout=60, what="the barrier")
+    name = pod["metadata"]["name"]
+    wait_for(lambda: said(wecom, "KeaTestBarrier", name) >= 1, timeout=60, what="the barrier")
+
+
+def unschedulable(api, ns):
+    """A Deployment `huge` of one pod asking for 1000 CPUs, which no node has; its pod's name."""
+    create(api, ns, deployment("huge", 1, pod_spec={"containers": [
+        {"name": "app", "image": "registry.example/app:1", "resources": {"requests": {"cpu": "1000"}}}]}))
+    (pod,) = wait_for(lambda: pods(api, ns, "app=huge"), timeout=30, what="the pod")
+    return pod["metadata"]["name"]
 
 
 def test_an_oom_in_a_deployment_of_two_alerts_drops_and_recovers_across_a_restart(
@@ -131,16 +151,24 @@ def test_an_oom_in_a_deployment_of_two_alerts_drops_and_recovers_across_a_restar
     assert d.clean_log()
 
 
-def test_a_rolling_update_with_max_unavailable_0_sends_nothing(tmp_path, kube_cluster, cluster_namespace, wecom):
-    ns = cluster_namespace
+def test_a_rolling_update_with_max_unavailable_0_sends_nothing_across_a_restart(
+        tmp_path, kube_cluster, cluster_namespace, wecom):
+    ns, path = cluster_namespace, f"/apis/apps/v1/namespaces/{cluster_namespace}/deployments/web"
     with kube_cluster.api_client() as api:
         deploy(api, ns, "web", 2, max_unavailable=0, max_surge=1)
         deploy(api, ns, "canary", 1)
-        before = {p["metadata"]["name"] for p in live_pods(api, ns, "web")}
+        old = {p["metadata"]["name"] for p in live_pods(api, ns, "web")}
         d = Daemon(tmp_path, kube_cluster, ns, wecom, for_="3s").start()
-        patch(api, f"/apis/apps/v1/namespaces/{ns}/deployments/web",
-              {"spec": {"template": {"metadata": {"annotations": {"release": "2"}}}}})
-        wait_for(lambda: rollout_complete(api, ns, "web") and not before & {
+        # each new pod must stay ready 10 s before an old one goes: the rollout is slow enough
+        # to catch halfway and pause there, so the restart happens mid-rollout for sure
+        patch(api, path, {"spec": {"minReadySeconds": 10, "template": {"metadata": {"annotations": {"release": "2"}}}}})
+        wait_for(lambda: _surged(api, ns, old), timeout=60, what="a new pod ready beside the old ones")
+        patch(api, path, {"spec": {"paused": True}})
+        assert old & {p["metadata"]["name"] for p in live_pods(api, ns, "web")}, "the rollout went too far"
+        d.restart()  # with 3 ready endpoints, one new and two old, and the rollout half done
+        endpoint_barrier(api, ns, wecom)  # the halfway state, as the new process LISTs it, outlasts `for`
+        patch(api, path, {"spec": {"paused": False}})
+        wait_for(lambda: rollout_complete(api, ns, "web") and not old & {
             p["metadata"]["name"] for p in pods(api, ns, "app=web")}, timeout=90, what="the rollout")
         endpoint_barrier(api, ns, wecom)
         d.stop()
@@ -148,13 +176,31 @@ def test_a_rolling_update_with_max_unavailable_0_sends_nothing(tmp_path, kube_cl
     assert d.clean_log()
 
 
-def test_scaling_3_to_1_sends_nothing(tmp_path, kube_cluster, cluster_namespace, wecom):
+def _surged(api, ns, old):
+    """A pod of the new template is ready while every old pod still runs."""
+    live = {p["metadata"]["name"] for p in ready_pods(api, ns, "app=web")}
+    return old <= live and live - old
+
+
+def test_scaling_3_to_1_sends_nothing_across_a_restart(tmp_path, kube_cluster, cluster_namespace, wecom):
     ns = cluster_namespace
     with kube_cluster.api_client() as api:
         deploy(api, ns, "web", 3)
         deploy(api, ns, "canary", 1)
+        held = [p["metadata"]["name"] for p in live_pods(api, ns, "web")]
         d = Daemon(tmp_path, kube_cluster, ns, wecom, for_="3s").start()
-        scale(api, ns, "web", 1)
+        try:
+            for pod in held:  # the two pods scaled away stay Terminating until released
+                hold(api, ns, pod)
+            scale(api, ns, "web", 1)
+            until(lambda: len(live_pods(api, ns, "web")) == 1 and len(pods(api, ns, "app=web")) == 3
+                  and ready_endpoints(api, ns, "web") == 1, "two pods terminating",
+                  lambda: [p["metadata"] for p in pods(api, ns, "app=web")])
+            d.restart()  # mid-scale: the LIST shows two terminating endpoints and one ready
+            endpoint_barrier(api, ns, wecom)  # and they stay terminating for longer than `for`
+        finally:
+            for pod in held:
+                release(api, ns, pod)
         wait_for(lambda: len(pods(api, ns, "app=web")) == 1 and rollout_complete(api, ns, "web"),
                  timeout=90, what="two pods gone")
         endpoint_barrier(api, ns, wecom)
@@ -168,10 +214,7 @@ def test_an_unschedulable_pod_fires_failed_scheduling_once_across_a_restart(tmp_
     with kube_cluster.api_client() as api:
         deploy(api, ns, "canary", 1)
         d = Daemon(tmp_path, kube_cluster, ns, wecom).start()
-        create(api, ns, deployment("huge", 1, pod_spec={"containers": [
-            {"name": "app", "image": "registry.example/app:1", "resources": {"requests": {"cpu": "1000"}}}]}))
-        (pod,) = wait_for(lambda: pods(api, ns, "app=huge"), timeout=30, what="the pod")
-        name = pod["metadata"]["name"]
+        name = unschedulable(api, ns)
         wait_for(lambda: said(wecom, "【告警】事件 FailedScheduling", name) == 1, timeout=60, what="FailedScheduling")
         d.stop()  # restarted between the first attempt and the next: the open incident is restored
         d.start()
@@ -220,27 +263,38 @@ def test_a_node_that_stops_heartbeating_drops_its_pod_and_the_replacement_recove
             # (Once evicted, the pod is terminating and no longer counts: 1/1 ready is healthy.)
             until(lambda: said(wecom, "【告警】应用不健康", "pay") == 1 and said(wecom, "NodeNotReady", doomed) >= 1,
                   "the drop and the NodeNotReady alert", wecom.texts, timeout=60)
+            not_ready = said(wecom, "NodeNotReady", doomed)
+            assert not kube_cluster.node_ready(pool[0])
+            d.restart()  # while the node is NotReady and the service degraded (eviction pending)
             until(lambda: said(wecom, "【恢复】应用不健康", "pay") == 1, "the recovery", wecom.texts, timeout=90)
             until(lambda: [p["spec"].get("nodeName") for p in ready_pods(api, ns, "app=pay")] == [pool[1]] * 2,
                   "the replacement running", lambda: live_pods(api, ns, "pay"), timeout=60)
+            event_barrier(api, ns, wecom, app="pay")
             d.stop()
     finally:
         with kube_cluster.api_client() as api:
             for node in pool:
                 request(api, "DELETE", f"/api/v1/nodes/{node}")
-    assert said(wecom, "【告警】应用不健康", "pay") == 1
+    assert said(wecom, "【告警】应用不健康", "pay") == 1, wecom.texts()
+    assert said(wecom, "NodeNotReady", doomed) == not_ready, wecom.texts()  # not again after the restart
     assert d.clean_log()
 
 
-def test_an_event_alert_names_the_workload_not_the_event_object(tmp_path, kube_cluster, cluster_namespace, wecom):
+def test_an_event_written_while_the_daemon_restarts_alerts_once_naming_the_workload(
+        tmp_path, kube_cluster, cluster_namespace, wecom):
     ns = cluster_namespace
     with kube_cluster.api_client() as api:
+        deploy(api, ns, "canary", 1)
         d = Daemon(tmp_path, kube_cluster, ns, wecom).start()
-        create(api, ns, deployment("huge", 1, pod_spec={"containers": [
-            {"name": "app", "image": "registry.example/app:1", "resources": {"requests": {"cpu": "1000"}}}]}))
-        (pod,) = wait_for(lambda: pods(api, ns, "app=huge"), timeout=30, what="the pod")
-        name = pod["metadata"]["name"]
+        d.stop()  # a checkpoint, then the alerter is away (being updated) when the pod fails to schedule
+        name = unschedulable(api, ns)
+        wait_for(lambda: _series_count(api, ns, name) >= 1, timeout=60, what="the FailedScheduling Event")
+        d.start()  # the Event is news in its initial LIST, where the pod may not be known yet
         (text,) = wait_for(lambda: [t for t in wecom.texts() if "FailedScheduling" in t], timeout=60, what="the alert")
+        d.restart()  # and once announced, a second start does not announce it again
+        event_barrier(api, ns, wecom)
         d.stop()
+    assert said(wecom, "【告警】事件 FailedScheduling", name) == 1, wecom.texts()
     app = text.split("应用名：", 1)[1].split("\n", 1)[0]
     assert app in ('<font color="comment">huge</font>', f'<font color="comment">{name}</font>'), app
+    assert d.clean_log()

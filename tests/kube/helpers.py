@@ -3,29 +3,17 @@ alerts, and a whole in-process daemon stack (watchers → pipeline → router) p
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Optional
 
 from rules.alert import Alert
 from rules.model import Record
+from tests.harness.kube import wait_until  # noqa: F401  (one wait for the harness and these tests)
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
-    """Poll `check()` until truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 class Stats:

@@ -3,30 +3,16 @@ failing test, not a number in a note. `IN_FLIGHT` names the modules being rework
 right now (issue 9: the one assembly): their errors are tolerated until that work lands; empty
 it then. Errors mypy reports in other packages it follows imports into (notifiers/) are theirs
 to fix and not counted here."""
-import os
 import re
-import subprocess
-import sys
-from importlib.util import find_spec
-from pathlib import Path
 
-import pytest
+from tests.typecheck import mypy
 
-REPO = Path(__file__).resolve().parents[2]
 IN_FLIGHT: tuple[str, ...] = ()
 _ERROR = re.compile(r"^(?P<path>[^:\s]+):\d+: error: ", re.MULTILINE)
 
 
 def test_watcher_type_checks():
-    if find_spec("mypy") is None:
-        if os.environ.get("KEA_REQUIRE_REAL"):
-            pytest.fail("mypy is not installed")
-        pytest.skip("mypy not installed (pip install -e '.[test]')")
-    out = subprocess.run(
-        [sys.executable, "-m", "mypy", "--config-file", str(REPO / "setup.cfg"), "--no-error-summary",
-         "--show-error-codes", "watcher"],
-        cwd=REPO, capture_output=True, text=True,
-    )
+    out = mypy("watcher")
     assert out.returncode in (0, 1), out.stdout[-2000:] + out.stderr[-2000:]  # 2: mypy itself failed
     errors = [line for line in out.stdout.splitlines() if (m := _ERROR.match(line))
               and m["path"].startswith("watcher/") and not m["path"].startswith(IN_FLIGHT)]
