@@ -6,7 +6,7 @@ reference and listed in `FIELDS` so the loader can reject a misspelt field.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from rules.model import ContainerInfo, Record
 from rules.state import Observation
@@ -25,9 +25,10 @@ FIELDS: dict[str, frozenset[str]] = {
 }
 
 
-def views(record: Record, obs: Optional[Observation] = None) -> Iterator[dict[str, Any]]:
-    """Yield the flat views of one record. With the record's `Observation`, an endpoints record's
-    counts are its Service's (all slices and address families), not the one slice's."""
+def views(record: Record, obs: Optional[Observation] = None) -> list[dict[str, Any]]:
+    """The flat views of one record, built once per record and shared by every rule. With the
+    record's `Observation`, an endpoints record's counts are its Service's (all slices and
+    address families), not the one slice's."""
     base: dict[str, Any] = {
         "cluster": record.cluster,
         "kind": record.kind,
@@ -46,13 +47,12 @@ def views(record: Record, obs: Optional[Observation] = None) -> Iterator[dict[st
             involved_name=e.involved_name, involved_namespace=e.involved_namespace, component=e.component,
             host=e.host, node=e.host,
         )
-        yield base
-    elif record.pod is not None:
+        return [base]
+    if record.pod is not None:
         p = record.pod
         base.update(pod=record.name, node=p.node, phase=p.phase, pod_ip=p.pod_ip, host_ip=p.host_ip)
-        for c in p.containers:
-            yield {**base, **container_fields(c)}
-    elif record.endpoints is not None:
+        return [{**base, **container_fields(c)} for c in p.containers]
+    if record.endpoints is not None:
         ep = record.endpoints
         svc = obs.service if obs is not None else None
         if svc is not None:
@@ -60,7 +60,8 @@ def views(record: Record, obs: Optional[Observation] = None) -> Iterator[dict[st
         else:
             base.update(service=ep.service, ready=ep.ready, not_ready=ep.not_ready, terminating=ep.terminating,
                         total=ep.ready + ep.not_ready)
-        yield base
+        return [base]
+    return []
 
 
 def container_fields(c: ContainerInfo) -> dict[str, Any]:
