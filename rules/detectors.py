@@ -72,6 +72,13 @@ def _when(record: Record, now: datetime) -> datetime:
     return record.timestamp or now
 
 
+def _incident_of(record: Record, view: Mapping[str, Any]) -> str:
+    """`uid@resourceVersion`; a container's view puts the container after the uid."""
+    if "container" in view:
+        return f"{record.uid}/{view['container']}@{record.resource_version}"
+    return f"{record.uid}@{record.resource_version}"
+
+
 def _event_fields(record: Record) -> dict[str, Any]:
     e = record.event
     assert e is not None
@@ -125,14 +132,9 @@ class AnyDetector:
         n = ctx.occurrences
         if n <= 0:
             return []
-        out = []
-        for view in views:
-            suffix = f"/{view['container']}" if "container" in view else ""
-            out.append(Detection(
-                key=rule.key_for(view), incident=f"{record.uid}{suffix}@{record.resource_version}",
-                at=_when(record, now), record=record, count=n, view=view, describe=_any_detail,
-            ))
-        return out
+        at = record.timestamp or now
+        return [Detection(key=rule.key_for(view), incident=_incident_of(record, view), at=at, record=record,
+                          count=n, view=view, describe=_any_detail) for view in views]
 
     def expire(self, rule: Rule, now: datetime) -> list[Detection]:
         return []
@@ -183,20 +185,22 @@ class FrequencyDetector:
     def observe(self, rule: Rule, record: Record, views: list[dict[str, Any]], now: datetime,
                 ctx: Context) -> list[Detection]:
         n = ctx.occurrences
-        if n <= 0 or _when(record, now) < ctx.stale_before:
+        at = record.timestamp or now
+        if n <= 0 or at < ctx.stale_before:
             return []
+        horizon = at if at > now else now
         out = []
         for view in views:
             key = rule.key_for(view)
-            at = _when(record, now)
-            hits = self._hits.setdefault(key, deque())
+            hits = self._hits.get(key)
+            if hits is None:
+                hits = self._hits[key] = deque()
             hits.append(_Hit(at, n))
             self._totals[key] = self._totals.get(key, 0) + n
-            total = self._prune(key, max(at, now))
+            total = self._prune(key, horizon)
             self._expiry.schedule(key, hits[0].at + self.window)
-            suffix = f"/{view['container']}" if "container" in view else ""
             det = Detection(
-                key=key, incident=f"{record.uid}{suffix}@{record.resource_version}", at=at, record=record,
+                key=key, incident=_incident_of(record, view), at=at, record=record,
                 active=total >= self.threshold, count=total, view=view, describe=self._detail,
             )
             self._last[key] = det

@@ -43,22 +43,24 @@ class ServiceEndpoints:
     addresses: tuple[EndpointAddress, ...]
     objects: int = 0
     """How many slices (or Endpoints objects) it is counted from; 0: the Service's are gone."""
+    ready: int = field(init=False)
+    terminating: int = field(init=False)
+    not_ready: int = field(init=False)
+    total: int = field(init=False)
+    """Counted once when the Service is merged: the detector, the views and the documents all
+    read them, several times per record."""
 
-    @property
-    def ready(self) -> int:
-        return sum(1 for a in self.addresses if a.ready and not a.terminating)
-
-    @property
-    def terminating(self) -> int:
-        return sum(1 for a in self.addresses if a.terminating)
-
-    @property
-    def not_ready(self) -> int:
-        return len(self.addresses) - self.ready - self.terminating
-
-    @property
-    def total(self) -> int:
-        return self.ready + self.not_ready
+    def __post_init__(self) -> None:
+        ready = terminating = 0
+        for a in self.addresses:
+            if a.terminating:
+                terminating += 1
+            elif a.ready:
+                ready += 1
+        not_ready = len(self.addresses) - ready - terminating
+        for name, value in (("ready", ready), ("terminating", terminating), ("not_ready", not_ready),
+                            ("total", ready + not_ready)):
+            object.__setattr__(self, name, value)
 
     @property
     def unhealthy_addresses(self) -> tuple[EndpointAddress, ...]:
@@ -93,6 +95,17 @@ class Observation:
     ignores its core/v1 Endpoints, which describe the same addresses)."""
     terminations: tuple[NewTermination, ...] = ()
     """Pod records: terminations seen for the first time, in container order."""
+
+
+#: The observations of most records carry nothing but their occurrences: immutable, so shared.
+_NO_OCCURRENCE = Observation(occurrences=0)
+_ONE_OCCURRENCE = Observation(occurrences=1)
+
+
+def _occurrences(n: int) -> Observation:
+    if n == 1:
+        return _ONE_OCCURRENCE
+    return _NO_OCCURRENCE if n == 0 else Observation(occurrences=n)
 
 
 def termination_ident(t: Termination, restarts: int) -> str:
@@ -189,7 +202,7 @@ class Pods:
                 self._seen.pop((record.uid, c.name), None)
             self._newest.pop((record.namespace, record.name), None)
             self._workloads.pop((record.namespace, record.name), None)
-            return Observation(occurrences=0)
+            return _NO_OCCURRENCE
         if record.workload_name:
             key = (record.namespace, record.name)
             self._workloads[key] = (record.workload_kind, record.workload_name)
@@ -200,7 +213,7 @@ class Pods:
         for c in pod.containers:
             new.extend(self._new_terminations(record.uid, c))
         self._remember_newest(record)
-        return Observation(occurrences=1, terminations=tuple(new))
+        return Observation(occurrences=1, terminations=tuple(new)) if new else _ONE_OCCURRENCE
 
     def _new_terminations(self, uid: str, c: ContainerInfo) -> list[NewTermination]:
         out = []
@@ -264,14 +277,14 @@ class Events:
         assert record.event is not None
         if record.watch_type == "DELETED":
             self._counts.pop(record.uid, None)
-            return Observation(occurrences=0)
+            return _NO_OCCURRENCE
         known = self._counts.get(record.uid)
         count = record.event.count or 1
         self._counts[record.uid] = count
         self._counts.move_to_end(record.uid)
         if len(self._counts) > MAX_EVENTS:
             self._counts.popitem(last=False)
-        return Observation(occurrences=1 if known is None else max(0, count - known))
+        return _occurrences(1 if known is None else max(0, count - known))
 
 
 class ClusterState:
@@ -289,12 +302,12 @@ class ClusterState:
             return self.pods.observe(record)
         if record.endpoints is not None:
             return self.services.observe(record)
-        return Observation(occurrences=0 if record.watch_type == "DELETED" else 1)
+        return _NO_OCCURRENCE if record.watch_type == "DELETED" else _ONE_OCCURRENCE
 
     def peek(self, record: Record) -> Observation:
         """The observation of an already observed endpoints record as the state stands now,
         without changing anything (to judge a Service again after a rule reload)."""
         if record.endpoints is None:
-            return Observation(occurrences=0)
+            return _NO_OCCURRENCE
         svc = self.services.get(record.namespace, record.endpoints.service)
         return Observation(occurrences=0, service=svc, authoritative=True)
