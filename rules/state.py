@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any, Iterator, Optional
 
@@ -110,8 +111,14 @@ def _occurrences(n: int) -> Observation:
 
 def termination_ident(t: Termination, restarts: int) -> str:
     if t.finished_at is not None:
-        return t.finished_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return _stamp(t.finished_at)
     return t.container_id or f"restart-{restarts}"
+
+
+@lru_cache(maxsize=4096)
+def _stamp(when: datetime) -> str:
+    """Cached: every status update of a pod repeats its containers' last terminations."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def endpoint_identity(a: EndpointAddress) -> tuple[str, str]:

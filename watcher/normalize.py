@@ -333,7 +333,9 @@ def _parse_time(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
+            return parsed.replace(tzinfo=timezone.utc)
+        if parsed.tzinfo is timezone.utc:  # `Z` / `+00:00`, nearly every API timestamp
+            return parsed
         # OverflowError: valid as written, outside datetime's range once in UTC (9999-12-31T23:59-01:00)
         return parsed.astimezone(timezone.utc)
     except (ValueError, OverflowError):
