@@ -16,7 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import datetime, timedelta
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, NamedTuple, Optional
 
 from rules.model import ContainerInfo, EndpointAddress, Record, Termination
 
@@ -195,7 +195,7 @@ class Pods:
 
     def __init__(self) -> None:
         self._seen: OrderedDict[tuple[str, str], OrderedDict[str, None]] = OrderedDict()
-        self._newest: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._newest: OrderedDict[tuple[str, str], _Newest] = OrderedDict()
         self._workloads: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
         self.node_ips: dict[str, str] = {}
 
@@ -245,17 +245,15 @@ class Pods:
         return out
 
     def _remember_newest(self, record: Record) -> None:
-        assert record.pod is not None
-        newest: Optional[dict[str, Any]] = None
-        for c in record.pod.containers:
+        """Keep the pod's newest termination as seen; `cause` describes it only when asked (an
+        endpoint drop, rarely), so a status update builds nothing."""
+        pod = record.pod
+        assert pod is not None
+        newest: Optional[_Newest] = None
+        for c in pod.containers:
             for t in (c.terminated, c.last_terminated):
-                if t is None or t.finished_at is None:
-                    continue
-                if newest is None or t.finished_at > newest["finished_at"]:
-                    newest = {"pod": record.name, "container": c.name, "reason": t.reason,
-                              "exit_code": t.exit_code, "finished_at": t.finished_at,
-                              "node": record.pod.node, "restarts": c.restart_count,
-                              "memory_limit": c.memory_limit}
+                if t is not None and t.finished_at is not None and (newest is None or t.finished_at > newest.at):
+                    newest = _Newest(t.finished_at, t, c, pod.node)
         if newest is not None:
             key = (record.namespace, record.name)
             self._newest[key] = newest
@@ -269,9 +267,24 @@ class Pods:
 
     def cause(self, namespace: str, pods: list[str], at: datetime) -> Optional[dict[str, Any]]:
         """The newest termination among `pods` that happened within `CAUSE_WINDOW` of `at`."""
-        found = [c for p in pods if (c := self._newest.get((namespace, p))) is not None
-                 and abs(at - c["finished_at"]) <= CAUSE_WINDOW]
-        return max(found, key=lambda c: c["finished_at"]) if found else None
+        found = [(p, n) for p in pods if (n := self._newest.get((namespace, p))) is not None
+                 and abs(at - n.at) <= CAUSE_WINDOW]
+        if not found:
+            return None
+        pod, newest = max(found, key=lambda item: item[1].at)
+        t, c = newest.termination, newest.container
+        return {"pod": pod, "container": c.name, "reason": t.reason, "exit_code": t.exit_code,
+                "finished_at": newest.at, "node": newest.node, "restarts": c.restart_count,
+                "memory_limit": c.memory_limit}
+
+
+class _Newest(NamedTuple):
+    """A pod's newest termination, as `Pods.cause` needs it."""
+
+    at: datetime
+    termination: Termination
+    container: ContainerInfo
+    node: str
 
 
 class Events:
