@@ -85,7 +85,7 @@ class Rule:
         return out
 
     def key_for(self, view: Mapping[str, Any]) -> str:
-        return "/".join(_key_part(view.get(f)) for f in self.group_by)
+        return "/".join([_key_part(view.get(f)) for f in self.group_by])
 
 
 def _key_part(value: Any) -> str:
