@@ -175,7 +175,7 @@ def _container(cs: Mapping[str, Any], init: bool, limits: Mapping[str, str], eph
     restarts = cs.get("restartCount", 0)
     if not isinstance(restarts, int) or isinstance(restarts, bool) or restarts < 0:
         raise MalformedObject("bad_field", f"container {name!r} restartCount {restarts!r}")
-    current = next((k for k in ("running", "waiting", "terminated") if state.get(k) is not None), "unknown")
+    current = _state_name(state)
     return ContainerInfo(
         name=name,
         init=init,
@@ -188,6 +188,13 @@ def _container(cs: Mapping[str, Any], init: bool, limits: Mapping[str, str], eph
         memory_limit=limits.get(name, ""),
         ephemeral=ephemeral,
     )
+
+
+def _state_name(state: Mapping[str, Any]) -> str:
+    for name in ("running", "waiting", "terminated"):
+        if state.get(name) is not None:
+            return name
+    return "unknown"
 
 
 def _termination(raw: Any) -> Optional[Termination]:
