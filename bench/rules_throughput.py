@@ -114,8 +114,11 @@ class Pass(NamedTuple):
     alerts: int
 
 
-def run_once(rules, stream, lines: list[bytes]) -> Pass:
-    """One pass on a fresh engine: the ceiling, normalise alone, then normalise + rules."""
+def run_once(n_rules: int, stream, lines: list[bytes]) -> Pass:
+    """One pass on a fresh engine and fresh rules (a detector keeps its memory in the rule: a
+    pass on the last pass's rules starts with its frequency windows full): the ceiling,
+    normalise alone, then normalise + rules."""
+    rules = make_rules(n_rules)
     t0 = time.perf_counter()
     for line in lines:
         orjson.loads(line)
@@ -150,7 +153,7 @@ def main() -> None:
     lines = [orjson.dumps({"type": t, "object": o}) for t, o in stream]
     tune_gc()  # as the daemon does
     freeze_startup_state()
-    runs = sorted(run_once(rules, stream, lines) for _ in range(max(1, args.repeat)))
+    runs = sorted(run_once(args.rules, stream, lines) for _ in range(max(1, args.repeat)))
     n = len(stream)
     median = runs[len(runs) // 2]
     ceiling = statistics.median(r.ceiling for r in runs)
