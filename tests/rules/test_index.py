@@ -1,6 +1,7 @@
 """The rule index (per-field verdict tables) selects exactly the rules and views that testing
 every rule on every view selects, for every kind of `match` test: equality, lists, regexes,
-negations, comparisons; values of every type a view holds; remembered verdicts included."""
+negations, comparisons; values of every type a view holds; remembered verdicts included. And
+the engine built on it alerts exactly as one that tests every rule on every record."""
 from __future__ import annotations
 
 import json
@@ -9,8 +10,11 @@ from dataclasses import replace
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rules.engine import Engine
 from rules.index import RuleIndex
 from rules.loader import load_text
+from rules.views import views as record_views
+from tests.factories import at, event, rec
 
 REASONS = ["BackOff", "Pulled", "Failed", "OOMKilling", "Unhealthy"]
 #: Values as views hold them, with the look-alikes a dict would merge (True == 1 == 1.0).
@@ -114,3 +118,57 @@ def test_a_view_test_that_names_no_field_is_still_run():
     index = RuleIndex([rule, picky])
     assert [r.name for r, _ in index.matching([{"reason": "BackOff", "type": "Normal"}], 1)] == ["r0"]
     assert [r.name for r, _ in index.matching([{"reason": "BackOff", "type": "Warning"}], 1)] == ["r0", "picky"]
+
+
+# -- the engine as a whole: indexed versus every rule tested on every record ------------------
+
+class _EveryRuleEngine(Engine):
+    """The engine as it was before the index: every rule of the source, every test."""
+
+    def evaluate(self, record, obs, now):
+        self.ctx.obs = obs
+        self._last_now = now
+        views = record_views(record, obs)
+        out = []
+        for rule in self.rules:
+            if rule.source != record.source or (obs.occurrences <= 0 and rule.detector.counts_occurrences):
+                continue
+            matched = rule.matching_views(views) if rule.matches(record) else []
+            if matched:
+                self.match_counts[rule.name] = self.match_counts.get(rule.name, 0) + 1
+                for det in rule.detector.observe(rule, record, matched, now, self.ctx):
+                    out.extend(self._apply(rule, det, now, record.listed))
+        return out
+
+
+namespaces = st.sampled_from(["shop", "kube-system", "team-a", "team-b"])
+namespace_specs = st.one_of(st.none(), st.builds(lambda inc, exc: {k: v for k, v in (("include", inc), ("exclude", exc)) if v},
+                                                 st.lists(st.sampled_from(["team-*", "shop", "*"]), max_size=2),
+                                                 st.lists(st.sampled_from(["kube-*", "team-b"]), max_size=1)))
+event_changes = st.tuples(st.sampled_from(["e1", "e2", "e3", "e4"]), namespaces, st.sampled_from(REASONS),
+                          st.sampled_from(["Warning", "Normal"]), st.integers(1, 4),
+                          st.sampled_from(["Back-off restarting", "pulled ok", "probe failed: timeout"]),
+                          st.sampled_from(["ADDED", "MODIFIED", "MODIFIED", "DELETED"]), st.integers(1, 120))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(match_blocks, detectors, namespace_specs), min_size=1, max_size=6),
+       st.lists(event_changes, min_size=1, max_size=25))
+def test_engine_alerts_as_if_every_rule_were_tested(specs, changes):
+    blocks = [{**block, **({"namespaces": ns} if ns else {})} for block, _, ns in specs]
+    kinds = [det for _, det, _ in specs]
+    indexed, reference = Engine(_rules(blocks, kinds), stale_before=at(0)), \
+        _EveryRuleEngine(_rules(blocks, kinds), stale_before=at(0))
+    clock = 0
+    for name, ns, reason, type_, count, message, watch_type, step in changes:
+        clock += step
+        record = rec(event(f"{name}.{ns}", ns, reason=reason, type_=type_, count=count, last=clock, message=message),
+                     watch_type)
+        got, want = indexed.process(record, at(clock)), reference.process(record, at(clock))
+        assert [_told(a) for a in got] == [_told(a) for a in want]
+        assert [_told(a) for a in indexed.tick(at(clock))] == [_told(a) for a in reference.tick(at(clock))]
+    assert indexed.match_counts == reference.match_counts
+
+
+def _told(alert):
+    return alert.rule, alert.key, alert.status, alert.count, alert.sequence, alert.at, alert.summary
