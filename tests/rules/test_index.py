@@ -172,3 +172,10 @@ def test_engine_alerts_as_if_every_rule_were_tested(specs, changes):
 
 def _told(alert):
     return alert.rule, alert.key, alert.status, alert.count, alert.sequence, alert.at, alert.summary
+
+
+def test_an_unhashable_value_is_decided_without_being_remembered():
+    rules = _rules([{"reason": {"not": "BackOff"}}, {"reason": "~ Back"}], ["any", "any"])
+    index = RuleIndex(rules)
+    for views in ([{"reason": ["BackOff"]}], [{"reason": {"a": 1}}], [{"reason": ["x"]}]):
+        assert _indexed(index, views, 1) == _unindexed(rules, views, 1)
