@@ -72,6 +72,13 @@ def _when(record: Record, now: datetime) -> datetime:
     return record.timestamp or now
 
 
+def _incident_of(record: Record, view: Mapping[str, Any]) -> str:
+    """`uid@resourceVersion`; a container's view puts the container after the uid."""
+    if "container" in view:
+        return f"{record.uid}/{view['container']}@{record.resource_version}"
+    return f"{record.uid}@{record.resource_version}"
+
+
 def _event_fields(record: Record) -> dict[str, Any]:
     e = record.event
     assert e is not None
@@ -125,23 +132,30 @@ class AnyDetector:
         n = ctx.occurrences
         if n <= 0:
             return []
-        out = []
-        for view in views:
-            suffix = f"/{view['container']}" if "container" in view else ""
-            out.append(Detection(
-                key=rule.key_for(view), incident=f"{record.uid}{suffix}@{record.resource_version}",
-                at=_when(record, now), record=record, count=n, view=view, describe=_any_detail,
-            ))
-        return out
+        at = record.timestamp or now
+        return [Detection(key=rule.key_for(view), incident=_incident_of(record, view), at=at, record=record,
+                          count=n, view=view, describe=_any_detail) for view in views]
 
     def expire(self, rule: Rule, now: datetime) -> list[Detection]:
         return []
 
 
 @dataclass(slots=True)
-class _Hit:
-    at: datetime
-    n: int
+class _Window:
+    """One key's occurrences inside the window: (time, count) oldest first, their running
+    total, and the key's latest detection (an expiry re-announces it, inactive)."""
+
+    last: Detection
+    hits: deque[tuple[datetime, int]] = field(default_factory=deque)
+    total: int = 0
+
+    def prune(self, cutoff: datetime) -> int:
+        """Drop hits at or before `cutoff`; returns the total left."""
+        hits, total = self.hits, self.total
+        while hits and hits[0][0] <= cutoff:
+            total -= hits.popleft()[1]
+        self.total = total
+        return total
 
 
 @register(sources=("event", "pod", "endpoints"), options=("threshold", "window"))
@@ -174,52 +188,54 @@ class FrequencyDetector:
         if parsed <= timedelta(0):
             fail("window", "`window` must be longer than 0s")
         return cls(threshold=threshold, window=parsed)
-    _hits: dict[str, deque[_Hit]] = field(default_factory=dict)
-    _totals: dict[str, int] = field(default_factory=dict)
-    _last: dict[str, Detection] = field(default_factory=dict)
+    _windows: dict[str, _Window] = field(default_factory=dict)
     _expiry: Deadlines[str] = field(default_factory=Deadlines)
     """When each key's oldest hit leaves the window."""
 
     def observe(self, rule: Rule, record: Record, views: list[dict[str, Any]], now: datetime,
                 ctx: Context) -> list[Detection]:
         n = ctx.occurrences
-        if n <= 0 or _when(record, now) < ctx.stale_before:
+        at = record.timestamp or now
+        if n <= 0 or at < ctx.stale_before:
             return []
+        cutoff = (at if at > now else now) - self.window
         out = []
         for view in views:
             key = rule.key_for(view)
-            at = _when(record, now)
-            hits = self._hits.setdefault(key, deque())
-            hits.append(_Hit(at, n))
-            self._totals[key] = self._totals.get(key, 0) + n
-            total = self._prune(key, max(at, now))
-            self._expiry.schedule(key, hits[0].at + self.window)
-            suffix = f"/{view['container']}" if "container" in view else ""
-            det = Detection(
-                key=key, incident=f"{record.uid}{suffix}@{record.resource_version}", at=at, record=record,
-                active=total >= self.threshold, count=total, view=view, describe=self._detail,
-            )
-            self._last[key] = det
+            det = Detection(key=key, incident=_incident_of(record, view), at=at, record=record, view=view,
+                            describe=self._detail)
+            window = self._windows.get(key)
+            if window is None:
+                window = self._windows[key] = _Window(det)
+            window.hits.append((at, n))
+            window.total += n
+            det.count = total = window.prune(cutoff)
+            det.active = total >= self.threshold
+            window.last = det
+            if window.hits:
+                self._expiry.schedule(key, window.hits[0][0] + self.window)
+            else:  # the occurrence was already out of the window (a late Event): nothing to keep
+                del self._windows[key]
+                self._expiry.cancel(key)
             out.append(det)
         return out
 
     def expire(self, rule: Rule, now: datetime) -> list[Detection]:
         out = []
         for key in self._expiry.pop_due(now):
-            if key not in self._hits:
+            window = self._windows.get(key)
+            if window is None:
                 continue
-            total = self._prune(key, now)
-            last = self._last[key]
+            total = window.prune(now - self.window)
+            last = window.last
             if total < self.threshold and last.active:
-                last = Detection(key=key, incident=last.incident, at=now, record=last.record, active=False,
-                                 count=total, view=last.view, describe=self._detail)
-                self._last[key] = last
+                window.last = last = Detection(key=key, incident=last.incident, at=now, record=last.record,
+                                               active=False, count=total, view=last.view, describe=self._detail)
                 out.append(last)
-            hits = self._hits[key]
-            if hits:
-                self._expiry.schedule(key, hits[0].at + self.window)
+            if window.hits:
+                self._expiry.schedule(key, window.hits[0][0] + self.window)
             else:
-                del self._hits[key], self._last[key], self._totals[key]
+                del self._windows[key]
         return out
 
     def _detail(self, det: Detection) -> tuple[dict[str, Any], str]:
@@ -228,14 +244,6 @@ class FrequencyDetector:
                   "window": _fmt(self.window)}
         verb = f"{det.count}× in" if det.active else f"below {self.threshold} in"
         return fields, f"{verb} {_fmt(self.window)}: {_describe(record, view)}"
-
-    def _prune(self, key: str, now: datetime) -> int:
-        """Drop hits older than the window; returns the count left (kept as a running total)."""
-        hits, cutoff, total = self._hits[key], now - self.window, self._totals[key]
-        while hits and hits[0].at <= cutoff:
-            total -= hits.popleft().n
-        self._totals[key] = total
-        return total
 
 
 @register(sources=("pod",), options=("reasons", "exit_codes"))

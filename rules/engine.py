@@ -92,21 +92,13 @@ class Engine:
         index = self._by_source.get(record.source)
         if index is None:
             return []
-        all_views = list(record_views(record, obs))
         out: list[Alert] = []
-        no_occurrence = obs.occurrences <= 0
         counts = self.match_counts
-        for rule in index.candidates(all_views):
-            detector = rule.detector
-            if no_occurrence and detector.counts_occurrences:
-                continue
+        for rule, matched in index.matching(record_views(record, obs), obs.occurrences):
             if not rule.matches(record):
                 continue
-            matched = rule.matching_views(all_views)
-            if not matched:
-                continue
             counts[rule.name] = counts.get(rule.name, 0) + 1
-            for det in detector.observe(rule, record, matched, now, ctx):
+            for det in rule.detector.observe(rule, record, matched, now, ctx):
                 out.extend(self._apply(rule, det, now, record.listed))
         return out
 
@@ -163,7 +155,7 @@ class Engine:
 
     def views_of(self, record: Record) -> list[dict[str, Any]]:
         """The field views of a record as the state sees it now (for `rules.migrate`)."""
-        return list(record_views(record, self.ctx.state.peek(record)))
+        return record_views(record, self.ctx.state.peek(record))
 
     # -- state for restarts and failover -------------------------------------------------------
 

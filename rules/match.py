@@ -13,7 +13,6 @@ Errors raise `MatchError(path, message)`; the loader adds file and line.
 from __future__ import annotations
 
 import fnmatch
-import operator
 import re
 from typing import Any, Callable, Mapping, Sequence
 
@@ -59,18 +58,27 @@ def compile_value(spec: Any, path: Sequence[str | int]) -> Predicate:
     raise MatchError(path, f"unsupported value of type {type(spec).__name__}")
 
 
-def compile_field(key: str, spec: Any, path: Sequence[str | int]) -> Callable[[Mapping[str, Any]], bool]:
-    """A test on one field of a view (the per-rule hot path: one call per test)."""
-    pred = compile_value(spec, path)
-    get = operator.itemgetter(key)
+def compile_field(key: str, spec: Any, path: Sequence[str | int]) -> "FieldTest":
+    """A test on one field of a view. It names its field and its value predicate, so the engine's
+    index (`rules.index`) can decide it once per distinct value for every rule at a time."""
+    return FieldTest(key, compile_value(spec, path))
 
-    def test(view: Mapping[str, Any]) -> bool:
-        try:
-            return pred(get(view))
-        except KeyError:
-            return pred(None)
 
-    return test
+class FieldTest:
+    """`predicate(view[field])`, a missing field being None. Pure: the verdict depends on the
+    field's value alone, which is what lets `rules.index` remember it per value."""
+
+    __slots__ = ("field", "predicate")
+
+    def __init__(self, field: str, predicate: Predicate) -> None:
+        self.field = field
+        self.predicate = predicate
+
+    def __call__(self, view: Mapping[str, Any]) -> bool:
+        return self.predicate(view.get(self.field))
+
+    def __repr__(self) -> str:
+        return f"FieldTest({self.field!r})"
 
 
 def _memo(pred: Predicate, size: int = 4096) -> Predicate:

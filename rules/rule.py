@@ -52,8 +52,8 @@ class Rule:
     text_lines: Mapping[KeyPath, int] = field(default_factory=dict, compare=False, repr=False)
     """First text line of each literal block (`|`) under the rule: its lines are the file's."""
     exact: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    """Fields the rule requires to equal one of a few values (from plain `match` values): the
-    engine indexes rules by them so a record is tested only against rules that can match."""
+    """Fields the rule requires to equal one of a few values (from plain `match` values). The
+    engine no longer reads it: `rules.index` decides every field test per value, plain or not."""
 
     def location(self, *path: str | int, text_line: int | None = None) -> tuple[str, int]:
         """(file, line) of `path` under the rule (or of its nearest ancestor that has one); with
@@ -85,7 +85,7 @@ class Rule:
         return out
 
     def key_for(self, view: Mapping[str, Any]) -> str:
-        return "/".join(_key_part(view.get(f)) for f in self.group_by)
+        return "/".join([_key_part(view.get(f)) for f in self.group_by])
 
 
 def _key_part(value: Any) -> str:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, NamedTuple, Optional
 
 from rules.model import ContainerInfo, EndpointAddress, Record, Termination
 
@@ -43,22 +44,24 @@ class ServiceEndpoints:
     addresses: tuple[EndpointAddress, ...]
     objects: int = 0
     """How many slices (or Endpoints objects) it is counted from; 0: the Service's are gone."""
+    ready: int = field(init=False)
+    terminating: int = field(init=False)
+    not_ready: int = field(init=False)
+    total: int = field(init=False)
+    """Counted once when the Service is merged: the detector, the views and the documents all
+    read them, several times per record."""
 
-    @property
-    def ready(self) -> int:
-        return sum(1 for a in self.addresses if a.ready and not a.terminating)
-
-    @property
-    def terminating(self) -> int:
-        return sum(1 for a in self.addresses if a.terminating)
-
-    @property
-    def not_ready(self) -> int:
-        return len(self.addresses) - self.ready - self.terminating
-
-    @property
-    def total(self) -> int:
-        return self.ready + self.not_ready
+    def __post_init__(self) -> None:
+        ready = terminating = 0
+        for a in self.addresses:
+            if a.terminating:
+                terminating += 1
+            elif a.ready:
+                ready += 1
+        not_ready = len(self.addresses) - ready - terminating
+        for name, value in (("ready", ready), ("terminating", terminating), ("not_ready", not_ready),
+                            ("total", ready + not_ready)):
+            object.__setattr__(self, name, value)
 
     @property
     def unhealthy_addresses(self) -> tuple[EndpointAddress, ...]:
@@ -95,10 +98,27 @@ class Observation:
     """Pod records: terminations seen for the first time, in container order."""
 
 
+#: The observations of most records carry nothing but their occurrences: immutable, so shared.
+_NO_OCCURRENCE = Observation(occurrences=0)
+_ONE_OCCURRENCE = Observation(occurrences=1)
+
+
+def _occurrences(n: int) -> Observation:
+    if n == 1:
+        return _ONE_OCCURRENCE
+    return _NO_OCCURRENCE if n == 0 else Observation(occurrences=n)
+
+
 def termination_ident(t: Termination, restarts: int) -> str:
     if t.finished_at is not None:
-        return t.finished_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return _stamp(t.finished_at)
     return t.container_id or f"restart-{restarts}"
+
+
+@lru_cache(maxsize=4096)
+def _stamp(when: datetime) -> str:
+    """Cached: every status update of a pod repeats its containers' last terminations."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def endpoint_identity(a: EndpointAddress) -> tuple[str, str]:
@@ -180,7 +200,7 @@ class Pods:
 
     def __init__(self) -> None:
         self._seen: OrderedDict[tuple[str, str], OrderedDict[str, None]] = OrderedDict()
-        self._newest: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._newest: OrderedDict[tuple[str, str], _Newest] = OrderedDict()
         self._workloads: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
         self.node_ips: dict[str, str] = {}
 
@@ -194,7 +214,7 @@ class Pods:
                 self._seen.pop((record.uid, c.name), None)
             self._newest.pop((record.namespace, record.name), None)
             self._workloads.pop((record.namespace, record.name), None)
-            return Observation(occurrences=0)
+            return _NO_OCCURRENCE
         if record.workload_name:
             key = (record.namespace, record.name)
             self._workloads[key] = (record.workload_kind, record.workload_name)
@@ -205,7 +225,7 @@ class Pods:
         for c in pod.containers:
             new.extend(self._new_terminations(record.uid, c))
         self._remember_newest(record)
-        return Observation(occurrences=1, terminations=tuple(new))
+        return Observation(occurrences=1, terminations=tuple(new)) if new else _ONE_OCCURRENCE
 
     def _new_terminations(self, uid: str, c: ContainerInfo) -> list[NewTermination]:
         out = []
@@ -230,17 +250,15 @@ class Pods:
         return out
 
     def _remember_newest(self, record: Record) -> None:
-        assert record.pod is not None
-        newest: Optional[dict[str, Any]] = None
-        for c in record.pod.containers:
+        """Keep the pod's newest termination as seen; `cause` describes it only when asked (an
+        endpoint drop, rarely), so a status update builds nothing."""
+        pod = record.pod
+        assert pod is not None
+        newest: Optional[_Newest] = None
+        for c in pod.containers:
             for t in (c.terminated, c.last_terminated):
-                if t is None or t.finished_at is None:
-                    continue
-                if newest is None or t.finished_at > newest["finished_at"]:
-                    newest = {"pod": record.name, "container": c.name, "reason": t.reason,
-                              "exit_code": t.exit_code, "finished_at": t.finished_at,
-                              "node": record.pod.node, "restarts": c.restart_count,
-                              "memory_limit": c.memory_limit}
+                if t is not None and t.finished_at is not None and (newest is None or t.finished_at > newest.at):
+                    newest = _Newest(t.finished_at, t, c, pod.node)
         if newest is not None:
             key = (record.namespace, record.name)
             self._newest[key] = newest
@@ -254,9 +272,24 @@ class Pods:
 
     def cause(self, namespace: str, pods: list[str], at: datetime) -> Optional[dict[str, Any]]:
         """The newest termination among `pods` that happened within `CAUSE_WINDOW` of `at`."""
-        found = [c for p in pods if (c := self._newest.get((namespace, p))) is not None
-                 and abs(at - c["finished_at"]) <= CAUSE_WINDOW]
-        return max(found, key=lambda c: c["finished_at"]) if found else None
+        found = [(p, n) for p in pods if (n := self._newest.get((namespace, p))) is not None
+                 and abs(at - n.at) <= CAUSE_WINDOW]
+        if not found:
+            return None
+        pod, newest = max(found, key=lambda item: item[1].at)
+        t, c = newest.termination, newest.container
+        return {"pod": pod, "container": c.name, "reason": t.reason, "exit_code": t.exit_code,
+                "finished_at": newest.at, "node": newest.node, "restarts": c.restart_count,
+                "memory_limit": c.memory_limit}
+
+
+class _Newest(NamedTuple):
+    """A pod's newest termination, as `Pods.cause` needs it."""
+
+    at: datetime
+    termination: Termination
+    container: ContainerInfo
+    node: str
 
 
 class Events:
@@ -269,14 +302,14 @@ class Events:
         assert record.event is not None
         if record.watch_type == "DELETED":
             self._counts.pop(record.uid, None)
-            return Observation(occurrences=0)
+            return _NO_OCCURRENCE
         known = self._counts.get(record.uid)
         count = record.event.count or 1
         self._counts[record.uid] = count
         self._counts.move_to_end(record.uid)
         if len(self._counts) > MAX_EVENTS:
             self._counts.popitem(last=False)
-        return Observation(occurrences=1 if known is None else max(0, count - known))
+        return _occurrences(1 if known is None else max(0, count - known))
 
 
 class ClusterState:
@@ -294,12 +327,12 @@ class ClusterState:
             return self.pods.observe(record)
         if record.endpoints is not None:
             return self.services.observe(record)
-        return Observation(occurrences=0 if record.watch_type == "DELETED" else 1)
+        return _NO_OCCURRENCE if record.watch_type == "DELETED" else _ONE_OCCURRENCE
 
     def peek(self, record: Record) -> Observation:
         """The observation of an already observed endpoints record as the state stands now,
         without changing anything (to judge a Service again after a rule reload)."""
         if record.endpoints is None:
-            return Observation(occurrences=0)
+            return _NO_OCCURRENCE
         svc = self.services.get(record.namespace, record.endpoints.service)
         return Observation(occurrences=0, service=svc, authoritative=True)

@@ -6,7 +6,7 @@ reference and listed in `FIELDS` so the loader can reject a misspelt field.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from rules.model import ContainerInfo, Record
 from rules.state import Observation
@@ -25,42 +25,49 @@ FIELDS: dict[str, frozenset[str]] = {
 }
 
 
-def views(record: Record, obs: Optional[Observation] = None) -> Iterator[dict[str, Any]]:
-    """Yield the flat views of one record. With the record's `Observation`, an endpoints record's
-    counts are its Service's (all slices and address families), not the one slice's."""
-    base: dict[str, Any] = {
-        "cluster": record.cluster,
-        "kind": record.kind,
-        "watch_type": record.watch_type,
-        "namespace": record.namespace,
-        "name": record.name,
-        "uid": record.uid,
-        "workload": record.workload,
-        "workload_kind": record.workload_kind or record.kind,
-        "workload_name": record.workload_name or record.name,
-    }
-    if record.event is not None:
-        e = record.event
+def views(record: Record, obs: Optional[Observation] = None) -> list[dict[str, Any]]:
+    """The flat views of one record, built once per record and shared by every rule. With the
+    record's `Observation`, an endpoints record's counts are its Service's (all slices and
+    address families), not the one slice's."""
+    base = _common(record)
+    e = record.event
+    if e is not None:
         base.update(
             reason=e.reason, type=e.type, message=e.message, count=e.count, involved_kind=e.involved_kind,
             involved_name=e.involved_name, involved_namespace=e.involved_namespace, component=e.component,
             host=e.host, node=e.host,
         )
-        yield base
-    elif record.pod is not None:
-        p = record.pod
+        return [base]
+    p = record.pod
+    if p is not None:
         base.update(pod=record.name, node=p.node, phase=p.phase, pod_ip=p.pod_ip, host_ip=p.host_ip)
-        for c in p.containers:
-            yield {**base, **container_fields(c)}
-    elif record.endpoints is not None:
-        ep = record.endpoints
+        return [{**base, **container_fields(c)} for c in p.containers]
+    ep = record.endpoints
+    if ep is not None:
         svc = obs.service if obs is not None else None
         if svc is not None:
-            base.update(service=ep.service, **svc.counts())
+            base.update(service=ep.service, ready=svc.ready, not_ready=svc.not_ready, terminating=svc.terminating,
+                        total=svc.total)
         else:
             base.update(service=ep.service, ready=ep.ready, not_ready=ep.not_ready, terminating=ep.terminating,
                         total=ep.ready + ep.not_ready)
-        yield base
+        return [base]
+    return []
+
+
+def _common(record: Record) -> dict[str, Any]:
+    kind, name, workload_name = record.kind, record.name, record.workload_name
+    return {
+        "cluster": record.cluster,
+        "kind": kind,
+        "watch_type": record.watch_type,
+        "namespace": record.namespace,
+        "name": name,
+        "uid": record.uid,
+        "workload": record.workload,
+        "workload_kind": record.workload_kind or kind,
+        "workload_name": workload_name or name,
+    }
 
 
 def container_fields(c: ContainerInfo) -> dict[str, Any]:

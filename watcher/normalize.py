@@ -175,7 +175,7 @@ def _container(cs: Mapping[str, Any], init: bool, limits: Mapping[str, str], eph
     restarts = cs.get("restartCount", 0)
     if not isinstance(restarts, int) or isinstance(restarts, bool) or restarts < 0:
         raise MalformedObject("bad_field", f"container {name!r} restartCount {restarts!r}")
-    current = next((k for k in ("running", "waiting", "terminated") if state.get(k) is not None), "unknown")
+    current = _state_name(state)
     return ContainerInfo(
         name=name,
         init=init,
@@ -188,6 +188,13 @@ def _container(cs: Mapping[str, Any], init: bool, limits: Mapping[str, str], eph
         memory_limit=limits.get(name, ""),
         ephemeral=ephemeral,
     )
+
+
+def _state_name(state: Mapping[str, Any]) -> str:
+    for name in ("running", "waiting", "terminated"):
+        if state.get(name) is not None:
+            return name
+    return "unknown"
 
 
 def _termination(raw: Any) -> Optional[Termination]:
@@ -333,7 +340,9 @@ def _parse_time(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
+            return parsed.replace(tzinfo=timezone.utc)
+        if parsed.tzinfo is timezone.utc:  # `Z` / `+00:00`, nearly every API timestamp
+            return parsed
         # OverflowError: valid as written, outside datetime's range once in UTC (9999-12-31T23:59-01:00)
         return parsed.astimezone(timezone.utc)
     except (ValueError, OverflowError):

@@ -110,3 +110,15 @@ repeat_interval: 1h
     p["status"]["containerStatuses"][0]["state"] = {"waiting": {"reason": "CrashLoopBackOff"}}
     alerts = eng.process(rec(p), at(5))
     assert [a.key for a in alerts] == ["shop/web-6d8f7c9b4-k7m2p/app"]
+
+
+def test_frequency_occurrence_already_outside_its_window_counts_for_nothing_and_does_not_crash():
+    # A late Event (delivered after a watch gap, or a relist): its time is inside the run but
+    # further back than the window. It used to raise IndexError from the emptied window.
+    eng = engine_for(FREQ.replace("threshold: 5", "threshold: 1"))
+    assert eng.process(rec(event("b.1", last=60), "ADDED"), at(1200)) == []
+    (fired,) = eng.process(rec(event("b.2", last=1190), "ADDED"), at(1200))
+    assert (fired.status, fired.count) == ("firing", 1)
+    # Once the window is over the incident resolves, and the late one left nothing behind.
+    assert [a.status for a in eng.tick(at(1800))] == ["resolved"]
+    assert eng.tick(at(3000)) == []
