@@ -29,7 +29,7 @@ _LABELS = {
            "started": "开始时间", "duration": "持续时间", "kibana": "事件记录",
            "kibana_text": "在 Kibana 中查看", "container": "容器", "cluster": "集群",
            "more": "等 {n} 个", "repeats": "累计次数", "inhibited": "已抑制",
-           "inhibited_text": "{n} 条相关告警"},
+           "inhibited_text": "{n} 条相关告警", "silence": "静默", "silence_text": "静默 1 小时"},
     "en": {"app": "Application", "project": "Project", "ratio": "Unhealthy / total instances",
            "instances": "Unhealthy instances", "pod": "Instance", "node": "Node IP",
            "exit": "Container exit", "restarts": "Restarts", "memory": "Memory limit",
@@ -37,7 +37,8 @@ _LABELS = {
            "detail": "Detail", "time": "Time", "started": "Started", "duration": "Duration",
            "kibana": "Events", "kibana_text": "Open in Kibana", "container": "container",
            "cluster": "cluster", "more": "and {n} more", "repeats": "Occurrences",
-           "inhibited": "Inhibited", "inhibited_text": "{n} related alerts"},
+           "inhibited": "Inhibited", "inhibited_text": "{n} related alerts", "silence": "Silence",
+           "silence_text": "Silence for 1 hour"},
 }
 _DIGEST = {
     "zh": ("【汇总】{n} 条通知（{firing} 条告警，{resolved} 条恢复），因机器人发送频率限制合并发送",
@@ -123,8 +124,9 @@ class _Rows:
 
 
 def rows(alert: Alert, language: str, tz: ZoneInfo,
-         kibana_link: str = "") -> list[dict[str, str]]:
-    """The card's rows as {label, value, link}; `link` is set only for the Kibana row."""
+         kibana_link: str = "", silence_link: str = "") -> list[dict[str, str]]:
+    """The card's rows as {label, value, link}; `link` is set only for the Kibana row and the
+    silence row (a firing card's signed 静默 1 小时 link, notifiers/silencelink.py)."""
     L = _LABELS[language]
     r = _Rows(L)
     r.add("app", alert.workload_name or alert.fields.get("service") or alert.name)
@@ -145,6 +147,8 @@ def rows(alert: Alert, language: str, tz: ZoneInfo,
         r.add("duration", duration(alert.at - alert.started_at, language))
     if kibana_link:
         r.out.append({"label": L["kibana"], "value": L["kibana_text"], "link": kibana_link})
+    if silence_link and alert.status == "firing":
+        r.out.append({"label": L["silence"], "value": L["silence_text"], "link": silence_link})
     return r.out
 
 

@@ -16,8 +16,12 @@ Two additions for one card per outage, where the source may come after the targe
 waits `look_ahead` before it is judged ("within a few minutes either way"), and a source's own
 card waits `source_wait` so that it can say how many it inhibited. A source inhibits while it
 fires, at most `for` after its newest firing (instant alerts such as a NodeNotReady Event never
-resolve); a resolved source stops inhibiting at once. Pure: no I/O, the time is passed in; the
-dispatcher's stage calls `observe`, `look_ahead`, `inhibitor_of` and `note`.
+resolve); a resolved source stops inhibiting at once. A resolved target is judged as its
+incident's firing was (a Service evicted off a NotReady node resolves with no unhealthy endpoint
+left), so the 【恢复】 of an inhibited alert is inhibited too. A source's count (`inhibited_count`)
+holds the targets the stage settled (`note`) and those it covered when they were observed: the
+stage may judge a waiting source card in the same pass as its targets. Pure: no I/O, the time
+is passed in; the dispatcher and its stage call `observe`, `look_ahead`, `inhibitor_of`, `note`.
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Sequence
 
 from rules.alert import Alert
 
@@ -65,11 +69,16 @@ class Inhibitor:
         """When each source incident last resolved: an older firing seen later (a replayed or
         retried copy) must not revive it."""
         self._noted: OrderedDict[str, set[str]] = OrderedDict()
+        self._firings: OrderedDict[tuple[str, str], Alert] = OrderedDict()
+        """The newest firing of each target incident: its resolved is judged as it was (a
+        resolved Service has no unhealthy endpoints left, so no nodes to be covered on)."""
         self.forgotten = 0
         """Sources forgotten because a rule had `MAX_SOURCES` (a metric reads it)."""
 
     def observe(self, alert: Alert) -> None:
-        """Every alert the dispatcher is given, firing or resolved, before routing."""
+        """Every alert the dispatcher is given, firing or resolved, before routing. A firing
+        target that a source covers already is counted for that source now: the stage may
+        judge both in one pass, the source's card first."""
         ident = _incident(alert)
         for rule, sources in zip(self.rules, self._sources):
             if not rule.is_source(alert):
@@ -78,6 +87,14 @@ class Inhibitor:
                 self._resolve(sources, ident, alert)
             elif alert.at > self._resolved.get(ident, alert.at - timedelta(1)):
                 self._remember(sources, ident, alert)
+        if alert.status == "firing" and any(r.is_target(alert) for r in self.rules):
+            self._firings[ident] = alert
+            self._firings.move_to_end(ident)
+            if len(self._firings) > MAX_SOURCES:
+                self._firings.popitem(last=False)
+            source = self.inhibitor_of(alert, alert.at)
+            if source is not None:
+                self.note(source, alert)
 
     def _resolve(self, sources: OrderedDict[tuple[str, str], _Source], ident: tuple[str, str],
                  alert: Alert) -> None:
@@ -104,15 +121,20 @@ class Inhibitor:
     def look_ahead(self, alert: Alert) -> timedelta:
         """How long a firing `alert` should wait before it is judged: for a source that may
         follow (it is a target), or so its card can count what it inhibits (it is a source).
-        Zero when no rule concerns it, and for a resolved alert."""
-        if alert.status != "firing":
+        Zero when no rule concerns it, for a resolved alert, and for one that a source already
+        inhibits (judged at once, it counts on that source's card, which may be waiting)."""
+        if alert.status != "firing" or self.inhibitor_of(alert, alert.at) is not None:
             return timedelta(0)
         waits = [r.look_ahead for r in self.rules if r.look_ahead and r.is_target(alert)]
         waits += [r.source_wait for r in self.rules if r.source_wait and r.is_source(alert)]
         return max(waits, default=timedelta(0))
 
     def inhibitor_of(self, alert: Alert, now: datetime) -> Alert | None:
-        """The active source alert that inhibits `alert` at `now` (the first rule that does)."""
+        """The active source alert that inhibits `alert` at `now` (the first rule that does).
+        A resolved is judged as its incident's firing was: inhibited while that would be."""
+        if alert.status == "resolved":
+            firing = self._firings.get(_incident(alert))
+            alert = firing if firing is not None and firing.incident == alert.incident else alert
         for rule, sources in zip(self.rules, self._sources):
             if not rule.is_target(alert):
                 continue
@@ -149,17 +171,3 @@ class Inhibitor:
     def inhibited_count(self, source: Alert) -> int:
         """Targets inhibited by this source's incident so far."""
         return len(self._noted.get(_occurrence(source), ()))
-
-    def sources(self) -> Iterable[Alert]:
-        """The firing sources remembered (for `replay` and tests), oldest first per rule."""
-        for sources in self._sources:
-            for s in sources.values():
-                yield s.alert
-
-
-def describe(rule: InhibitRule) -> dict[str, Any]:
-    """A rule as `config check` and `replay` show it."""
-    return {"name": rule.name, "source_matchers": [str(m) for m in rule.source_matchers],
-            "target_matchers": [str(m) for m in rule.target_matchers],
-            "equal": [str(e) for e in rule.equal], "look_ahead": rule.look_ahead.total_seconds(),
-            "for": None if rule.for_ is None else rule.for_.total_seconds()}

@@ -94,6 +94,8 @@ class NotifierDefaults:
     """Annotation with owners (comma separated); checked before the label when set."""
     kibana_query: str = DEFAULT_KIBANA_QUERY
     """KQL of the events link; must match the field names of the Elasticsearch event index."""
+    silence_link: Any = None
+    """A `notifiers.silencelink.SilenceLinker` when the 静默 1 小时 link is configured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,8 @@ class NotifierSettings:
     keywords: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     hmac_secret: str = field(default="", repr=False)
+    silence_link: Any = field(default=None, repr=False, compare=False)
+    """From the defaults: makes a firing card's 静默 1 小时 link (None: no link)."""
 
     def secrets(self) -> list[str]:
         """Every string that must never be logged: the URL, its credential parts, secrets.
@@ -217,6 +221,7 @@ def parse_settings(name: str, raw: Mapping[str, Any], spec: PlatformSpec,
         headers=v.str_map("headers") if "headers" in spec.extra_keys else {},
         hmac_secret=v.string("hmac_secret", default="") if "hmac_secret" in spec.extra_keys
         else "",
+        silence_link=defaults.silence_link,
     )
     return settings
 

@@ -96,15 +96,17 @@ class Silence:
         """The silence `to_dict` wrote; ValueError naming the field for anything else."""
         if not isinstance(d, Mapping):
             raise ValueError(f"silence: expected a mapping, got {type(d).__name__}")
-        text = {name: _text(d, name) for name in _TEXT_FIELDS}
-        if not text["id"]:
+        silence_id, created_by, comment = (_text(d, name) for name in _TEXT_FIELDS)
+        if not silence_id:
             raise ValueError("silence field `id`: must not be empty")
         raw = d.get("matchers")
         if not isinstance(raw, list):
             raise ValueError('silence field `matchers`: expected a list like ["namespace=shop"], '
                              f"got {raw!r}")
-        times = {name: _time(d, name) for name in _TIME_FIELDS}
-        return cls(matchers=tuple(_matcher(m, i) for i, m in enumerate(raw)), **text, **times)
+        starts_at, ends_at, created_at = (_time(d, name) for name in _TIME_FIELDS)
+        return cls(id=silence_id, matchers=tuple(_matcher(m, i) for i, m in enumerate(raw)),
+                   starts_at=starts_at, ends_at=ends_at, created_by=created_by, comment=comment,
+                   created_at=created_at)
 
 
 def _text(d: Mapping[str, Any], name: str) -> str:

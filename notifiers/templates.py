@@ -16,7 +16,8 @@ Template variables: `title`, `rows` (list of {label, value, link}), `firing`, `r
 `annotations`, `time`, `started`, `duration`, `kibana_url`, `owners`, `language`, `notifier`,
 `platform`. Every string in them is escaped for the notifier's markup before the template sees
 it (markup.py): a value from the cluster cannot add a line, a link, a tag or a mention, in a
-built-in template or a rule author's. Only row labels and the Kibana link are emitted as is.
+built-in template or a rule author's. Only row labels and the Kibana and silence links are
+emitted as is.
 """
 from __future__ import annotations
 
@@ -160,9 +161,11 @@ class Renderer:
         view.pop("templates", None)
         view["workload"] = alert.workload
         link = Trusted(kibana_link(self.settings.kibana_url, self.settings.kibana_query, alert))
+        linker = self.settings.silence_link
+        silence = linker.url(alert) if linker is not None else ""
         rows = [{"label": Trusted(r["label"]), "value": r["value"],
                  "link": Trusted(r["link"]) if r["link"] else ""}
-                for r in card.rows(alert, self.language, self.tz, link)]
+                for r in card.rows(alert, self.language, self.tz, link, silence)]
         escaped: dict[str, Any] = escape_tree({
             "alert": view, "fields": view["fields"],
             "labels": dict(alert.object_labels), "annotations": dict(alert.object_annotations),

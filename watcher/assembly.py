@@ -184,7 +184,7 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     """Build every piece of the daemon from the config, in start order (nothing starts here)."""
     health = Health()
     persistence = Persistence(cfg, stats=metrics.sink_stats, history_stats=metrics.history_stats)
-    silences = build_silences(cfg, es_client=persistence.es, registry=metrics.registry)
+    silences = build_silences(cfg, es_client=persistence.es, stats=metrics.silence_stats)
     delivery = Delivery(cfg, metrics=metrics, record=persistence.record, delivered_ids=persistence.delivered_ids,
                         silences=silences.provider, inhibitor=Inhibitor(build_inhibit_rules(cfg, endpoints_for(rules))))
     engine, boundary, restored = resume_engine(rules, persistence, started=started, replay=bool(replay_files))

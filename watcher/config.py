@@ -196,8 +196,11 @@ def notifier_defaults(cfg: Config):
     """What every notifier inherits from the daemon's config."""
     from notifiers import NotifierDefaults
 
+    from watcher.silences.settings import silence_linker
+
     return NotifierDefaults(timezone=cfg.timezone, language="en" if cfg.language == "en" else "zh", kibana_url=cfg.routing.kibana_url,
-                            mention_label=cfg.routing.mention_label, mention_annotation=cfg.routing.mention_annotation)
+                            mention_label=cfg.routing.mention_label, mention_annotation=cfg.routing.mention_annotation,
+                            silence_link=silence_linker(cfg))
 
 
 class ConfigError(ValueError):

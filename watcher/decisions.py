@@ -2,14 +2,14 @@
 (routes, inhibit rules) and `--silences FILE`, so a team can check before an outage that its
 alerts reach the right robots and that one outage arrives as one card (issue 11).
 
-The judging is the notify stage's, on the same pure parts (`Routes`, `Inhibitor`, `Silences`):
-an alert is judged when it is due — its time plus the inhibition look-ahead, or when the replay
-brings it if that is later — against the sources observed by then; the replay clock (the
-newest record time) stands in for the wall clock. In order: inhibited? → silenced? → sent to
-the robots of the routes it ends at (a muted route sends nothing). A resolved goes nowhere if
-its incident's firing was inhibited or silenced ("resolved while inhibited"). Not simulated: a
-firing held by a silence that ends while it still fires (live, it goes out then). Decisions
-come out in the engine's order, each once it is made.
+As the dispatcher does, an alert is routed when it arrives (`Routes`: a muted route sends
+nothing) and observed by the `Inhibitor`; each robot's entry is judged when it is due — its
+time plus the inhibition look-ahead, or when the replay brings it if that is later — by the
+notify stage's own pure `notifiers.stages.judge` (inhibited? → silenced? → send; a resolved
+whose firing was not sent is not sent either). The replay clock (the newest record time)
+stands in for the wall clock. Not simulated: grouping waits, escalation, and a firing held by
+a silence that ends while it still fires (live, it goes out then). Decisions come out in the
+engine's order, each once it is made.
 """
 from __future__ import annotations
 
@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any, Callable, Literal, Optional
 
 from notifiers.inhibition import Inhibitor
+from notifiers.outbox import OutboxEntry, Settled, entry_id, incident_of
 from notifiers.routes import Routes
 from notifiers.silences import Silence, Silences
+from notifiers.stages import Facts, Verdict, judge
 from rules.alert import Alert
 from rules.yamldoc import YamlDocError, load_documents, read_bounded
 
+ENGINE_TICK = timedelta(seconds=1)
+"""How often the daemon's pipeline ticks the engine (watcher/pipeline.py `tick_seconds`)."""
 Outcome = Literal["sent", "inhibited", "silenced", "muted", "unrouted"]
 
 
@@ -64,6 +68,7 @@ class Decision:
 class _Pending:
     alert: Alert
     judge_at: datetime
+    robots: tuple[str, ...] = ()
     decision: Optional[Decision] = None
 
 
@@ -75,8 +80,8 @@ class Decider:
         self.routes, self.inhibitor, self.silences, self.emit = routes, inhibitor, silences, emit
         self.now: Optional[datetime] = None
         self._pending: list[_Pending] = []
-        self._firing: dict[str, Decision] = {}
-        """Per incident, how its newest firing was decided (for its resolved)."""
+        self._firing: dict[tuple[str, str], Decision] = {}
+        """Per (robot, incident), how its newest firing was decided (what its resolved is told)."""
 
     def clock(self, now: datetime) -> None:
         """The replay clock moved to `now`: judge what was due before it. What is due at `now`
@@ -85,15 +90,21 @@ class Decider:
         self._judge_due(now, strictly_before=True)
 
     def next_due(self, after: datetime) -> Optional[datetime]:
-        return min((p.judge_at for p in self._pending if p.decision is None and p.judge_at > after), default=None)
+        """While an alert is held, the engine is ticked every second, as live: what fires
+        meanwhile (an endpoints alert whose `for` ends) is seen when it would be."""
+        held = [p.judge_at for p in self._pending if p.decision is None and p.judge_at > after]
+        return min(min(held), after + ENGINE_TICK) if held else None
 
     def alert(self, alert: Alert) -> None:
+        """As the dispatcher's submit: observed, routed, held for its look-ahead."""
         wait = timedelta(0)
         if self.inhibitor is not None:
             self.inhibitor.observe(alert)
-            wait = self.inhibitor.look_ahead(alert)
+            wait = self.inhibitor.look_ahead(alert) if alert.status == "firing" else timedelta(0)
         arrived = max(alert.at, self.now) if self.now is not None else alert.at
-        self._pending.append(_Pending(alert, max(alert.at + wait, arrived)))
+        pending = _Pending(alert, max(alert.at + wait, arrived))
+        pending.robots, pending.decision = self._route(alert, arrived)
+        self._pending.append(pending)
         self._judge_due(arrived, strictly_before=True)
 
     def finish(self) -> None:
@@ -104,46 +115,59 @@ class Decider:
         due = [p for p in self._pending if p.decision is None
                and (now is None or p.judge_at < now or (p.judge_at == now and not strictly_before))]
         for p in sorted(due, key=lambda p: p.judge_at):
-            p.decision = self._judge(p.alert, p.judge_at)
+            p.decision = self._judge(p, p.judge_at)
         while self._pending and self._pending[0].decision is not None:
             decided = self._pending.pop(0).decision
             assert decided is not None
             self.emit(decided)
 
-    def _judge(self, alert: Alert, at: datetime) -> Decision:
-        incident = f"{alert.rule}|{alert.key}|{alert.incident}"
-        fired = self._firing.get(incident) if alert.status == "resolved" else None
-        if fired is not None and fired.outcome in ("inhibited", "silenced"):
-            return Decision(alert, fired.outcome, inhibitor=fired.inhibitor, silence=fired.silence)
-        decision = self._held(alert, at) or self._route(alert, at)
-        if alert.status == "firing":
-            self._firing[incident] = decision
-        return decision
-
-    def _held(self, alert: Alert, at: datetime) -> Optional[Decision]:
-        source = self.inhibitor.inhibitor_of(alert, at) if self.inhibitor is not None else None
-        if source is not None:
-            assert self.inhibitor is not None
-            self.inhibitor.note(source, alert)
-            return Decision(alert, "inhibited", inhibitor=source)
-        silence = self.silences.silencing(alert, at) if self.silences is not None else None
-        if silence is not None:
-            return Decision(alert, "silenced", silence=silence.id)
-        return None
-
-    def _route(self, alert: Alert, at: datetime) -> Decision:
-        inhibited = self.inhibitor.inhibited_count(alert) if self.inhibitor is not None else 0
+    def _route(self, alert: Alert, at: datetime) -> tuple[tuple[str, ...], Optional[Decision]]:
+        """The robots it is written for, or the decision when there are none (muted, unrouted)."""
         if self.routes is None:
-            robots = tuple(alert.notify) or ("(default route)",)
-            return Decision(alert, "sent", robots=robots, inhibited=inhibited)
+            return tuple(alert.notify) or ("(default route)",), None
         matches = self.routes.targets(alert, at)
         robots = tuple(dict.fromkeys(r for m in matches if m.sends for r in m.robots))
         if robots:
-            return Decision(alert, "sent", robots=robots, inhibited=inhibited)
+            return robots, None
         muted = [m.muted_by for m in matches if m.muted_by]
-        if muted:
-            return Decision(alert, "muted", muted_by="; ".join(muted))
-        return Decision(alert, "unrouted")
+        return (), Decision(alert, "muted", muted_by="; ".join(muted)) if muted else Decision(alert, "unrouted")
+
+    def _judge(self, pending: _Pending, at: datetime) -> Decision:
+        """The stage's verdict (notifiers/stages.judge) for each robot's entry, combined."""
+        alert, sent, held = pending.alert, [], None
+        fields: dict[str, Any] = {}
+        for robot in pending.robots:
+            entry = OutboxEntry(id=entry_id(robot, alert), notifier=robot, alert=alert, seq=0, enqueued_at=at)
+            fired = self._firing.get((robot, incident_of(alert)))
+            facts = Facts(firing=Settled(0.0, result=_RESULTS[fired.outcome])) if fired is not None else Facts()
+            verdict = judge(entry, at, silences=self.silences, inhibitor=self.inhibitor, facts=facts)
+            decision = self._decision(alert, verdict, fired)
+            if decision is None:
+                sent.append(robot)
+                fields = dict(verdict.fields)
+            else:
+                held = held or decision
+            if alert.status == "firing":
+                self._firing[(robot, incident_of(alert))] = decision or Decision(alert, "sent")
+        if sent:
+            return Decision(alert, "sent", robots=tuple(sent), inhibited=int(fields.get("inhibited", 0)))
+        assert held is not None, "an alert with robots is sent to them or held"
+        return held
+
+    def _decision(self, alert: Alert, verdict: Verdict, fired: Optional[Decision]) -> Optional[Decision]:
+        """None for `send`; else why it was not sent (a resolved whose firing was not: as that was)."""
+        if verdict.action == "send":
+            return None
+        if verdict.code == "firing_not_sent" and fired is not None:
+            return Decision(alert, fired.outcome, inhibitor=fired.inhibitor, silence=fired.silence)
+        if verdict.result == "inhibited":
+            if verdict.source is not None and self.inhibitor is not None:
+                self.inhibitor.note(verdict.source, alert)  # as the worker does
+            return Decision(alert, "inhibited", inhibitor=verdict.source)
+        return Decision(alert, "silenced", silence=verdict.code)
+
+
+_RESULTS = {"sent": "sent", "inhibited": "inhibited", "silenced": "silenced", "muted": "skipped", "unrouted": "skipped"}
 
 
 class SilencesFileError(ValueError):
@@ -160,10 +184,9 @@ def load_silences(path: str) -> Silences:
     except YamlDocError as exc:
         raise SilencesFileError(" ".join(str(exc).split())) from None
     data, lines = docs[0] if docs else ([], None)
-    if isinstance(data, dict) and isinstance(data.get("silences"), list):
+    prefix: tuple[str, ...] = ()
+    if isinstance(data, dict) and isinstance(data.get("silences"), list):  # data_dir/silences.json
         data, prefix = data["silences"], ("silences",)
-    else:
-        prefix = ()
     if not isinstance(data, list):
         raise SilencesFileError(f"{path}:1: expected a list of silences (Silence.to_dict form)")
     out = []

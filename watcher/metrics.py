@@ -74,6 +74,9 @@ class Metrics:
         self.lease_stats: LeaseStats = _LeaseSeries(self)
         self.sink_stats: SinkStats = _SinkSeries(self)
         self.history_stats: HistoryStats = _HistorySeries(self)
+        from watcher.silences.metrics import SilenceMetrics  # the kea_silences_* series (their package's own)
+
+        self.silence_stats = SilenceMetrics(r)
 
     def watch_age(self, resource: str, last_monotonic: Callable[[], float | None]) -> None:
         """Export seconds since a watcher's last event (computed at scrape time)."""

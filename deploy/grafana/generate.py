@@ -155,6 +155,20 @@ def panels() -> list[dict]:
     lay.add(timeseries("Leader", "1 on the replica holding the Lease (kea_leader).",
                        [(f"max by (instance) (kea_leader{{{SEL}}})", "{{instance}}")]), 12, 8)
 
+    lay.row("Silences")
+    lay.add(timeseries("Silences", "Silences active at the last snapshot (kea_silences_active) and all kept: active, "
+                       "pending, expired within 5 days (kea_silences_kept).",
+                       [(f"max by (instance) (kea_silences_active{{{SEL}}})", "active {{instance}}"),
+                        (f"max by (instance) (kea_silences_kept{{{SEL}}})", "kept {{instance}}")]), 8, 8)
+    lay.add(timeseries("Silence store errors / s", "Reads / writes of the silence store that failed, the last snapshot "
+                       "staying in force (kea_silences_store_errors_total), and stored silences skipped as unreadable "
+                       "(kea_silences_invalid_total).",
+                       [(rate("kea_silences_store_errors_total", "store, operation"), "{{store}} {{operation}}"),
+                        (rate("kea_silences_invalid_total", "store"), "invalid {{store}}")], "ops"), 8, 8)
+    lay.add(timeseries("Silences API / s", "Silences API and link page answers by HTTP status "
+                       "(kea_silences_api_requests_total): 401 / 403 are refused tokens or links.",
+                       [(rate("kea_silences_api_requests_total", "route, code"), "{{route}} {{code}}")], "ops"), 8, 8)
+
     lay.row("Elasticsearch")
     lay.add(timeseries("Documents / s", "Acknowledged (kea_es_docs_indexed_total), already present (kea_es_docs_duplicate_total) "
                        "and spooled during an outage (kea_es_docs_spooled_total).",

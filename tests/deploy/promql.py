@@ -31,7 +31,10 @@ def exported_series() -> dict[str, set[str]]:
     """Every series name the daemon exports (counters with _total, histograms with _bucket /
     _sum / _count, info with _info), with its label names."""
     metrics = Metrics("test")
-    for value in vars(metrics).values():
+    # the series of Metrics itself, and of the stats objects that own theirs (silence_stats)
+    holders = [metrics, *(v for v in vars(metrics).values()
+                          if any(isinstance(x, MetricWrapperBase) for x in getattr(v, "__dict__", {}).values()))]
+    for value in (v for holder in holders for v in vars(holder).values()):
         if isinstance(value, MetricWrapperBase) and value._labelnames:
             value.labels(*["x"] * len(value._labelnames))  # a child, so labelled metrics show samples
     metrics.watch_age("events", lambda: 0.0)

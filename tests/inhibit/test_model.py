@@ -1,6 +1,7 @@
 """The inhibition model as tables: which source inhibits which target, and for how long."""
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -128,6 +129,14 @@ def test_look_ahead(what, alert, wait) -> None:
     assert builtin().look_ahead(alert) == wait, what
 
 
+def test_an_alert_already_inhibited_does_not_wait() -> None:
+    """Judged at once, it is counted before the card of its source (which waits) goes out."""
+    inhibitor = builtin()
+    inhibitor.observe(node_not_ready(t=0))
+    assert inhibitor.look_ahead(oom(t=10)) == timedelta(0)
+    assert inhibitor.look_ahead(oom(node="node-2", t=10)) == timedelta(seconds=45)
+
+
 def test_look_ahead_follows_the_endpoints_rules_for() -> None:
     inhibitor = Inhibitor(parse_inhibit_rules(None, builtin=True, endpoints_for=timedelta(minutes=2)))
     assert inhibitor.look_ahead(oom()) == timedelta(seconds=135)
@@ -141,6 +150,28 @@ def test_an_oom_before_the_drop_is_inhibited_once_the_drop_fires() -> None:
     inhibitor.observe(target)
     inhibitor.observe(unhealthy(t=31))
     assert inhibitor.inhibitor_of(target, at(0) + inhibitor.look_ahead(target)).rule == "endpoints-unhealthy"
+
+
+def test_a_resolved_is_inhibited_as_its_firing_was() -> None:
+    """Evicted from the NotReady node, the pod's endpoint leaves: the Service resolves with no
+    unhealthy endpoint, so no node to be covered on; its firing was inhibited, so is it."""
+    inhibitor = builtin()
+    inhibitor.observe(node_not_ready(t=0))
+    firing = unhealthy(cause_workload=None, t=20)
+    inhibitor.observe(firing)
+    healthy = replace(resolved(firing, 35), fields={**firing.fields, "nodes": [], "unhealthy": 0})
+    inhibitor.observe(healthy)
+    assert inhibitor.inhibitor_of(healthy, at(36)).rule == "node-not-ready"
+
+
+def test_a_target_observed_while_covered_counts_before_the_stage_notes_it() -> None:
+    """The stage may judge a waiting source and its targets in one pass, the source first."""
+    inhibitor = builtin()
+    source = node_not_ready(t=0)
+    inhibitor.observe(source)
+    inhibitor.observe(unhealthy(cause_workload=None, t=20))
+    inhibitor.observe(oom(node="node-2", t=21))  # not on that node
+    assert inhibitor.inhibited_count(source) == 1
 
 
 def test_inhibited_count_counts_each_target_incident_once() -> None:

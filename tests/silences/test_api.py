@@ -151,3 +151,17 @@ def test_the_token_never_reaches_a_log(url, caplog) -> None:
         call("POST", f"{url}/api/v1/silences", ADD)
         call("GET", f"{url}/api/v1/silences", token="wrong")
     assert caplog.records and not any(TOKEN in r.getMessage() for r in caplog.records)
+
+
+def test_a_body_over_64_kib_is_refused_unread(url, store) -> None:
+    import http.client
+    from urllib.parse import urlsplit
+
+    conn = http.client.HTTPConnection(urlsplit(url).netloc, timeout=5)
+    conn.putrequest("POST", "/api/v1/silences")
+    conn.putheader("Authorization", f"Bearer {TOKEN}")
+    conn.putheader("Content-Length", str(10 * 1024 * 1024))
+    conn.endheaders()
+    assert conn.getresponse().status == 413
+    conn.close()
+    assert store.list() == []

@@ -112,3 +112,13 @@ def test_an_unreachable_daemon(monkeypatch, capsys) -> None:
     monkeypatch.setenv("KEA_API_TOKEN", TOKEN)
     assert silence_cli("list", "--url", f"http://127.0.0.1:{free_port()}") == 1
     assert "cannot be reached" in capsys.readouterr().err
+
+
+def test_list_json_is_what_replay_and_rules_test_read_with_silences(config, tmp_path, capsys) -> None:
+    from watcher.decisions import load_silences
+
+    assert silence_cli("add", "-c", str(config), "--match", "namespace=shop", "--for", "1h", "--comment", "x") == 0
+    sid = capsys.readouterr().out.strip()
+    assert silence_cli("list", "-c", str(config), "-o", "json") == 0
+    (tmp_path / "silences.json").write_text(capsys.readouterr().out)
+    assert [s.id for s in load_silences(str(tmp_path / "silences.json"))] == [sid]

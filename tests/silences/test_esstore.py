@@ -87,3 +87,24 @@ def test_silences_expired_five_days_ago_are_purged(es_client, es_prefix) -> None
     assert [x.id for x in s.list()] == ["new"]
     assert s.refresh()
     assert not es_client.exists(index=s.index, id="old") and es_client.exists(index=s.index, id="new")
+
+
+def test_a_start_while_elasticsearch_is_down_uses_the_cached_silences(es_client, es_prefix, tmp_path) -> None:
+    cache = tmp_path / "silences-cache.json"
+    up = store(es_client, es_prefix, cache=cache)
+    up.add(silence(id="a"))
+    assert up.refresh() and cache.exists()
+    dead = Elasticsearch(f"http://127.0.0.1:{free_port()}", request_timeout=2)
+    stats = Stats()
+    down = EsSilenceStore(dead, prefix=prefix_of(es_prefix), clock=Clock(), cache=cache, stats=stats,
+                          refresh_interval=60)
+    down.start()
+    try:
+        assert [s.id for s in down.snapshot()] == ["a"]
+        assert stats.counts[("error", "elasticsearch", "read")] == 1
+    finally:
+        down.close()
+    nothing = EsSilenceStore(dead, prefix=prefix_of(es_prefix), clock=Clock(), refresh_interval=60)
+    nothing.start()
+    nothing.close()
+    assert len(nothing.snapshot()) == 0  # no cache: none, and no crash

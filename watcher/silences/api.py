@@ -61,23 +61,26 @@ class SilencesApi:
         if refused is not None:
             return refused
         silence_id = unquote(request.path[len(PREFIX) + 1:]) if request.path != PREFIX else ""
+        if "/" in silence_id:
+            return error(404, "no such path")
+        handler, allowed = self._route(request, silence_id)
+        if handler is None:
+            return error(405, f"use {allowed} here", headers={"Allow": allowed})
         try:
-            if not silence_id and request.method == "GET":
-                return self._list(request)
-            if not silence_id and request.method == "POST":
-                return self._add(request)
-            if silence_id and "/" not in silence_id and request.method == "DELETE":
-                return self._expire(silence_id)
+            return handler()
         except BadField as exc:
             return error(400, str(exc), field=exc.field)
         except UnknownSilence:
             return error(404, f"no silence with id {silence_id}")
         except StoreError as exc:
             return error(503, str(exc))
-        if silence_id and "/" in silence_id:
-            return error(404, "no such path")
-        allowed = "DELETE" if silence_id else "GET, POST"
-        return error(405, f"use {allowed} here", headers={"Allow": allowed})
+
+    def _route(self, request: Request, silence_id: str) -> tuple[Optional[Callable[[], Response]], str]:
+        """The handler for the request on the collection or on one silence, and the methods allowed there."""
+        if silence_id:
+            return (lambda: self._expire(silence_id)) if request.method == "DELETE" else None, "DELETE"
+        handlers = {"GET": lambda: self._list(request), "POST": lambda: self._add(request)}
+        return handlers.get(request.method), "GET, POST"
 
     def _refused(self, request: Request) -> Optional[Response]:
         if not self._token:

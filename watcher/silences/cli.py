@@ -8,6 +8,7 @@ message says why); 2 usage or configuration error.
 from __future__ import annotations
 
 import argparse
+import builtins
 import getpass
 import json
 import os
@@ -113,11 +114,16 @@ def _login() -> str:
 
 
 class _Client:
-    def add(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    """Where the CLI's silences are: the daemon's API or the store; answers as the API does."""
 
-    def list(self, *, expired: bool) -> list[dict[str, Any]]: ...
+    def add(self, body: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
 
-    def expire(self, silence_id: str) -> dict[str, Any]: ...
+    def list(self, *, expired: bool) -> builtins.list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def expire(self, silence_id: str) -> dict[str, Any]:
+        raise NotImplementedError
 
     def close(self) -> None:
         pass
@@ -163,7 +169,7 @@ class _ApiClient(_Client):
     def add(self, body: dict[str, Any]) -> dict[str, Any]:
         return self._call("POST", "", body)["silence"]
 
-    def list(self, *, expired: bool) -> list[dict[str, Any]]:
+    def list(self, *, expired: bool) -> builtins.list[dict[str, Any]]:
         return self._call("GET", "?expired=true" if expired else "")["silences"]
 
     def expire(self, silence_id: str) -> dict[str, Any]:
@@ -206,7 +212,7 @@ class _StoreClient(_Client):
         _guarded(lambda: self.store.add(silence))
         return described(silence, utcnow())
 
-    def list(self, *, expired: bool) -> list[dict[str, Any]]:
+    def list(self, *, expired: bool) -> builtins.list[dict[str, Any]]:
         from .api import described
 
         now = utcnow()

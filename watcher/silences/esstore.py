@@ -8,14 +8,20 @@ memory. Elasticsearch down: the last snapshot stays (counted, logged once per ou
 answer `StoreError`. The index is created with an explicit mapping before the first write, so
 a write can never auto-create it with a dynamic one. Expired silences older than RETENTION are
 deleted one by one (this node has no delete-by-query), at most once an hour.
+
+Each refresh that changes the silences also writes them to `cache` (data_dir/silences-cache.json):
+a daemon that starts while Elasticsearch is down judges against those instead of none, and
+switches to the index once it answers. The cache is never written back to the index.
 """
 from __future__ import annotations
 
+import builtins
 import logging
 import threading
 import time
 from datetime import datetime
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Optional
 
 from elastic_transport import TransportError
 from elasticsearch import ApiError, ConflictError, NotFoundError
@@ -23,6 +29,7 @@ from elasticsearch import ApiError, ConflictError, NotFoundError
 from notifiers.clock import utcnow
 from notifiers.silences import Silence, Silences
 
+from .filestore import read_silences, write_silences
 from .store import (NO_STATS, RETENTION, SilenceStats, StoreError, UnknownSilence, kept, ordered,
                     parse_silences, report_snapshot)
 
@@ -52,8 +59,11 @@ class EsSilenceStore:
     name = _NAME
 
     def __init__(self, client: Any, *, prefix: str, refresh_interval: float = 5.0,
-                 stats: SilenceStats = NO_STATS, clock: Callable[[], datetime] = utcnow) -> None:
+                 stats: SilenceStats = NO_STATS, clock: Callable[[], datetime] = utcnow,
+                 cache: Optional[Path] = None) -> None:
         self.client = client.options(max_retries=0)
+        self.cache = cache
+        self._cached: list[dict[str, Any]] = []
         self.index = silences_index(prefix)
         self.refresh_interval, self.stats, self.clock = refresh_interval, stats, clock
         self._snapshot = Silences()
@@ -71,8 +81,9 @@ class EsSilenceStore:
 
     def start(self) -> None:
         """Read the silences once now (so the first due entry is judged against them), then
-        refresh every `refresh_interval` until `close()`."""
-        self.refresh()
+        refresh every `refresh_interval` until `close()`. Elasticsearch down: the cache's."""
+        if not self.refresh():
+            self._load_cache()
         self._thread.start()
 
     def snapshot(self) -> Silences:
@@ -97,6 +108,7 @@ class EsSilenceStore:
             self._snapshot = Silences(kept(silences, self.clock()))
         self.refreshed += 1
         report_snapshot(self._snapshot, store=_NAME, stats=self.stats, now=self.clock())
+        self._save_cache()
         self._purge_now_and_then(silences)
         return True
 
@@ -137,10 +149,10 @@ class EsSilenceStore:
             except _ERRORS as exc:
                 self.stats.store_error(_NAME, "write")
                 raise StoreError(f"Elasticsearch index {self.index} cannot be read ({_describe(exc)})") from None
-            (silence,) = parse_silences([found["_source"]], store=_NAME, stats=self.stats) or [None]
-            if silence is None:
+            readable = parse_silences([found["_source"]], store=_NAME, stats=self.stats)
+            if not readable:
                 raise StoreError(f"silence {silence_id} in {self.index} cannot be read (see the log)")
-            ended = silence.expired(now)
+            ended = readable[0].expired(now)
             try:
                 self.client.index(index=self.index, id=silence_id, document=ended.to_dict(), refresh=True,
                                   if_seq_no=found["_seq_no"], if_primary_term=found["_primary_term"])
@@ -158,9 +170,39 @@ class EsSilenceStore:
         if self._thread.ident is not None:
             self._thread.join(5.0)
 
+    # -- the cache in data_dir ----------------------------------------------------------------------
+
+    def _save_cache(self) -> None:
+        docs = [s.to_dict() for s in self._snapshot]
+        if self.cache is None or docs == self._cached:
+            return
+        try:
+            self.cache.parent.mkdir(parents=True, exist_ok=True)
+            write_silences(self.cache, self._snapshot)
+            self._cached = docs
+        except OSError as exc:
+            self.stats.store_error("cache", "write")
+            log.warning("silences: cache %s cannot be written (%s)", self.cache, exc)
+
+    def _load_cache(self) -> None:
+        if self.cache is None:
+            return
+        try:
+            cached = read_silences(self.cache, store="cache", stats=self.stats)
+        except (OSError, ValueError) as exc:
+            self.stats.store_error("cache", "read")
+            log.error("silences: cache %s cannot be read (%s); judging against no silences until "
+                      "Elasticsearch answers", self.cache, exc)
+            return
+        with self._lock:
+            if not self.refreshed:  # the index answered meanwhile: it wins
+                self._snapshot = Silences(kept(cached, self.clock()))
+        log.warning("silences: using the %d silences cached in %s until Elasticsearch answers",
+                    len(self._snapshot), self.cache)
+
     # -- internals --------------------------------------------------------------------------------
 
-    def _search(self) -> list[Silence]:
+    def _search(self) -> builtins.list[Silence]:
         try:
             found = self.client.search(index=self.index, size=MAX_SILENCES, sort=[{"created_at": "asc"}, {"id": "asc"}],
                                        query={"match_all": {}}, track_total_hits=True)
@@ -187,7 +229,7 @@ class EsSilenceStore:
             others = [s for s in self._snapshot if s.id != silence.id]
             self._snapshot = Silences(ordered([*others, silence]))
 
-    def _purge_now_and_then(self, silences: list[Silence]) -> None:
+    def _purge_now_and_then(self, silences: builtins.list[Silence]) -> None:
         if time.monotonic() - self._last_purge < PURGE_EVERY_SECONDS:
             return
         self._last_purge = time.monotonic()

@@ -9,6 +9,7 @@ re-reads it; a file it cannot read keeps the last good snapshot (counted and log
 """
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import json
@@ -17,7 +18,7 @@ import os
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from notifiers.clock import utcnow
 from notifiers.silences import Silence, Silences
@@ -71,15 +72,8 @@ class FileSilenceStore:
                 self._failing = True
         return self._snapshot
 
-    def _read(self) -> list[Silence]:
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return []
-        doc = json.loads(text)
-        if not isinstance(doc, dict) or not isinstance(doc.get("silences"), list):
-            raise ValueError('expected {"v": 1, "silences": [...]}')
-        return parse_silences(doc["silences"], store=_NAME, stats=self.stats)
+    def _read(self) -> builtins.list[Silence]:
+        return read_silences(self.path, store=_NAME, stats=self.stats)
 
     # -- writes -------------------------------------------------------------------------------
 
@@ -98,7 +92,7 @@ class FileSilenceStore:
         raise UnknownSilence(silence_id)
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[list[Silence]]:
+    def _locked(self) -> Iterator[builtins.list[Silence]]:
         """The stored silences to change in place, written back (purged of the long expired)
         when the block ends without an exception, all under the lock."""
         try:
@@ -107,28 +101,42 @@ class FileSilenceStore:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
                 silences = self._read()
                 yield silences
-                self._write(kept(silences, self.clock()))
+                write_silences(self.path, kept(silences, self.clock()))
         except (OSError, ValueError) as exc:
             self.stats.store_error(_NAME, "write")
             raise StoreError(f"silences file {self.path} cannot be written: {exc}") from None
 
-    def _write(self, silences: list[Silence]) -> None:
-        data = json.dumps({"v": VERSION, "silences": [s.to_dict() for s in ordered(silences)]},
-                          ensure_ascii=False, indent=1)
-        tmp = self.path.with_name(FILE_NAME + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(data + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
     def close(self) -> None:
         pass
+
+
+def write_silences(path: Path, silences: Iterable[Silence]) -> None:
+    """The whole file at once: temp file, fsync, rename, fsync of the directory."""
+    data = json.dumps({"v": VERSION, "silences": [s.to_dict() for s in ordered(silences)]},
+                      ensure_ascii=False, indent=1)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(data + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_silences(path: Path, *, store: str, stats: SilenceStats) -> list[Silence]:
+    """What `write_silences` wrote ([] when there is no file); OSError / ValueError if unreadable."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    doc = json.loads(text)
+    if not isinstance(doc, dict) or not isinstance(doc.get("silences"), list):
+        raise ValueError('expected {"v": 1, "silences": [...]}')
+    return parse_silences(doc["silences"], store=store, stats=stats)
 
 
 def _identity(path: Path) -> tuple[int, int, int] | None:

@@ -4,6 +4,7 @@ dispatcher's silence stage calls."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from notifiers.silences import Silences
@@ -13,6 +14,9 @@ from watcher.health import App, Check
 from .store import NO_STATS, SilenceStats, SilenceStore
 
 log = logging.getLogger("kea.silences")
+
+CACHE_FILE = "silences-cache.json"
+"""The Elasticsearch store's last silences, for a start while Elasticsearch is down."""
 
 
 def open_store(cfg: Config, *, es_client: Any = None, stats: SilenceStats = NO_STATS) -> SilenceStore:
@@ -24,24 +28,28 @@ def open_store(cfg: Config, *, es_client: Any = None, stats: SilenceStats = NO_S
 
         client = es_client if es_client is not None else build_client(cfg.elasticsearch)
         return EsSilenceStore(client, prefix=cfg.elasticsearch.index_prefix, stats=stats,
-                              refresh_interval=cfg.silences.refresh_interval.total_seconds())
+                              refresh_interval=cfg.silences.refresh_interval.total_seconds(),
+                              cache=Path(cfg.data_dir) / CACHE_FILE)
     from .filestore import FileSilenceStore
 
     return FileSilenceStore(cfg.data_dir, stats=stats)
 
 
-def build_silences(cfg: Config, *, es_client: Any = None, registry: Any = None) -> "SilencesService":
-    """The daemon's silences: the store, and the HTTP apps for the status port."""
-    from .metrics import SilenceMetrics
-
-    stats = SilenceMetrics(registry) if registry is not None else None
+def build_silences(cfg: Config, *, es_client: Any = None, stats: Any = None) -> "SilencesService":
+    """The daemon's silences: the store, and the HTTP apps for the status port. `stats`: a
+    `watcher.silences.metrics.SilenceMetrics` (`Metrics.silence_stats`)."""
     if not cfg.silences.enabled:
         return SilencesService(None)
-    store = open_store(cfg, es_client=es_client, stats=stats or NO_STATS)
+    store = open_store(cfg, es_client=es_client, stats=stats if stats is not None else NO_STATS)
     from .api import SilencesApi
 
     record = stats.request if stats is not None else (lambda route, code: None)
     apps: list[App] = [SilencesApi(store, token=cfg.api.token, on_request=record)]
+    if cfg.routing.external_url and cfg.routing.silence_link_secret:
+        from .page import SilenceLinkPage
+
+        apps.append(SilenceLinkPage(store, secret=cfg.routing.silence_link_secret, language=cfg.language,
+                                    timezone=cfg.timezone, on_request=record))
     return SilencesService(store, apps=apps)
 
 

@@ -2,7 +2,7 @@
 Deployment gives as environment variables, and the checks `config check` reports."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, MutableSet
+from typing import TYPE_CHECKING, Any, Mapping, MutableSet
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -27,18 +27,35 @@ def secrets_from_env(cfg: "Config", secrets: MutableSet[str], env: Mapping[str, 
 def check_silences(cfg: "Config", b: "Reporter") -> None:
     """The API token and the link: long enough, and somewhere to be served."""
     url, link_secret, token = cfg.routing.external_url, cfg.routing.silence_link_secret, cfg.api.token
-    if url:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-            b.fail(("routing", "external_url"), "expected the daemon's base URL like https://kea.example.com "
-                                                "(http or https, no query)")
+    if url and not _base_url(url):
+        b.fail(("routing", "external_url"), "expected the daemon's base URL like https://kea.example.com "
+                                            "(http or https, no query)")
     if link_secret and not url:
         b.fail(("routing", "silence_link_secret"), "the silence link needs routing.external_url (where people "
                                                    "reach this daemon's metrics port)")
-    for path, value, env in ((("routing", "silence_link_secret"), link_secret, "KEA_SILENCE_LINK_SECRET"),
-                             (("api", "token"), token, "KEA_API_TOKEN")):
-        if value and len(value) < MIN_SECRET_LENGTH:  # never echo the value
-            b.fail(path, f"too short to be safe: use at least {MIN_SECRET_LENGTH} characters (from the file, "
-                         f"`{path[-1]}_file` or env {env})")
+    _long_enough(b, ("routing", "silence_link_secret"), link_secret, "KEA_SILENCE_LINK_SECRET")
+    _long_enough(b, ("api", "token"), token, "KEA_API_TOKEN")
     if (token or link_secret) and not cfg.metrics.enabled:
         b.fail(("metrics", "enabled"), "the silences API and link are served on the metrics port: enable it")
+
+
+def _long_enough(b: "Reporter", path: tuple[str, str], value: str, env: str) -> None:
+    if value and len(value) < MIN_SECRET_LENGTH:  # never echo the value
+        b.fail(path, f"too short to be safe: use at least {MIN_SECRET_LENGTH} characters (from the file, "
+                     f"`{path[-1]}_file` or env {env})")
+
+
+def _base_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.query and not parts.fragment
+
+
+def silence_linker(cfg: "Config") -> Any:
+    """The card's 静默 1 小时 link maker, when `routing.external_url` and the link secret are set."""
+    url, secret = cfg.routing.external_url, cfg.routing.silence_link_secret
+    if not (url and secret):
+        return None
+    from notifiers.clock import utcnow
+    from notifiers.silencelink import SilenceLinker
+
+    return SilenceLinker(url, secret, clock=utcnow)
