@@ -132,12 +132,17 @@ class Dispatcher:
         """The entries to write for one notifier (grouping.py), or none for a reminder the
         route's `repeat_interval` thins out (reported `skipped`)."""
         look_ahead = self._inhibitor.look_ahead(alert) if self._inhibitor is not None else timedelta(0)
-        writes, too_soon = plan(name, alert, match, now, outbox=self._outbox, look_ahead=look_ahead,
-                                robots=self._notifiers)
-        if too_soon:
-            log.info("reminder %s to %s not sent: %s", alert.id, name, too_soon)
-            self._report(name, alert, "skipped", "repeat_interval", too_soon)
-        return writes
+        p = plan(name, alert, match, now, outbox=self._outbox, look_ahead=look_ahead, robots=self._notifiers)
+        if p.skipped:
+            log.info("reminder %s to %s not sent: %s", alert.id, name, p.skipped)
+            self._report(name, alert, "skipped", "repeat_interval", p.skipped)
+        if p.extend and p.writes[0].not_before is not None:
+            try:
+                for entry in self._outbox.rehold(p.extend, p.writes[0].not_before):
+                    self._workers[name].replace(entry)
+            except OSError as e:  # they keep their own hold: the group may go out as two messages
+                log.warning("could not extend the hold of %d entries (%s)", len(p.extend), redact(e))
+        return p.writes
 
     def _settle_escalations(self, resolved: Alert) -> None:
         """A resolved incident escalates no further: its pending steps are settled `skipped`."""

@@ -39,6 +39,7 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable
@@ -176,6 +177,21 @@ class Outbox:
             _write_atomic(path, dump_entry(entry))
             self._add(entry, path)
             return PutResult(entry, "added", tuple(dropped))
+
+    def rehold(self, ids: Iterable[str], not_before: datetime) -> list[OutboxEntry]:
+        """Hold these pending entries until `not_before` (on disk when this returns), those
+        held less long; returns the entries changed."""
+        changed = []
+        with self._lock:
+            for i in ids:
+                found = self._pending.get(i)
+                if found is None or (found[0].not_before is not None and found[0].not_before >= not_before):
+                    continue
+                entry, path = replace(found[0], not_before=not_before), found[1]
+                _write_atomic(path, dump_entry(entry))
+                self._pending[i] = (entry, path)
+                changed.append(entry)
+        return changed
 
     def confirm(self, ids: Iterable[str]) -> None:
         """The platform accepted these: remember them, then forget the entries."""

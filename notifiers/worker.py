@@ -100,6 +100,13 @@ class Worker:
                 self._queue[entry.id] = entry
             self._cond.notify_all()
 
+    def replace(self, entry: OutboxEntry) -> None:
+        """A queued entry changed (its hold was extended)."""
+        with self._cond:
+            if entry.id in self._queue:
+                self._queue[entry.id] = entry
+            self._cond.notify_all()
+
     def discard(self, entry_id: str) -> None:
         with self._cond:
             self._forget(entry_id)
