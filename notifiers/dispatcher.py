@@ -125,7 +125,11 @@ class Dispatcher:
                 self._report(name, alert, "skipped", "delivered_elsewhere",
                              "delivered by the previous leader")
                 continue
-            added.extend(w.id for w in self._plan(name, alert, match, now) if self._write(w))
+            for w in self._plan(name, alert, match, now):
+                if w.step and w.id in self._known:  # the previous leader escalated it already
+                    self._report(w.name, alert, "skipped", "delivered_elsewhere", "escalated by the previous leader")
+                elif self._write(w):
+                    added.append(w.id)
         return added
 
     def _plan(self, name: str, alert: Alert, match: RouteMatch, now: datetime) -> list[Write]:
