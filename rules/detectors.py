@@ -16,7 +16,7 @@ from rules import durations
 from rules.deadlines import Deadlines
 from rules.model import EndpointAddress, Record, Termination
 from rules.registry import Fail, register
-from rules.state import ServiceEndpoints
+from rules.state import Pods, ServiceEndpoints
 from rules.views import container_fields
 
 if TYPE_CHECKING:
@@ -345,28 +345,12 @@ class EndpointsUnhealthyDetector:
         """The detection for Service `svc` as it stands (also used to prime a new rule)."""
         ready, total = svc.ready, svc.total
         active = self._unhealthy(ready, total)
-        bad = svc.unhealthy_addresses
         at = _when(record, now)
-        fields: dict[str, Any] = {
-            "service": svc.service, **svc.counts(), "unhealthy": total - ready,
-            "addresses": [_addr(a) for a in svc.addresses], "unhealthy_addresses": [_addr(a) for a in bad],
-            "nodes": sorted({a.node for a in bad if a.node}),
-        }
-        node_ips = {n: ctx.pods.node_ips[n] for n in fields["nodes"] if n in ctx.pods.node_ips}
-        if node_ips:
-            fields["node_ips"] = node_ips
-        cause = ctx.pods.cause(svc.namespace, [a.pod for a in bad if a.pod], at)
-        if cause:
-            # the workload of the pod that caused the drop: inhibition absorbs that workload's OOMs
-            owner = ctx.pods.workload_of(svc.namespace, cause["pod"])
-            fields["cause"] = {**cause, "workload": owner[1] if owner else cause["pod"]}
-        summary = f"Service {svc.namespace}/{svc.service} {'unhealthy' if active else 'healthy'}: {ready}/{total} ready"
-        if active and cause:
-            summary += f" (pod {cause['pod']} {cause['reason']} exit {cause['exit_code']})"
         return Detection(
             key=rule.key_for({**view, **svc.counts(), "service": svc.service}),
-            incident=f"{svc.service}@{record.resource_version}", at=at, record=record, fields=fields,
-            summary=summary, active=active, level=total - ready, kind="Service", name=svc.service,
+            incident=f"{svc.service}@{record.resource_version}", at=at, record=record,
+            active=active, level=total - ready, kind="Service", name=svc.service,
+            describe=lambda det: _unhealthy_detail(svc, active, at, ctx.pods),
         )
 
     def expire(self, rule: Rule, now: datetime) -> list[Detection]:
@@ -378,6 +362,30 @@ class EndpointsUnhealthyDetector:
         if self.min_ready_ratio is not None:
             return total > 0 and ready / total < self.min_ready_ratio
         return ready < total
+
+
+def _unhealthy_detail(svc: ServiceEndpoints, active: bool, at: datetime, pods: "Pods") -> tuple[dict[str, Any], str]:
+    """Fields and summary of an endpoints detection, built when its alert is: the Pod change
+    that names the cause may reach us after the EndpointSlice change (two watches), and by
+    the time `for` has passed it has."""
+    ready, total, bad = svc.ready, svc.total, svc.unhealthy_addresses
+    fields: dict[str, Any] = {
+        "service": svc.service, **svc.counts(), "unhealthy": total - ready,
+        "addresses": [_addr(a) for a in svc.addresses], "unhealthy_addresses": [_addr(a) for a in bad],
+        "nodes": sorted({a.node for a in bad if a.node}),
+    }
+    node_ips = {n: pods.node_ips[n] for n in fields["nodes"] if n in pods.node_ips}
+    if node_ips:
+        fields["node_ips"] = node_ips
+    cause = pods.cause(svc.namespace, [a.pod for a in bad if a.pod], at)
+    if cause:
+        # the workload of the pod that caused the drop: inhibition absorbs that workload's OOMs
+        owner = pods.workload_of(svc.namespace, cause["pod"])
+        fields["cause"] = {**cause, "workload": owner[1] if owner else cause["pod"]}
+    summary = f"Service {svc.namespace}/{svc.service} {'unhealthy' if active else 'healthy'}: {ready}/{total} ready"
+    if active and cause:
+        summary += f" (pod {cause['pod']} {cause['reason']} exit {cause['exit_code']})"
+    return fields, summary
 
 
 def _addr(a: EndpointAddress) -> dict[str, Any]:

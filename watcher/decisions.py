@@ -55,8 +55,9 @@ class Decision:
         if self.outcome == "sent":
             extra = f" (inhibited {self.inhibited})" if self.inhibited else ""
             return f"→ {', '.join(self.robots)}{extra}"
-        if self.outcome == "inhibited" and self.inhibitor is not None:
-            return f"✗ inhibited by {self.inhibitor.rule} {self.inhibitor.key}"
+        if self.outcome == "inhibited":
+            by = f" by {self.inhibitor.rule} {self.inhibitor.key}" if self.inhibitor is not None else ""
+            return f"✗ inhibited{by}"
         if self.outcome == "silenced":
             return f"✗ silenced by {self.silence}"
         if self.outcome == "muted":
@@ -200,8 +201,9 @@ def load_silences(path: str) -> Silences:
 
 
 def endpoints_for(rules: Any) -> Optional[timedelta]:
-    """The loaded `endpoints-unhealthy` rule's `for` (the OOM look-ahead follows it), if loaded."""
-    return next((r.for_ for r in rules if r.name == "endpoints-unhealthy"), None)
+    """The longest `for` of the loaded endpoints rules (the built-in, a renamed or per-team
+    copy): the OOM look-ahead follows it. None when none is loaded (the default applies)."""
+    return max((r.for_ for r in rules if r.detector.type == "endpoints_unhealthy"), default=None)
 
 
 def offline_decider(cfg: Any, rules: Any, silences: Optional[Silences],

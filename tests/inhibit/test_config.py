@@ -86,3 +86,15 @@ def test_the_loaded_endpoints_rules_for_sets_the_oom_look_ahead() -> None:
     cfg = parse_config(HEAD, "c.yaml", {})
     inhibitor = Inhibitor(build_inhibit_rules(cfg, endpoints_for=timedelta(minutes=1)))
     assert inhibitor.look_ahead(oom()) == timedelta(seconds=75)
+
+
+def test_the_oom_look_ahead_follows_the_longest_endpoints_rule_loaded() -> None:
+    from rules.loader import load_rule_set, load_text
+    from watcher.decisions import endpoints_for
+
+    own = load_text("rules:\n  - name: shop-endpoints\n    source: endpoints\n    detector: endpoints_unhealthy\n"
+                    "    for: 2m\n", "r.yaml")
+    assert own.ok, own.problems
+    assert endpoints_for(load_rule_set([]).rules) == timedelta(seconds=30)
+    assert endpoints_for(load_rule_set([]).rules + own.rules) == timedelta(minutes=2)
+    assert endpoints_for([]) is None

@@ -31,3 +31,18 @@ def test_without_any_endpoints_seen_an_oom_does_not_claim_to_back_nothing() -> N
     eng = builtin_engine(start=0)
     [alert] = eng.process(rec(pod("web-1", restarts=1, last=oom(10), ready=False)), at(10))
     assert "backs_service" not in alert.fields
+
+
+def test_the_cause_is_named_when_the_pod_change_comes_after_the_endpoint_change() -> None:
+    """Two watches: the EndpointSlice may say the pod is unready before the Pod says why. By
+    the time `for` has passed the Pod change is in, and the card (and inhibition) see it."""
+    eng = builtin_engine(start=0)
+    pods = ["web-6d8f7c9b4-a", "web-6d8f7c9b4-b"]
+    eng.process(rec(pod("web-6d8f7c9b4-a", ready=True), "ADDED"), at(1))
+    eng.process(rec(endpoint_slice([True, True], service="web", pods=pods)), at(1))
+    eng.process(rec(endpoint_slice([False, True], service="web", pods=pods, change=10)), at(10))
+    eng.process(rec(pod("web-6d8f7c9b4-a", restarts=1, last=oom(10), ready=False)), at(11))
+    [unhealthy] = [a for a in eng.tick(at(45)) if a.rule == "endpoints-unhealthy"]
+    assert unhealthy.fields["cause"]["reason"] == "OOMKilled"
+    assert unhealthy.fields["cause"]["workload"] == "web"
+    assert "OOMKilled exit 137" in unhealthy.summary
