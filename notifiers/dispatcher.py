@@ -125,19 +125,28 @@ class Dispatcher:
                 self._report(name, alert, "skipped", "delivered_elsewhere",
                              "delivered by the previous leader")
                 continue
-            added.extend(w.id for w in self._plan(name, alert, match, now) if self._write(w))
+            for w in self._plan(name, alert, match, now):
+                if w.step and w.id in self._known:  # the previous leader escalated it already
+                    self._report(w.name, alert, "skipped", "delivered_elsewhere", "escalated by the previous leader")
+                elif self._write(w):
+                    added.append(w.id)
         return added
 
     def _plan(self, name: str, alert: Alert, match: RouteMatch, now: datetime) -> list[Write]:
         """The entries to write for one notifier (grouping.py), or none for a reminder the
         route's `repeat_interval` thins out (reported `skipped`)."""
         look_ahead = self._inhibitor.look_ahead(alert) if self._inhibitor is not None else timedelta(0)
-        writes, too_soon = plan(name, alert, match, now, outbox=self._outbox, look_ahead=look_ahead,
-                                robots=self._notifiers)
-        if too_soon:
-            log.info("reminder %s to %s not sent: %s", alert.id, name, too_soon)
-            self._report(name, alert, "skipped", "repeat_interval", too_soon)
-        return writes
+        p = plan(name, alert, match, now, outbox=self._outbox, look_ahead=look_ahead, robots=self._notifiers)
+        if p.skipped:
+            log.info("reminder %s to %s not sent: %s", alert.id, name, p.skipped)
+            self._report(name, alert, "skipped", "repeat_interval", p.skipped)
+        if p.extend and p.writes[0].not_before is not None:
+            try:
+                for entry in self._outbox.rehold(p.extend, p.writes[0].not_before):
+                    self._workers[name].replace(entry)
+            except OSError as e:  # they keep their own hold: the group may go out as two messages
+                log.warning("could not extend the hold of %d entries (%s)", len(p.extend), redact(e))
+        return p.writes
 
     def _settle_escalations(self, resolved: Alert) -> None:
         """A resolved incident escalates no further: its pending steps are settled `skipped`."""

@@ -87,24 +87,39 @@ def _seconds(d: timedelta) -> str:
     return f"{d.total_seconds():.0f} s"
 
 
+@dataclass(frozen=True, slots=True)
+class Plan:
+    writes: list[Write]
+    skipped: str = ""
+    """Why nothing is written (a reminder the route's `repeat_interval` thins out)."""
+    extend: tuple[str, ...] = ()
+    """Held entries of the group that now wait for this one's look-ahead too (re-held to its
+    `not_before`), so a group stays one message."""
+
+
 def plan(name: str, alert: Alert, match: RouteMatch, now: datetime, *, outbox: Outbox,
-         look_ahead: timedelta, robots: Collection[str]) -> tuple[list[Write], str]:
-    """The entries to write for `alert` to notifier `name`, or none and why (a reminder the
-    route's `repeat_interval` thins out)."""
+         look_ahead: timedelta, robots: Collection[str]) -> Plan:
+    """The entries to write for `alert` to notifier `name`. An inhibition look-ahead that ends
+    after its group's hold holds the group as long, unless the group would then wait more than
+    `group_wait` + that look-ahead after its first alert (then this one goes out after it)."""
     timing, group, incident = Timing.of(match), match.group_key(alert), incident_of(alert)
     mine = [e for e in outbox.of_incident(incident) if e.notifier == name]
     too_soon = reminder_too_soon(alert, timing, now, pending=mine, last_firing=outbox.firing_settled(name, incident))
     if too_soon:
-        return [], too_soon
-    not_before = hold_until(now, timing, pending=outbox.in_group(name, group), flushed=outbox.group_flushed(name, group))
-    if alert.status == "firing" and look_ahead > _ZERO:
-        judged = alert.at + look_ahead
-        if judged > now and (not_before is None or judged > not_before):
-            not_before = judged
+        return Plan([], too_soon)
+    pending = outbox.in_group(name, group)
+    not_before = hold_until(now, timing, pending=pending, flushed=outbox.group_flushed(name, group))
+    extend: tuple[str, ...] = ()
+    judged = alert.at + look_ahead
+    if alert.status == "firing" and look_ahead > _ZERO and judged > now and (not_before is None or judged > not_before):
+        held = [e for e in pending if e.not_before is not None and e.not_before > now]
+        if held and judged - min(e.enqueued_at for e in held) <= timing.wait + look_ahead:
+            extend = tuple(e.id for e in held)
+        not_before = judged
     writes = [Write(name, alert, not_before, group)]
     if alert.status == "firing":
         for step, escalation in enumerate(match.escalate, start=1):
             due = alert.started_at + escalation.after
             writes.extend(Write(robot, alert, due, f"{group} | escalate {step}", step)
                           for robot in escalation.notify if robot in robots)
-    return writes, ""
+    return Plan(writes, extend=extend)

@@ -39,9 +39,10 @@ import logging
 import os
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import orjson
 
@@ -176,6 +177,26 @@ class Outbox:
             _write_atomic(path, dump_entry(entry))
             self._add(entry, path)
             return PutResult(entry, "added", tuple(dropped))
+
+    def rehold(self, ids: Iterable[str], not_before: datetime) -> list[OutboxEntry]:
+        """Hold these pending entries until `not_before` (on disk when this returns), those
+        held less long; returns the entries changed."""
+        return [e for i in ids if (e := self._rewrite(
+            i, lambda old: old.not_before is None or old.not_before < not_before, not_before=not_before))]
+
+    def mark_reported(self, id: str, silence: str) -> OutboxEntry | None:
+        """Remember (on disk) that this entry's hold by `silence` was reported."""
+        return self._rewrite(id, lambda old: old.reported != silence, reported=silence)
+
+    def _rewrite(self, id: str, wanted: Callable[[OutboxEntry], bool], **changes: Any) -> OutboxEntry | None:
+        with self._lock:
+            found = self._pending.get(id)
+            if found is None or not wanted(found[0]):
+                return None
+            entry, path = replace(found[0], **changes), found[1]
+            _write_atomic(path, dump_entry(entry))
+            self._pending[id] = (entry, path)
+            return entry
 
     def confirm(self, ids: Iterable[str]) -> None:
         """The platform accepted these: remember them, then forget the entries."""

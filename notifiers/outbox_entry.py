@@ -2,7 +2,8 @@
 group), what the confirmed log remembers of a settled one, and the ids that make "never twice"
 work across restarts, replays and replicas. outbox.py owns the files; this owns the format.
 
-Entry files are `{"v": 1, ...}` JSON; the grouping fields (`not_before`, `group`, `step`) are
+Entry files are `{"v": 1, ...}` JSON; the grouping fields (`not_before`, `group`, `step`,
+`reported`) are
 written only when set, so entries of older versions load unchanged and an older version reads
 new entries (ignoring the holds). Log lines are `{"id", "t"}` plus, since grouping, the
 notifier, group, incident, status and a non-`sent` result.
@@ -34,6 +35,8 @@ class OutboxEntry:
     """The route's group key: entries of one group due together go out as one message."""
     step: int = 0
     """0: the alert's own delivery; n > 0: escalation step n (routes.Escalation)."""
+    reported: str = ""
+    """The silence this entry's hold was reported for (`silenced` is reported once, restarts too)."""
 
     @property
     def incident(self) -> str:
@@ -124,6 +127,8 @@ def entry_doc(entry: OutboxEntry) -> dict[str, Any]:
         doc["group"] = entry.group
     if entry.step:
         doc["step"] = entry.step
+    if entry.reported:
+        doc["reported"] = entry.reported
     return doc
 
 
@@ -139,4 +144,5 @@ def load_entry(data: bytes, seq: int | None = None) -> OutboxEntry:
                        seq=int(doc["seq"]) if seq is None else seq,
                        enqueued_at=datetime.fromisoformat(doc["enqueued_at"]),
                        not_before=datetime.fromisoformat(not_before) if not_before else None,
-                       group=str(doc.get("group") or ""), step=int(doc.get("step") or 0))
+                       group=str(doc.get("group") or ""), step=int(doc.get("step") or 0),
+                       reported=str(doc.get("reported") or ""))

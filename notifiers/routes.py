@@ -7,7 +7,7 @@ names) and its own `routes`. An alert enters the root and descends: the first ch
 matchers all hold takes it (and a child with `continue: true` lets the following siblings try
 too); a route none of whose children takes it is where the alert ends. Unset options are
 inherited from the parent: `notify`, `group_by`, `group_wait`, `group_interval`,
-`repeat_interval`, and here also `mute_time_intervals` / `active_time_intervals` (Alertmanager
+`repeat_interval`, `escalate`, and here also `mute_time_intervals` / `active_time_intervals` (Alertmanager
 does not inherit those, alertmanager#2833; write `[]` to clear them). A muted or inactive route
 still ends the matching (as in Alertmanager): its match says why it sends nothing. A rule's own
 `notify` wins: such an alert goes to those robots and the tree is not consulted.

@@ -100,6 +100,13 @@ class Worker:
                 self._queue[entry.id] = entry
             self._cond.notify_all()
 
+    def replace(self, entry: OutboxEntry) -> None:
+        """A queued entry changed (its hold was extended)."""
+        with self._cond:
+            if entry.id in self._queue:
+                self._queue[entry.id] = entry
+            self._cond.notify_all()
+
     def discard(self, entry_id: str) -> None:
         with self._cond:
             self._forget(entry_id)
@@ -232,11 +239,15 @@ class Worker:
     def _hold(self, entry: OutboxEntry, verdict: Verdict, now: datetime) -> None:
         with self._cond:
             self._holds[entry.id] = verdict.until or now + timedelta(seconds=_MAX_IDLE)
-            first = self._reported.get(entry.id) != verdict.code
+            first = verdict.code not in (self._reported.get(entry.id), entry.reported)
             self._reported[entry.id] = verdict.code
         if first and verdict.result is not None:
             self._log.info("%s: alert %s held: %s", self.notifier.name, entry.alert.id, verdict.detail)
             self._outcome([entry], verdict.result, verdict.code, verdict.detail)
+            try:  # reported once, a restart too (a crash before this: reported again)
+                self._outbox.mark_reported(entry.id, verdict.code)
+            except OSError as e:
+                self._log.warning("%s: could not note the report of %s (%s)", self.notifier.name, entry.id, e)
 
     def _settle_verdict(self, entry: OutboxEntry, verdict: Verdict) -> None:
         assert verdict.result is not None
@@ -248,7 +259,7 @@ class Worker:
         """Settle entries without a send: recorded (outcome, log line), then the outbox forgets them."""
         with self._cond:
             batch = [self._queue[i] for i in ids if i in self._queue]
-            told = {i for i in ids if self._reported.get(i) and result == "silenced"}
+            told = {e.id for e in batch if result == "silenced" and (self._reported.get(e.id) or e.reported)}
         if not batch:
             return
         untold = [e for e in batch if e.id not in told]  # a held firing was reported `silenced` once

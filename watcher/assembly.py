@@ -185,8 +185,9 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     health = Health()
     persistence = Persistence(cfg, stats=metrics.sink_stats, history_stats=metrics.history_stats)
     silences = build_silences(cfg, es_client=persistence.es, stats=metrics.silence_stats)
+    inhibitor = Inhibitor(build_inhibit_rules(cfg, endpoints_for(rules)))
     delivery = Delivery(cfg, metrics=metrics, record=persistence.record, delivered_ids=persistence.delivered_ids,
-                        silences=silences.provider, inhibitor=Inhibitor(build_inhibit_rules(cfg, endpoints_for(rules))))
+                        silences=silences.provider, inhibitor=inhibitor)
     engine, boundary, restored = resume_engine(rules, persistence, started=started, replay=bool(replay_files))
     router = AlertRouter(submit=delivery.submit, on_alert=lambda a: metrics.record_alert(a.rule, a.status),
                          hold=delivery.hold, on_leading=delivery.start_sending, on_following=delivery.stop_sending,

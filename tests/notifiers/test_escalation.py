@@ -160,3 +160,13 @@ def test_a_restart_in_between_escalates_once(rig: Any, clock: Any, ding_rx: Any,
     third.start()
     wait_for(lambda: third.pending() == 0, what="the reminder sent")
     assert len(ding_rx.accepted) == 1 and ding_rx.accepted[0].at >= T0 + 1800
+
+
+def test_a_step_the_previous_leader_sent_is_not_written_again(rig: Any, clock: Any, outcomes: Any) -> None:
+    from notifiers import KnownDelivered
+    from notifiers.outbox import entry_id
+    alert = firing(clock)
+    d = rig(sending=False)
+    d.start_sending(KnownDelivered(frozenset({entry_id("oncall", alert, step=1)})))
+    assert d.submit(alert) == [f"ops|{alert.id}"]
+    assert [(o.notifier, o.code) for o in outcomes.of("skipped")] == [("oncall", "delivered_elsewhere")]

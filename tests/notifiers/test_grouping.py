@@ -159,3 +159,45 @@ def test_a_held_entry_is_not_late_for_the_watchdog(ops: Any, make_dispatcher: An
     d.submit(in_ns(numbered_alerts(1, clock=clock), "shop")[0])
     assert d.pending() == 1
     assert d.oldest_pending_age() == 0.0  # pending, but held: nothing waits past its time
+
+
+class LookAhead:
+    """An inhibitor that makes every firing wait 45 s for a source (and has none)."""
+
+    def observe(self, alert: Any) -> None: ...
+
+    def look_ahead(self, alert: Any) -> timedelta:
+        return timedelta(seconds=45)
+
+    def inhibitor_of(self, alert: Any, now: Any) -> None:
+        return None
+
+    def inhibited_count(self, source: Any) -> int:
+        return 0
+
+    def note(self, source: Any, target: Any) -> None: ...
+
+
+def test_an_inhibition_look_ahead_keeps_a_group_one_message_and_is_on_disk(
+        ops: Any, make_notifier: Any, wecom_rx: Any, clock: Any, outcomes: Any, tmp_path: Any) -> None:
+    a, b = in_ns(numbered_alerts(2, clock=clock), "shop")
+
+    def daemon() -> Dispatcher:
+        return Dispatcher({NAME: make_notifier("wecom", wecom_rx.base, name=NAME)}, default_route=(NAME,),
+                          outbox=Outbox(tmp_path / "ob", clock=clock.now), clock=clock.now, on_outcome=outcomes,
+                          monotonic=clock.monotonic, sleep=clock.sleep, routes=routes(group_wait="30s"),
+                          inhibitor=LookAhead())
+    first = daemon()
+    first.submit(replace(a, at=clock.now()))
+    clock.advance(5)
+    first.submit(replace(b, at=clock.now()))  # its look-ahead ends 5 s after the group's
+    first.stop(0.0)
+    second = daemon()  # a restart: the extended hold is on disk
+    assert {e.not_before for e in Outbox(tmp_path / "ob", clock=clock.now).entries()} == {
+        clock.now() + timedelta(seconds=45)}
+    second.start()
+    try:
+        wait_for(lambda: second.pending() == 0, what="the group flushed")
+    finally:
+        second.stop(0.0)
+    assert len(wecom_rx.accepted) == 1 and wecom_rx.accepted[0].at >= T0 + 50

@@ -150,3 +150,17 @@ def test_routes_test_shows_that_a_rules_own_notify_wins(tmp_path: Path, capsys: 
     assert capsys.readouterr().out == "rule `disk-full` notify\n  robots: ops\n"
     assert main(["routes", "test", "-c", str(cfg), "--set", "rule=oom-killed"]) == 0
     assert capsys.readouterr().out.endswith("  robots: shop\n")
+
+
+def test_the_two_team_example_groups_shop_and_escalates_pay(robot_env: None) -> None:
+    from datetime import datetime, timedelta
+
+    from watcher.config import load_config
+    from watcher.routes_cli import alert_from
+
+    cfg = load_config(EXAMPLES / "two-teams.yaml")
+    now = datetime.fromisoformat("2026-12-01T10:00:00+08:00")
+    shop, = build_routes(cfg).targets(alert_from(["namespace=shop"], cfg.cluster), now)
+    pay, = build_routes(cfg).targets(alert_from(["namespace=pay-api", "severity=info"], cfg.cluster), now)
+    assert (shop.group_wait, shop.group_interval, shop.escalate) == (timedelta(seconds=30), timedelta(minutes=5), ())
+    assert [(s.after, s.notify) for s in pay.escalate] == [(timedelta(minutes=30), ("ops-wecom",))]  # inherited

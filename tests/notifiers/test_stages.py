@@ -236,3 +236,26 @@ def test_a_silenced_firing_whose_incident_resolved_is_never_sent_even_without_se
         d.stop(0.0)
     assert wecom_rx.accepted == []  # the silence ended with the incident over: nothing to say
     assert [o.alert_ids for o in outcomes.of("silenced")] == [(firing.id,)]
+
+
+def test_a_restart_during_a_silence_does_not_report_it_again(
+        make_notifier: Any, wecom_rx: Any, clock: Any, outcomes: Any, tmp_path: Any) -> None:
+    from notifiers import Dispatcher, Outbox
+    s = silence(start=clock.now(), minutes=60 * 24 * 1000)
+
+    def daemon(silences: Any) -> Any:
+        return Dispatcher({NAME: make_notifier("wecom", wecom_rx.base, name=NAME)}, default_route=(NAME,),
+                          outbox=Outbox(tmp_path / "ob", clock=clock.now), clock=clock.now, on_outcome=outcomes,
+                          monotonic=clock.monotonic, sleep=clock.sleep, silences=silences)
+    first = daemon(Switch(clock, s))
+    first.submit(alerts(clock)[0])
+    first.start()
+    wait_for(lambda: outcomes.of("silenced"), what="held and reported")
+    assert first.stop(0.0) == 1
+    second = daemon(Switch(clock, s, expire_at=clock.now() + timedelta(minutes=1)))
+    second.start()
+    try:
+        wait_for(lambda: second.pending() == 0, what="sent once the silence is expired")
+    finally:
+        second.stop(0.0)
+    assert len(outcomes.of("silenced")) == 1 and len(outcomes.of("sent")) == 1
