@@ -202,15 +202,16 @@ class Outbox:
         """The platform accepted these: remember them, then forget the entries."""
         self.settle(ids, "sent")
 
-    def settle(self, ids: Iterable[str], result: str) -> None:
+    def settle(self, ids: Iterable[str], result: str, code: str = "") -> None:
         """Forget these entries for good: `sent` (the platform accepted them), or settled
-        without a send (`silenced`, `inhibited`, `skipped`). Logged (fsynced) first."""
+        without a send (`silenced`, `inhibited`, `skipped`; `code` says why: the silence id,
+        the inhibiting alert id). Logged (fsynced) first."""
         ids = list(dict.fromkeys(ids))
         if not ids:
             return
         with self._lock:
             now = self._clock().timestamp()
-            marks = {i: self._mark(i, now, result) for i in ids}
+            marks = {i: self._mark(i, now, result, code) for i in ids}
             lines = b"".join(orjson.dumps(mark_doc(i, m)) + b"\n" for i, m in marks.items())
             with open(self._log_path, "ab") as f:
                 f.write(lines)
@@ -335,13 +336,13 @@ class Outbox:
         _unindex(self._by_incident, entry.incident, id)
         return entry, path
 
-    def _mark(self, id: str, now: float, result: str) -> Settled:
+    def _mark(self, id: str, now: float, result: str, code: str) -> Settled:
         found = self._pending.get(id)
         if found is None:
-            return Settled(now, result=result)
+            return Settled(now, result=result, code=code)
         e = found[0]
         return Settled(now, e.notifier, e.group, e.incident, e.alert.status if not e.step else "escalation",
-                       result)
+                       result, code)
 
     def _remember(self, id: str, mark: Settled) -> None:
         self._confirmed.pop(id, None)

@@ -54,6 +54,8 @@ class Settled:
     status: str = ""
     result: str = "sent"
     """"sent", or how it was settled without a send ("silenced", "inhibited", "skipped")."""
+    code: str = ""
+    """Settled without a send: why (the silence id, the inhibiting alert id, ...)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,13 +111,16 @@ def mark_doc(id: str, mark: Settled) -> dict[str, Any]:
         doc.update(n=mark.notifier, g=mark.group, i=mark.incident, s=mark.status)
     if mark.result != "sent":
         doc["r"] = mark.result
+    if mark.code:
+        doc["c"] = mark.code
     return doc
 
 
 def mark_of(doc: dict[str, Any]) -> Settled:
     """A log line; one written before grouping has only "id" and "t"."""
     return Settled(float(doc["t"]), str(doc.get("n", "")), str(doc.get("g", "")),
-                   str(doc.get("i", "")), str(doc.get("s", "")), str(doc.get("r", "sent")))
+                   str(doc.get("i", "")), str(doc.get("s", "")), str(doc.get("r", "sent")),
+                   str(doc.get("c", "")))
 
 
 def entry_doc(entry: OutboxEntry) -> dict[str, Any]:

@@ -136,8 +136,10 @@ def judge(entry: OutboxEntry, now: datetime, *, silences: Silences | None,
     if source is not None:
         return Verdict("settle", "inhibited", source.id, f"inhibited by {source.id}", source=source)
     if alert.status == "resolved" and facts.firing is not None and facts.firing.result in ("silenced", "inhibited"):
-        return Verdict("settle", "silenced" if facts.firing.result == "silenced" else "inhibited", "firing_not_sent",
-                       f"its firing was {facts.firing.result}, not sent", also=facts.held_firings)
+        return Verdict("settle", "silenced" if facts.firing.result == "silenced" else "inhibited",
+                       facts.firing.code or "firing_not_sent",
+                       f"its firing was {facts.firing.result} ({facts.firing.code or 'no id kept'}), not sent",
+                       also=facts.held_firings)
     silence = silences.silencing(alert, now) if silences is not None else None
     if silence is not None:
         return _silenced(entry, silence, now, facts, inhibitor)

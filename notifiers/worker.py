@@ -265,7 +265,7 @@ class Worker:
         untold = [e for e in batch if e.id not in told]  # a held firing was reported `silenced` once
         if untold:
             self._outcome(untold, result, code, detail)
-        self._outbox.settle([e.id for e in batch], result)
+        self._outbox.settle([e.id for e in batch], result, code)
         self._dequeue([e.id for e in batch])
         for e in batch:
             self._log.info("%s: alert %s not sent: %s (%s)", self.notifier.name, e.alert.id, result, detail)

@@ -172,3 +172,16 @@ def test_kill_9_during_writes_leaves_every_entry_whole_or_absent(tmp_path: Path)
         assert all(box.is_confirmed(i) and i not in pending for i in confirmed), \
             f"confirmed, yet pending: it would be sent again (kill at {kill_at})"
     assert len(confirmed) >= 40
+
+
+def test_why_an_entry_was_settled_unsent_survives_reopening(tmp_path: Path) -> None:
+    """The resolved of a silenced firing is recorded with the silence's id, however long after."""
+    from dataclasses import replace
+
+    firing = replace(sample_alert("oom"), incident="i-1")
+    box = Outbox(tmp_path)
+    entry = box.put("ops", firing).entry
+    assert entry is not None
+    box.settle([entry.id], "silenced", "silence-1")
+    settled = Outbox(tmp_path).firing_settled("ops", entry.incident)
+    assert settled is not None and (settled.result, settled.code) == ("silenced", "silence-1")

@@ -77,6 +77,8 @@ NOW = T0 + timedelta(minutes=10)
      ("send", None, "")),
     ("resolved after a silenced firing, silence over: settled", entry(RESOLVED), Silences(), None,
      Facts(UNSENT), ("settle", "silenced", "firing_not_sent")),
+    ("resolved after a firing settled silenced: the firing's silence id", entry(RESOLVED), Silences(), None,
+     Facts(replace(UNSENT, code="s-1")), ("settle", "silenced", "s-1")),
     ("inhibited before silenced", entry(FIRING), Silences([silence()]), FakeInhibitor({FIRING.id: SOURCE}),
      Facts(), ("settle", "inhibited", SOURCE.id)),
     ("silenced escalation step: settled", entry(FIRING, step=1), Silences([silence()]), None, Facts(),
