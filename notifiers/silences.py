@@ -116,15 +116,24 @@ def _text(d: Mapping[str, Any], name: str) -> str:
     return value
 
 
-def _time(d: Mapping[str, Any], name: str) -> datetime:
-    value = d.get(name)
+ZONED_EXAMPLE = "2026-12-01T03:00:00+08:00"
+
+
+def zoned_time(value: Any) -> datetime | None:
+    """An ISO 8601 time with a zone (a silence's times are instants), else None."""
     try:
         parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
+        return None
+    return parsed if parsed is not None and parsed.tzinfo is not None else None
+
+
+def _time(d: Mapping[str, Any], name: str) -> datetime:
+    value = d.get(name)
+    parsed = zoned_time(value)
+    if parsed is None:
         raise ValueError(f"silence field `{name}`: expected an ISO 8601 time with a zone, "
-                         f"like 2026-12-01T03:00:00+00:00, got {value!r}")
+                         f"like {ZONED_EXAMPLE}, got {value!r}")
     return parsed
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional
 from urllib.parse import parse_qs, unquote
 
 from notifiers.clock import utcnow
-from notifiers.silences import Silence
+from notifiers.silences import ZONED_EXAMPLE, Silence, zoned_time
 from rules import durations
 from watcher.health import Request, Response
 
@@ -152,20 +152,16 @@ def _ends_at(body: dict[str, Any], start: datetime) -> datetime:
 def _text(body: dict[str, Any], field: str) -> str:
     value = body.get(field)
     if not isinstance(value, str) or not value.strip():
-        raise BadField(field, f"expected a non-empty string (who made the silence, and why)")
+        raise BadField(field, "expected a non-empty string (who made the silence, and why)")
     if len(value) > 1000:
         raise BadField(field, "at most 1000 characters")
     return value.strip()
 
 
 def _time(body: dict[str, Any], field: str) -> datetime:
-    value = body.get(field)
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise BadField(field, f"expected an ISO 8601 time with a zone, like 2026-12-01T03:00:00+08:00")
+    parsed = zoned_time(body.get(field))
+    if parsed is None:
+        raise BadField(field, f"expected an ISO 8601 time with a zone, like {ZONED_EXAMPLE}")
     return parsed
 
 
