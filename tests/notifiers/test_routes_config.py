@@ -70,8 +70,9 @@ def test_the_two_team_example_passes_config_check(capsys: pytest.CaptureFixture[
     (["namespace=default", "labels.team=pay"], "2026-12-01T10:00:00+08:00", "pay-dingtalk", True),
     (["namespace=default"], "2026-12-01T10:00:00+08:00", "ops-wecom", True),
 ])
-def test_the_two_team_example_routes_as_its_comments_say(robot_env: None, fields: list[str], at: str,
-                                                        robots: str, sends: bool) -> None:
+def test_the_two_team_example_routes_as_its_comments_say(robot_env: None, capsys: pytest.CaptureFixture[str],
+                                                        fields: list[str], at: str, robots: str,
+                                                        sends: bool) -> None:
     from datetime import datetime
 
     from watcher.config import load_config
