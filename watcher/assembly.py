@@ -1,6 +1,6 @@
 """The daemon, assembled in one place: every long-lived piece built and named here, in order.
 
-    persistence  checkpoint in data_dir; Elasticsearch sink, alert history (when enabled)
+    persistence  checkpoint and inhibition state in data_dir; Elasticsearch sink, alert history (when enabled)
     silences     the silence store (ES or data_dir) and its HTTP API (watcher/silences)
     delivery     notifiers → outbox → dispatcher; the notify path's last step records outcomes
     pipeline     records → cluster state → rules → alert router, and → the sink
@@ -34,6 +34,7 @@ from watcher.config import Config, build_inhibit_rules
 from watcher.delivery import Delivery
 from watcher.digest import digest_alert
 from watcher.health import App, Check, Health, StatusServer
+from watcher.inhibition_state import durable_inhibitor
 from watcher.jobs import Watchdog, build_scheduler
 from watcher.metrics import Metrics
 from watcher.persistence import Persistence
@@ -185,7 +186,8 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     health = Health()
     persistence = Persistence(cfg, stats=metrics.sink_stats, history_stats=metrics.history_stats)
     silences = build_silences(cfg, es_client=persistence.es, stats=metrics.silence_stats)
-    inhibitor = Inhibitor(build_inhibit_rules(cfg, endpoints_for(rules)))
+    # Its sources restored from data_dir before the dispatcher judges anything held from before.
+    inhibitor = durable_inhibitor(Inhibitor(build_inhibit_rules(cfg, endpoints_for(rules))), cfg.data_dir)
     delivery = Delivery(cfg, metrics=metrics, record=persistence.record, delivered_ids=persistence.delivered_ids,
                         silences=silences.provider, inhibitor=inhibitor)
     engine, boundary, restored = resume_engine(rules, persistence, started=started, replay=bool(replay_files))
