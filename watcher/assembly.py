@@ -34,7 +34,7 @@ from watcher.config import Config, build_inhibit_rules
 from watcher.delivery import Delivery
 from watcher.digest import digest_alert
 from watcher.health import App, Check, Health, StatusServer
-from watcher.inhibition_state import durable_inhibitor
+from watcher.inhibition_state import DurableInhibitor, durable_inhibitor
 from watcher.jobs import Watchdog, build_scheduler
 from watcher.metrics import Metrics
 from watcher.persistence import Persistence
@@ -134,6 +134,7 @@ class Daemon:
     restored: int = 0
     replay: bool = False
     outbox_pending: Callable[[], int] = lambda: 0
+    inhibitor: Optional[DurableInhibitor] = None
     _reconciled: bool = field(default=False, init=False)
 
     def start(self) -> None:
@@ -210,7 +211,9 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     metrics.rule_matches_from(lambda: engine.match_counts)
     health.liveness["pipeline"] = pipeline_service.alive
     def apply(new: list[Rule]) -> dict[str, str]:  # installed on the pipeline thread, the engine's only writer
-        return pipeline.call(lambda eng: eng.replace_rules(new))
+        how = pipeline.call(lambda eng: eng.replace_rules(new))
+        inhibitor.replace_rules(build_inhibit_rules(cfg, endpoints_for(new)))  # the OOM look-ahead follows `for`
+        return how
 
     reloader = RuleReloader(cfg.rules.paths, builtins=cfg.rules.builtins, apply=apply,
                             notifiers=cfg.notifiers, on_result=lambda result: metrics.reloads.labels(result).inc(),
@@ -220,7 +223,7 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
                                StatusService(cfg, health, metrics, silences.apps), sources, scheduler]
     return Daemon(services=services, engine=engine, pipeline=pipeline, reloader=reloader, metrics=metrics,
                   health=health, sources=sources, restored=restored, replay=bool(replay_files),
-                  outbox_pending=delivery.dispatcher.pending)
+                  outbox_pending=delivery.dispatcher.pending, inhibitor=inhibitor)
 
 
 def resume_engine(rules: Sequence[Rule], persistence: Persistence, *, started: datetime,
