@@ -187,6 +187,10 @@ class Inhibitor:
         """Targets inhibited by this source's incident so far."""
         return len(self._noted.get(_occurrence(source), ()))
 
+    def held(self) -> int:
+        """Firing sources remembered now (each incident once; `for` expiry applies when judged)."""
+        return len({i for sources in self._sources for i in sources})
+
     def state(self) -> dict[str, Any]:
         """What a restart must not lose, JSON-ready: the firing sources (each once, whichever
         rules it is a source of), when source incidents resolved, and the remembered sources'

@@ -209,6 +209,7 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     sources_ref.append(sources)
     delivery.inherited_annotations = sources.inherited_annotations
     metrics.rule_matches_from(lambda: engine.match_counts)
+    metrics.inhibition_from(inhibitor.stats)
     health.liveness["pipeline"] = pipeline_service.alive
     def apply(new: list[Rule]) -> dict[str, str]:  # installed on the pipeline thread, the engine's only writer
         how = pipeline.call(lambda eng: eng.replace_rules(new))

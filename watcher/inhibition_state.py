@@ -89,6 +89,12 @@ class DurableInhibitor:
             self.inner.replace_rules(rules)
             self._save_if_changed()
 
+    def stats(self) -> dict[str, int]:
+        """What /metrics shows (watcher/metrics.py `inhibition_from`)."""
+        with self._lock:
+            return {"sources": self.inner.held(), "forgotten": self.inner.forgotten,
+                    "save_failures": self.save_failures}
+
     def _save_if_changed(self) -> None:
         if self.inner.changes == self._saved:
             return
