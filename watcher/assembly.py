@@ -187,8 +187,10 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     health = Health()
     persistence = Persistence(cfg, stats=metrics.sink_stats, history_stats=metrics.history_stats)
     silences = build_silences(cfg, es_client=persistence.es, stats=metrics.silence_stats)
-    # Its sources restored from data_dir before the dispatcher judges anything held from before.
-    inhibitor = durable_inhibitor(Inhibitor(build_inhibit_rules(cfg, endpoints_for(rules))), cfg.data_dir)
+    # Its sources restored from data_dir before the dispatcher judges anything held from before
+    # (not in a replay, which, as with the checkpoint, reads and writes no state).
+    inhibitor = durable_inhibitor(Inhibitor(build_inhibit_rules(cfg, endpoints_for(rules))),
+                                  None if replay_files else cfg.data_dir)
     delivery = Delivery(cfg, metrics=metrics, record=persistence.record, delivered_ids=persistence.delivered_ids,
                         silences=silences.provider, inhibitor=inhibitor)
     engine, boundary, restored = resume_engine(rules, persistence, started=started, replay=bool(replay_files))

@@ -52,7 +52,8 @@ class DurableInhibitor:
     """An `Inhibitor` whose state is saved whenever it changes. One call at a time (its own
     lock): the dispatcher's threads judge through it while a reload may replace its rules."""
 
-    def __init__(self, inhibitor: Inhibitor, store: InhibitionFile) -> None:
+    def __init__(self, inhibitor: Inhibitor, store: InhibitionFile | None) -> None:
+        """`store` None: nothing is saved (a replay, which reads and writes no state)."""
         self.inner, self.store = inhibitor, store
         self._lock = threading.RLock()
         self._saved = inhibitor.changes
@@ -96,7 +97,7 @@ class DurableInhibitor:
                     "save_failures": self.save_failures}
 
     def _save_if_changed(self) -> None:
-        if self.inner.changes == self._saved:
+        if self.inner.changes == self._saved or self.store is None:
             return
         try:
             self.store.save(self.inner.state())
@@ -108,9 +109,12 @@ class DurableInhibitor:
         self._saved = self.inner.changes
 
 
-def durable_inhibitor(inhibitor: Inhibitor, data_dir: str | os.PathLike[str]) -> DurableInhibitor:
+def durable_inhibitor(inhibitor: Inhibitor, data_dir: str | os.PathLike[str] | None) -> DurableInhibitor:
     """`inhibitor` with the sources saved in `data_dir` restored into it (before the dispatcher
-    starts judging), saving from now on."""
+    starts judging), saving from now on. `data_dir` None (a replay: its recordings are news,
+    as with the checkpoint): neither read nor written."""
+    if data_dir is None:
+        return DurableInhibitor(inhibitor, None)
     store = InhibitionFile(data_dir)
     saved = store.load()
     if saved is not None:

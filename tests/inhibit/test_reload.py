@@ -31,5 +31,6 @@ def test_a_reload_moves_the_oom_look_ahead_to_the_new_endpoints_rules_for(tmp_pa
         assert daemon.inhibitor.look_ahead(oom()) == timedelta(minutes=3, seconds=15)
         covered = oom(pod="api-1", workload="api")
         assert daemon.inhibitor.inhibitor_of(covered, covered.at) is not None  # the source is kept
+        assert not (tmp_path / "data" / "inhibition.json").exists()  # a replay keeps no state
     finally:
         daemon.pipeline.stop()
