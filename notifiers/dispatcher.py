@@ -4,7 +4,8 @@
 routing tree) and returns only when they are on disk; the workers deliver them. An entry may
 be held (`not_before`): its group's wait (grouping.py), an escalation step's delay, an
 inhibition look-ahead. The workers judge each entry when it is due (stages.py: inhibited →
-silenced → send); a resolved alert settles its incident's pending escalation steps (`skipped`). An id that
+silenced → send); a resolved alert settles its incident's pending escalation steps (`skipped`)
+and goes to the robots a step was sent to (their 【恢复】). An id that
 was already confirmed, is pending or was dead-lettered is not written again, so replays,
 relists and restarts never send an alert twice. `start()` first resends what the outbox held
 from before. `stop(deadline)` lets the workers finish what they can within the deadline; the
@@ -35,7 +36,7 @@ from rules.alert import Alert
 
 from .clock import Monotonic, Sleep, WallClock, utcnow
 from .notifier import Notifier
-from .grouping import Write, plan
+from .grouping import Write, paged_resolved, plan
 from .outbox import KnownDelivered, Outbox, OutboxEntry, PutResult, entry_id, incident_of
 from .routes import RouteMatch, Routes, parse_routes
 from .outcome import DeliveryOutcome, OutcomeResult, OutcomeSink
@@ -108,7 +109,8 @@ class Dispatcher:
             self._settle_escalations(alert)
         added: list[str] = []
         now = self._clock()
-        for name, match in self._targets(alert):
+        targets = self._targets(alert)
+        for name, match in targets:
             notifier = self._notifiers.get(name)
             if notifier is None:
                 log.error("rule %s routes alert %s to unknown notifier %r: not sent",
@@ -130,6 +132,10 @@ class Dispatcher:
                     self._report(w.name, alert, "skipped", "delivered_elsewhere", "escalated by the previous leader")
                 elif self._write(w):
                     added.append(w.id)
+        robots = [n for n, r in self._notifiers.items() if r.settings.send_resolved]
+        for w in paged_resolved(alert, outbox=self._outbox, robots=robots, routed=[n for n, _ in targets]):
+            if self._write(w):
+                added.append(w.id)
         return added
 
     def _plan(self, name: str, alert: Alert, match: RouteMatch, now: datetime) -> list[Write]:

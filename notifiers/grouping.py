@@ -15,7 +15,9 @@ less than R ago, or one of its notifications is still pending there: the rule's 
 
 `plan` makes the entries of one alert for one notifier: its own, held for its group (and for
 an inhibition look-ahead), and for a firing one per `escalate` step and robot, due at the
-incident's start + `after`. Pure but for reading the outbox; the caller passes in the time.
+incident's start + `after`. `paged_resolved` makes the resolved's entries for the robots an
+escalation step was sent to (the on-call SRE needs the all-clear too), once: its id is the
+resolved's own. Pure but for reading the outbox; the caller passes in the time.
 """
 from __future__ import annotations
 
@@ -123,3 +125,18 @@ def plan(name: str, alert: Alert, match: RouteMatch, now: datetime, *, outbox: O
             writes.extend(Write(robot, alert, due, f"{group} | escalate {step}", step)
                           for robot in escalation.notify if robot in robots)
     return Plan(writes, extend=extend)
+
+
+def paged_resolved(alert: Alert, *, outbox: Outbox, robots: Collection[str], routed: Collection[str]) -> list[Write]:
+    """The entries of a resolved `alert` for the robots (not already `routed` to) that one of
+    its incident's escalation steps was sent to; steps settled unsent (resolved before they
+    were due, silenced, inhibited) page nobody, so get nothing."""
+    if alert.status != "resolved":
+        return []
+    incident = incident_of(alert)
+    writes = []
+    for robot in robots:
+        mark = outbox.firing_settled(robot, incident) if robot not in routed else None
+        if mark is not None and mark.status == "escalation" and mark.result == "sent":
+            writes.append(Write(robot, alert, None, mark.group))
+    return writes

@@ -22,6 +22,14 @@ left), so the 【恢复】 of an inhibited alert is inhibited too. A source's co
 holds the targets the stage settled (`note`) and those it covered when they were observed: the
 stage may judge a waiting source card in the same pass as its targets. Pure: no I/O, the time
 is passed in; the dispatcher and its stage call `observe`, `look_ahead`, `inhibitor_of`, `note`.
+
+What must outlive a restart (an OOM held for its look-ahead is judged after it, against a source
+that fired before) is `state()`: the firing sources, when source incidents resolved, and the
+counts of the sources still remembered; `restore(state)` takes it back (watcher/inhibition_state.py
+keeps it in data_dir), and `replace_rules` re-files the sources under a reloaded rule set.
+`changes` counts what altered that state, so a keeper writes only when it changed. The newest
+firing of each target incident is not kept: after a restart a resolved target whose firing was
+inhibited is settled by what the outbox recorded for that firing (stages.py).
 """
 from __future__ import annotations
 
@@ -29,7 +37,7 @@ import logging
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Sequence
+from typing import Any, Sequence
 
 from rules.alert import Alert
 
@@ -43,6 +51,7 @@ MAX_SOURCES = 20_000
 """Firing sources remembered per rule; past it the oldest is forgotten (counted, logged)."""
 MAX_NOTED = 20_000
 """Sources whose inhibited targets are counted; past it the oldest count is forgotten."""
+STATE_VERSION = 1
 
 
 def _incident(alert: Alert) -> tuple[str, str]:
@@ -74,6 +83,8 @@ class Inhibitor:
         resolved Service has no unhealthy endpoints left, so no nodes to be covered on)."""
         self.forgotten = 0
         """Sources forgotten because a rule had `MAX_SOURCES` (a metric reads it)."""
+        self.changes = 0
+        """Bumped whenever `state()` would say something new (a keeper saves then)."""
 
     def observe(self, alert: Alert) -> None:
         """Every alert the dispatcher is given, firing or resolved, before routing. A firing
@@ -101,6 +112,7 @@ class Inhibitor:
         known = sources.get(ident)
         if known is not None and known.alert.at <= alert.at:
             del sources[ident]
+        self.changes += 1
         self._resolved[ident] = max(alert.at, self._resolved.get(ident, alert.at))
         self._resolved.move_to_end(ident)
         if len(self._resolved) > MAX_SOURCES:
@@ -113,6 +125,7 @@ class Inhibitor:
             return  # an older copy (a replay, a retry): the newer one stands
         sources[ident] = _Source(alert, alert.at)
         sources.move_to_end(ident)
+        self.changes += 1
         if len(sources) > MAX_SOURCES:
             (rule, key), _ = sources.popitem(last=False)
             self.forgotten += 1
@@ -163,6 +176,8 @@ class Inhibitor:
         """The stage settled `target` as inhibited by `source` (counted once per incident)."""
         key = _occurrence(source)
         noted = self._noted.setdefault(key, set())
+        if _occurrence(target) not in noted:
+            self.changes += 1
         noted.add(_occurrence(target))
         self._noted.move_to_end(key)
         if len(self._noted) > MAX_NOTED:
@@ -171,3 +186,53 @@ class Inhibitor:
     def inhibited_count(self, source: Alert) -> int:
         """Targets inhibited by this source's incident so far."""
         return len(self._noted.get(_occurrence(source), ()))
+
+    def held(self) -> int:
+        """Firing sources remembered now (each incident once; `for` expiry applies when judged)."""
+        return len({i for sources in self._sources for i in sources})
+
+    def state(self) -> dict[str, Any]:
+        """What a restart must not lose, JSON-ready: the firing sources (each once, whichever
+        rules it is a source of), when source incidents resolved, and the remembered sources'
+        counts."""
+        firing: dict[tuple[str, str], Alert] = {}
+        for sources in self._sources:
+            for ident, s in sources.items():
+                firing[ident] = s.alert
+        remembered = {_occurrence(a) for a in firing.values()}
+        return {"v": STATE_VERSION,
+                "sources": [a.to_dict() for a in firing.values()],
+                "resolved": [[rule, key, at.isoformat()] for (rule, key), at in self._resolved.items()],
+                "noted": {k: sorted(v) for k, v in self._noted.items() if k in remembered}}
+
+    def restore(self, state: Any) -> int:
+        """Take back a `state()` (of this or an earlier rule set: each source is filed under the
+        rules it is a source of now). Returns the sources restored; ValueError if malformed."""
+        if not isinstance(state, dict) or state.get("v") != STATE_VERSION:
+            raise ValueError(f"not an inhibition state of version {STATE_VERSION}")
+        try:
+            for rule, key, at in state.get("resolved") or ():
+                self._resolved[(str(rule), str(key))] = datetime.fromisoformat(at)
+            for occurrence, targets in (state.get("noted") or {}).items():
+                self._noted[str(occurrence)] = {str(t) for t in targets}
+            alerts = [Alert.from_dict(d) for d in state.get("sources") or ()]
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            raise ValueError(f"malformed inhibition state: {exc.__class__.__name__}: {exc}") from exc
+        return sum(self._file(alert) for alert in alerts)
+
+    def _file(self, alert: Alert) -> bool:
+        """Remember a source under every rule it is a source of; False when it is of none."""
+        filed = [s for r, s in zip(self.rules, self._sources) if r.is_source(alert)]
+        for sources in filed:
+            self._remember(sources, _incident(alert), alert)
+        return bool(filed)
+
+    def replace_rules(self, rules: Sequence[InhibitRule]) -> None:
+        """A reloaded rule set (e.g. a new look-ahead): the sources, resolved times and counts
+        stay, the sources filed under the new rules."""
+        alerts = {i: s.alert for sources in self._sources for i, s in sources.items()}
+        self.rules = tuple(rules)
+        self._sources = [OrderedDict() for _ in self.rules]
+        for alert in alerts.values():
+            self._file(alert)
+        self.changes += 1

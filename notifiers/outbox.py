@@ -24,7 +24,7 @@ own id). Entries written before these fields existed load with none: sent as bef
 settled without a send (`settle`: silenced, inhibited, skipped) is remembered like a confirmed
 one (never written again) but not as sent. From the log the outbox knows, per notifier, when each
 group was last flushed and how each incident's firing was settled (`group_flushed`,
-`firing_settled`), across restarts, which the grouping and silence stages need.
+`firing_settled`; a sent escalation step counts as a sent firing for its robot), across restarts, which the grouping and silence stages need.
 
 Bounded: when `max_entries` are pending, the oldest are dropped to make room, and returned
 so the caller counts and logs them.
@@ -351,8 +351,8 @@ class Outbox:
             return
         if mark.result == "sent":
             self._flushed[(mark.notifier, mark.group)] = mark.t
-        if mark.status == "firing":
-            self._firing[(mark.notifier, mark.incident)] = mark
+        if mark.status == "firing" or (mark.status == "escalation" and mark.result == "sent"):
+            self._firing[(mark.notifier, mark.incident)] = mark  # a sent step told that robot it fired
 
     def _forget(self, mark: Settled) -> None:
         if self._flushed.get((mark.notifier, mark.group)) == mark.t:

@@ -1,6 +1,6 @@
 """The daemon, assembled in one place: every long-lived piece built and named here, in order.
 
-    persistence  checkpoint in data_dir; Elasticsearch sink, alert history (when enabled)
+    persistence  checkpoint and inhibition state in data_dir; Elasticsearch sink, alert history (when enabled)
     silences     the silence store (ES or data_dir) and its HTTP API (watcher/silences)
     delivery     notifiers → outbox → dispatcher; the notify path's last step records outcomes
     pipeline     records → cluster state → rules → alert router, and → the sink
@@ -34,6 +34,7 @@ from watcher.config import Config, build_inhibit_rules
 from watcher.delivery import Delivery
 from watcher.digest import digest_alert
 from watcher.health import App, Check, Health, StatusServer
+from watcher.inhibition_state import DurableInhibitor, durable_inhibitor
 from watcher.jobs import Watchdog, build_scheduler
 from watcher.metrics import Metrics
 from watcher.persistence import Persistence
@@ -133,6 +134,7 @@ class Daemon:
     restored: int = 0
     replay: bool = False
     outbox_pending: Callable[[], int] = lambda: 0
+    inhibitor: Optional[DurableInhibitor] = None
     _reconciled: bool = field(default=False, init=False)
 
     def start(self) -> None:
@@ -185,7 +187,10 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     health = Health()
     persistence = Persistence(cfg, stats=metrics.sink_stats, history_stats=metrics.history_stats)
     silences = build_silences(cfg, es_client=persistence.es, stats=metrics.silence_stats)
-    inhibitor = Inhibitor(build_inhibit_rules(cfg, endpoints_for(rules)))
+    # Its sources restored from data_dir before the dispatcher judges anything held from before
+    # (not in a replay, which, as with the checkpoint, reads and writes no state).
+    inhibitor = durable_inhibitor(Inhibitor(build_inhibit_rules(cfg, endpoints_for(rules))),
+                                  None if replay_files else cfg.data_dir)
     delivery = Delivery(cfg, metrics=metrics, record=persistence.record, delivered_ids=persistence.delivered_ids,
                         silences=silences.provider, inhibitor=inhibitor)
     engine, boundary, restored = resume_engine(rules, persistence, started=started, replay=bool(replay_files))
@@ -206,9 +211,12 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     sources_ref.append(sources)
     delivery.inherited_annotations = sources.inherited_annotations
     metrics.rule_matches_from(lambda: engine.match_counts)
+    metrics.inhibition_from(inhibitor.stats)
     health.liveness["pipeline"] = pipeline_service.alive
     def apply(new: list[Rule]) -> dict[str, str]:  # installed on the pipeline thread, the engine's only writer
-        return pipeline.call(lambda eng: eng.replace_rules(new))
+        how = pipeline.call(lambda eng: eng.replace_rules(new))
+        inhibitor.replace_rules(build_inhibit_rules(cfg, endpoints_for(new)))  # the OOM look-ahead follows `for`
+        return how
 
     reloader = RuleReloader(cfg.rules.paths, builtins=cfg.rules.builtins, apply=apply,
                             notifiers=cfg.notifiers, on_result=lambda result: metrics.reloads.labels(result).inc(),
@@ -218,7 +226,7 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
                                StatusService(cfg, health, metrics, silences.apps), sources, scheduler]
     return Daemon(services=services, engine=engine, pipeline=pipeline, reloader=reloader, metrics=metrics,
                   health=health, sources=sources, restored=restored, replay=bool(replay_files),
-                  outbox_pending=delivery.dispatcher.pending)
+                  outbox_pending=delivery.dispatcher.pending, inhibitor=inhibitor)
 
 
 def resume_engine(rules: Sequence[Rule], persistence: Persistence, *, started: datetime,

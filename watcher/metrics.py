@@ -70,6 +70,8 @@ class Metrics:
         self._match_counts: list[Callable[[], Mapping[str, int]]] = []
         r.register(_SinceLastEvent(self._since_last))
         r.register(_RuleMatches(self._match_counts))
+        self._inhibition: list[Callable[[], Mapping[str, int]]] = []
+        r.register(_Inhibition(self._inhibition))
         self.watch_stats: WatchStats = _WatchSeries(self)
         self.lease_stats: LeaseStats = _LeaseSeries(self)
         self.sink_stats: SinkStats = _SinkSeries(self)
@@ -86,6 +88,11 @@ class Metrics:
         """Export the engine's per-rule match counts (read at scrape time; the engine keeps
         plain ints so the pure rules package needs no metrics library)."""
         self._match_counts[:] = [counts]
+
+    def inhibition_from(self, stats: Callable[[], Mapping[str, int]]) -> None:
+        """Export the inhibitor's `stats()` (sources, forgotten, save_failures; read at scrape
+        time: the inhibitor keeps plain ints)."""
+        self._inhibition[:] = [stats]
 
     def record_alert(self, rule: str, status: str) -> None:
         self.alerts.labels(rule, status).inc()
@@ -258,3 +265,23 @@ class _RuleMatches:
             for rule, n in dict(counts()).items():
                 c.add_metric([rule], n)
         yield c
+
+
+class _Inhibition:
+    """`kea_inhibition_*`: the sources the inhibitor holds, those it forgot over its bound
+    (notifiers/inhibition.py MAX_SOURCES), and inhibition state writes that failed."""
+
+    def __init__(self, sources: list) -> None:
+        self.sources = sources
+
+    def describe(self) -> Iterable[GaugeMetricFamily]:
+        return []
+
+    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
+        stats = dict(self.sources[0]()) if self.sources else {}
+        yield GaugeMetricFamily("kea_inhibition_sources", "Firing alerts the inhibitor holds as sources",
+                                value=stats.get("sources", 0))
+        yield CounterMetricFamily("kea_inhibition_sources_forgotten", "Sources forgotten, oldest first, "
+                                  "over the inhibitor's bound", value=stats.get("forgotten", 0))
+        yield CounterMetricFamily("kea_inhibition_state_save_failures", "Writes of data_dir/inhibition.json "
+                                  "that failed", value=stats.get("save_failures", 0))

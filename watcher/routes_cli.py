@@ -1,17 +1,19 @@
 """`kube-event-alerter routes test --set namespace=shop --set rule=oom-killed -c config.yaml`:
 where an alert with these fields would go, and whether a time interval mutes it at `--at`, so a
 routing tree can be checked before a team's alerts depend on it (as `amtool config routes test`).
+Where the route groups, waits or escalates, the answer says so too: the alert's group (its
+`group_by` fields and their values), the group's timing and the escalation steps.
 """
 from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Sequence
 from zoneinfo import ZoneInfo
 
 from notifiers.clock import utcnow
-from notifiers.routes import FIELDS
+from notifiers.routes import FIELDS, RouteMatch, field_value
 from notifiers.samples import sample_alert
 from rules.alert import Alert
 from watcher.config import Config, build_routes
@@ -33,7 +35,37 @@ def routes_test(cfg: Config, settings: Sequence[str], at: str | None) -> int:
         print(" → ".join(match.path))
         state = f"  (muted: {match.muted_by})" if match.muted_by else ""
         print(f"  robots: {', '.join(match.robots) or '(none)'}{state}")
+        for line in _grouping(match, alert):
+            print(f"  {line}")
     return 0
+
+
+def _grouping(match: RouteMatch, alert: Alert) -> list[str]:
+    """The group, timing and escalation lines of one match (none where the route sets none)."""
+    lines = []
+    timed = (match.group_wait, match.group_interval, match.repeat_interval) != (None, None, None)
+    if "..." in match.group_by:
+        lines.append("group: by every field (each incident is a group of its own)")
+    elif match.group_by:
+        values = ", ".join(f"{f}={field_value(alert, f)}" for f in match.group_by)
+        lines.append(f"group: by {', '.join(match.group_by)} ({values})")
+    elif timed:
+        lines.append("group: the whole route (no group_by)")
+    if timed:
+        repeat = _span(match.repeat_interval) if match.repeat_interval is not None else "off"
+        lines.append(f"timing: group_wait {_span(match.group_wait)}, group_interval {_span(match.group_interval)}, "
+                     f"repeat_interval {repeat}")
+    if match.escalate:
+        steps = "; ".join(f"after {_span(s.after)} → {', '.join(s.notify)}" for s in match.escalate)
+        lines.append(f"escalate: {steps}")
+    return lines
+
+
+def _span(d: timedelta | None) -> str:
+    """30s, 5m, 1h30m: as the config writes durations."""
+    seconds = int((d or timedelta(0)).total_seconds())
+    parts = [(seconds // 86400, "d"), (seconds % 86400 // 3600, "h"), (seconds % 3600 // 60, "m"), (seconds % 60, "s")]
+    return "".join(f"{n}{unit}" for n, unit in parts if n) or "0s"
 
 
 def alert_from(settings: Sequence[str], cluster: str) -> Alert:

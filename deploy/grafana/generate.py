@@ -169,6 +169,16 @@ def panels() -> list[dict]:
                        "(kea_silences_api_requests_total): 401 / 403 are refused tokens or links.",
                        [(rate("kea_silences_api_requests_total", "route, code"), "{{route}} {{code}}")], "ops"), 8, 8)
 
+    lay.row("Inhibition")
+    lay.add(timeseries("Inhibition", "Firing alerts the inhibitor holds as sources (kea_inhibition_sources), sources "
+                       "forgotten over its bound (kea_inhibition_sources_forgotten_total) and failed writes of "
+                       "data_dir/inhibition.json (kea_inhibition_state_save_failures_total), per interval.",
+                       [(f"max by (instance) (kea_inhibition_sources{{{SEL}}})", "sources {{instance}}"),
+                        (increase("kea_inhibition_sources_forgotten_total", "instance", "$__rate_interval"),
+                         "forgotten {{instance}}"),
+                        (increase("kea_inhibition_state_save_failures_total", "instance", "$__rate_interval"),
+                         "save failures {{instance}}")]), 24, 8)
+
     lay.row("Elasticsearch")
     lay.add(timeseries("Documents / s", "Acknowledged (kea_es_docs_indexed_total), already present (kea_es_docs_duplicate_total) "
                        "and spooled during an outage (kea_es_docs_spooled_total).",

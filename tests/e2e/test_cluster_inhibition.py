@@ -137,3 +137,42 @@ def test_a_node_that_stops_heartbeating_is_one_node_card_naming_what_it_inhibite
     assert "已抑制" in card and "1 条相关告警" in card, card
     assert not [t for t in wecom.texts() if "pay" in t], wecom.texts()
     assert d.clean_log()
+
+
+# The built-in pair with a long look-ahead, so a restart fits between the drop's alert and the
+# OOM's due time however slow the machine is (the drop's card joins the OOM's held group).
+LONG_LOOK_AHEAD = """
+inhibition: {builtin: false}
+inhibit_rules:
+  - name: the drop absorbs the OOM that caused it
+    source_matchers: [detector=endpoints_unhealthy]
+    target_matchers: [detector=oom_killed]
+    equal: [namespace, {source: fields.cause.workload, target: workload}]
+    look_ahead: 60s
+"""
+
+
+def test_an_oom_held_across_a_restart_is_still_absorbed_by_the_drop_before_it(
+        tmp_path, kube_cluster, cluster_namespace, wecom):
+    ns = cluster_namespace
+    with kube_cluster.api_client() as api:
+        deploy(api, ns, "cart", 2)
+        d = support.Daemon(tmp_path, kube_cluster, ns, wecom, rules=RULES, name="kwok", extra=LONG_LOOK_AHEAD).start()
+        victim = live_pods(api, ns, "cart")[0]["metadata"]["name"]
+        inject(api, ns, victim, **{"kea.test/fault": "oom"})
+        until(lambda: d.metric('kea_alerts_total{rule="oom-killed",status="firing"} 1.0'), "the OOM alert",
+              wecom.texts)
+        inject(api, ns, victim, **{"kea.test/unready": "true"})  # the drop it causes, after it
+        until(lambda: d.metric('kea_alerts_total{rule="endpoints-unhealthy",status="firing"} 1.0')
+              and d.metric("kea_outbox_pending 2.0"), "the drop's alert in the outbox", wecom.texts)
+        assert inhibited(d) == 0 and wecom.texts() == []  # the OOM waits its look-ahead, the drop with it
+        d.restart()  # both entries stay held in the outbox; the drop is restored as announced
+        (card,) = until(lambda: cards(wecom, "【告警】应用不健康", "cart"), "the endpoints card", wecom.texts,
+                        timeout=120)
+        until(lambda: inhibited(d) >= 1, "the OOM settled inhibited after the restart", wecom.texts)
+        inject(api, ns, victim, **{"kea.test/unready": None})
+        until(lambda: cards(wecom, "【恢复】应用不健康", "cart"), "the recovery", wecom.texts, timeout=90)
+        d.stop()
+    assert not cards(wecom, "【告警】容器 OOMKilled", victim), wecom.texts()
+    assert len([t for t in wecom.texts() if "cart" in t]) == 2, wecom.texts()
+    assert d.clean_log()

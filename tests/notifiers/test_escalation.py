@@ -170,3 +170,23 @@ def test_a_step_the_previous_leader_sent_is_not_written_again(rig: Any, clock: A
     d.start_sending(KnownDelivered(frozenset({entry_id("oncall", alert, step=1)})))
     assert d.submit(alert) == [f"ops|{alert.id}"]
     assert [(o.notifier, o.code) for o in outcomes.of("skipped")] == [("oncall", "delivered_elsewhere")]
+
+
+def test_the_oncall_robot_that_was_paged_gets_the_resolved_once(rig: Any, clock: Any, ding_rx: Any,
+                                                                 wecom_rx: Any, outcomes: Any) -> None:
+    alert = firing(clock)
+    first = rig()
+    first.submit(alert)
+    first.start()
+    clock.advance(31 * 60)
+    wait_for(lambda: first.pending() == 0 and len(ding_rx.accepted) == 1, what="the escalation")
+    first.stop(0.0)
+    clock.advance(9 * 60)
+    second = rig()  # a restart between the page and the all-clear: the outbox's log remembers the page
+    second.start()
+    resolved = replace(alert, status="resolved", at=clock.now())
+    assert sorted(second.submit(resolved)) == [f"oncall|{resolved.id}", f"ops|{resolved.id}"]
+    assert second.submit(resolved) == []  # a replayed copy: once
+    wait_for(lambda: second.pending() == 0, what="both 【恢复】")
+    assert len(ding_rx.accepted) == 2 and "恢复" in ding_rx.texts()[1]
+    assert len(wecom_rx.accepted) == 2

@@ -165,3 +165,28 @@ def test_the_two_team_example_groups_shop_and_escalates_pay(robot_env: None) -> 
     pay, = build_routes(cfg).targets(alert_from(["namespace=pay-api", "severity=info"], cfg.cluster), now)
     assert (shop.group_wait, shop.group_interval, shop.escalate) == (timedelta(seconds=30), timedelta(minutes=5), ())
     assert [(s.after, s.notify) for s in pay.escalate] == [(timedelta(minutes=30), ("ops-wecom",))]  # inherited
+
+
+def test_routes_test_prints_the_group_its_timing_and_the_escalation_steps(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(HEAD + """\
+  routes:
+    - name: shop
+      matchers: ["namespace=shop"]
+      notify: [shop]
+      group_by: [namespace, rule]
+      group_wait: 30s
+      group_interval: 5m
+      repeat_interval: 4h
+      escalate:
+        - {after: 30m, notify: [ops]}
+        - {after: 1h30m, notify: [ops, shop]}
+""")
+    assert main(["routes", "test", "-c", str(cfg), "--set", "namespace=shop", "--set", "rule=oom-killed"]) == 0
+    assert capsys.readouterr().out == (
+        'routing.default → routing.routes[0] (shop) {namespace="shop"}\n'
+        "  robots: shop\n"
+        "  group: by namespace, rule (namespace=shop, rule=oom-killed)\n"
+        "  timing: group_wait 30s, group_interval 5m, repeat_interval 4h\n"
+        "  escalate: after 30m → ops; after 1h30m → ops, shop\n")
