@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.support import KEY, wait_for
+from tests.es.helpers import polled_count
 from tests.notifiers.receivers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -39,10 +40,6 @@ routing: {{default: [ops]}}
                             cwd=REPO, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
 
 
-def count(es, index, **term):
-    es.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
-    query = {"term": term} if term else {"match_all": {}}
-    return es.count(index=index, query=query, ignore_unavailable=True, allow_no_indices=True)["count"]
 
 
 def stop(proc):
@@ -61,11 +58,11 @@ def test_documents_persisted_and_open_incident_resolved_after_restart(tmp_path, 
     try:
         wait_for(lambda: len(wecom.accepted) == 1, what="the unhealthy message")
         assert "【告警】应用不健康" in wecom.texts()[0]
-        wait_for(lambda: count(es_client, f"{prefix}-alerts", result="sent") == 1, what="the alert history doc")
-        wait_for(lambda: count(es_client, f"{prefix}-events") == 3, what="3 event documents (2 events, 1 count bump)")
-        wait_for(lambda: count(es_client, f"{prefix}-terminations") == 1, what="the liveness-probe termination")
-        assert count(es_client, f"{prefix}-terminations", oom=True) == 0
-        wait_for(lambda: count(es_client, f"{prefix}-endpoints") >= 2, what="endpoint health changes")
+        wait_for(lambda: polled_count(es_client, f"{prefix}-alerts", result="sent") == 1, what="the alert history doc")
+        wait_for(lambda: polled_count(es_client, f"{prefix}-events") == 3, what="3 event documents (2 events, 1 count bump)")
+        wait_for(lambda: polled_count(es_client, f"{prefix}-terminations") == 1, what="the liveness-probe termination")
+        assert polled_count(es_client, f"{prefix}-terminations", oom=True) == 0
+        wait_for(lambda: polled_count(es_client, f"{prefix}-endpoints") >= 2, what="endpoint health changes")
     finally:
         stop(proc)
 
@@ -76,7 +73,7 @@ def test_documents_persisted_and_open_incident_resolved_after_restart(tmp_path, 
         wait_for(lambda: len(wecom.accepted) == 2, what="the resolved message")
         assert "【恢复】应用不健康" in wecom.texts()[1]
         assert "restored_incidents=1" in (tmp_path / "daemon.log").read_text()
-        wait_for(lambda: count(es_client, f"{prefix}-alerts", result="sent") == 2, what="both notifications in the history")
+        wait_for(lambda: polled_count(es_client, f"{prefix}-alerts", result="sent") == 2, what="both notifications in the history")
     finally:
         stop(proc)
     assert "Traceback" not in (tmp_path / "daemon.log").read_text()

@@ -8,9 +8,38 @@ from collections import Counter
 from datetime import datetime, timezone
 from typing import Callable
 
+from elasticsearch import ApiError
+
 from tests.factories import T0, event, rec
 
 FIXED_NOW = datetime(2026, 11, 21, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def polled_hits(es, index: str, query: dict | None = None, size: int = 50) -> list[dict]:
+    """The `_source`s of `index` matching `query`, for a test that polls until they are there:
+    an index that does not exist yet, or whose shards are still starting (ES answers 503
+    search_phase_execution_exception for a moment after the daemon creates it), has none yet."""
+    try:
+        es.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
+        found = es.search(index=index, query=query or {"match_all": {}}, ignore_unavailable=True,
+                          allow_no_indices=True, size=size)
+    except ApiError as e:
+        if e.meta.status == 503:
+            return []
+        raise
+    return [h["_source"] for h in found["hits"]["hits"]]
+
+
+def polled_count(es, index: str, **term) -> int:
+    """How many documents of `index` match `term` (all without), for polling as `polled_hits`."""
+    query = {"term": term} if term else {"match_all": {}}
+    try:
+        es.indices.refresh(index=index, ignore_unavailable=True, allow_no_indices=True)
+        return es.count(index=index, query=query, ignore_unavailable=True, allow_no_indices=True)["count"]
+    except ApiError as e:
+        if e.meta.status == 503:
+            return 0
+        raise
 
 
 def fixed_clock() -> datetime:

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 from notifiers import sample_alert
-from tests.es.helpers import prefix_of, wait_for
+from tests.es.helpers import polled_hits, prefix_of, wait_for
 from tests.notifiers.receivers import FakeClock, WeComReceiver
 from watcher.config import parse_config
 from watcher.metrics import Metrics
@@ -65,9 +65,7 @@ class Parts:
 
 
 def history_docs(es_client, index, alert_id):
-    es_client.indices.refresh(index=index, ignore_unavailable=True)
-    res = es_client.search(index=index, query={"term": {"alert_id": alert_id}}, ignore_unavailable=True)
-    return [h["_source"] for h in res["hits"]["hits"]]
+    return polled_hits(es_client, index, {"term": {"alert_id": alert_id}})
 
 
 def test_an_entry_delivered_by_the_next_process_reaches_the_history(tmp_path, es_node, es_client, es_prefix, wecom):

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.support import KEY, get, wait_for
+from tests.es.helpers import polled_hits
 from tests.harness.kube import apply_endpointslice
 from tests.notifiers.receivers import FakeClock, WeComReceiver, free_port
 
@@ -93,10 +94,7 @@ def ready(n_ready: int, n: int = 2) -> list[tuple]:
 
 
 def history(es, prefix: str, result: str) -> list[dict]:
-    es.indices.refresh(index=f"{prefix}-alerts", ignore_unavailable=True, allow_no_indices=True)
-    found = es.search(index=f"{prefix}-alerts", query={"term": {"result": result}}, ignore_unavailable=True,
-                      allow_no_indices=True, size=50)
-    return [h["_source"] for h in found["hits"]["hits"]]
+    return polled_hits(es, f"{prefix}-alerts", {"term": {"result": result}})
 
 
 SILENCED = 'kea_notifications_total{notifier="ops",platform="wecom",result="silenced"} 1.0'
