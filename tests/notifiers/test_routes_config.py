@@ -190,3 +190,11 @@ def test_routes_test_prints_the_group_its_timing_and_the_escalation_steps(
         "  group: by namespace, rule (namespace=shop, rule=oom-killed)\n"
         "  timing: group_wait 30s, group_interval 5m, repeat_interval 4h\n"
         "  escalate: after 30m → ops; after 1h30m → ops, shop\n")
+
+
+def test_the_readme_teams_section_shows_the_two_team_example_as_it_is() -> None:
+    """The README's complete two-team example is examples/two-teams.yaml, byte for byte."""
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    teams = readme.split("\n## Teams\n", 1)[1].split("\n## ", 1)[0]
+    block = teams.split("```yaml\n", 1)[1].split("```\n", 1)[0]
+    assert block == (EXAMPLES / "two-teams.yaml").read_text(encoding="utf-8")
