@@ -98,6 +98,7 @@ class Engine:
             if not rule.matches(record):
                 continue
             counts[rule.name] = counts.get(rule.name, 0) + 1
+            ctx.open = self._incidents[rule.name]
             for det in rule.detector.observe(rule, record, matched, now, ctx):
                 out.extend(self._apply(rule, det, now, record.listed))
         return out

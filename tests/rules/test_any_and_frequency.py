@@ -122,3 +122,17 @@ def test_frequency_occurrence_already_outside_its_window_counts_for_nothing_and_
     # Once the window is over the incident resolves, and the late one left nothing behind.
     assert [a.status for a in eng.tick(at(1800))] == ["resolved"]
     assert eng.tick(at(3000)) == []
+
+
+def test_a_restored_frequency_incident_resolves_at_the_first_occurrence_below_the_threshold():
+    # After a restart the window's counts are gone but the firing incident is not: the first
+    # occurrence counts 1 < 5, and the incident it finds open resolves out loud (the detector
+    # leaves out below-threshold keys only when no incident is open for them).
+    eng = engine_for(FREQ)
+    for i in range(5):
+        fired = eng.process(rec(event(f"b.{i}", last=i), "ADDED"), at(i))
+    assert [a.status for a in fired] == ["firing"]
+    again = engine_for(FREQ, start=100)
+    assert again.restore(eng.open_incidents(), now=at(100)) == 1
+    resolved = again.process(rec(event("b.9", last=200), "ADDED"), at(200))
+    assert [(a.rule, a.status) for a in resolved] == [("backoff-storm", "resolved")]
