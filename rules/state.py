@@ -9,6 +9,10 @@ holds them; `observe(record)` updates them and returns an `Observation` — what
 — that every consumer of the record reads. Alerts and Kibana then agree by construction.
 
 Pure: no clock, no I/O. Bounded: every table forgets its oldest entries past a limit.
+
+`ServiceEndpoints`, `NewTermination` and `Observation` are values (one is shared by most
+records) but not `frozen`, for the reason `rules.model` gives: one or two are built per record.
+Nothing assigns to their fields once built (`tests/rules/test_values.py`).
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ SEEN_PER_CONTAINER = 16
 CAUSE_WINDOW = timedelta(minutes=15)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ServiceEndpoints:
     """A Service's endpoints across all its slices and address families: one entry per endpoint
     (a pod in an IPv4 and an IPv6 slice is one endpoint). Terminating endpoints are on their way
@@ -58,10 +62,9 @@ class ServiceEndpoints:
                 terminating += 1
             elif a.ready:
                 ready += 1
-        not_ready = len(self.addresses) - ready - terminating
-        for name, value in (("ready", ready), ("terminating", terminating), ("not_ready", not_ready),
-                            ("total", ready + not_ready)):
-            object.__setattr__(self, name, value)
+        self.ready, self.terminating = ready, terminating
+        self.not_ready = not_ready = len(self.addresses) - ready - terminating
+        self.total = ready + not_ready
 
     @property
     def unhealthy_addresses(self) -> tuple[EndpointAddress, ...]:
@@ -72,7 +75,7 @@ class ServiceEndpoints:
                 "total": self.total}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class NewTermination:
     """A container termination this record shows for the first time."""
 
@@ -82,7 +85,7 @@ class NewTermination:
     """The termination's identity within its container: finishedAt, else the container id."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Observation:
     """What one record changed, as every consumer of the record reads it."""
 

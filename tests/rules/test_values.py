@@ -1,6 +1,6 @@
 """Records and alerts are values although their dataclasses are not `frozen` (frozen ones cost
 a third of normalise, see `rules/model.py`): nothing in the rules engine assigns to a field of a
-Record, its parts or an Alert once built. Checked by running the engine, through every detector,
+Record, its parts, an Alert or the cluster state's observations once built. Checked by running the engine, through every detector,
 restarts and a reload, with every model type refusing a second assignment to any field."""
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import json
 
 import pytest
 
-from rules import model
+from rules import model, state
 from rules.alert import Alert
 from rules.engine import Engine
 from tests.factories import at, endpoint_slice, event, oom, pod, rec
 from tests.rules.helpers import rules_from
 
 VALUE_TYPES = (model.EventInfo, model.Termination, model.ContainerInfo, model.PodInfo, model.EndpointAddress,
-               model.EndpointsInfo, model.Record, Alert)
+               model.EndpointsInfo, model.Record, Alert, state.ServiceEndpoints, state.NewTermination,
+               state.Observation)
 
 RULES = """
 - {name: backoff, source: event, detector: any, match: {reason: BackOff}, repeat_interval: 1m}
