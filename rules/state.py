@@ -81,8 +81,12 @@ class NewTermination:
 
     container: ContainerInfo
     termination: Termination
-    ident: str
-    """The termination's identity within its container: finishedAt, else the container id."""
+
+    @property
+    def ident(self) -> str:
+        """The termination's identity within its container: finishedAt, else the container id.
+        Formatted when asked (an OOM's incident id), not for every status update."""
+        return termination_ident(self.termination, self.container.restart_count)
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -115,6 +119,14 @@ def _occurrences(n: int) -> Observation:
 def termination_ident(t: Termination, restarts: int) -> str:
     if t.finished_at is not None:
         return _stamp(t.finished_at)
+    return t.container_id or f"restart-{restarts}"
+
+
+def _seen_key(t: Termination, restarts: int) -> object:
+    """What `termination_ident` tells apart, without formatting a time: `finishedAt` itself
+    (UTC from `watcher.normalize`: equal times, equal stamps), else the same string."""
+    if t.finished_at is not None:
+        return t.finished_at
     return t.container_id or f"restart-{restarts}"
 
 
@@ -202,7 +214,7 @@ class Pods:
     of an endpoint drop). Per node: its IP (slices name only the node)."""
 
     def __init__(self) -> None:
-        self._seen: OrderedDict[tuple[str, str], OrderedDict[str, None]] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, str], OrderedDict[object, None]] = OrderedDict()
         self._newest: OrderedDict[tuple[str, str], _Newest] = OrderedDict()
         self._workloads: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
         self.node_ips: dict[str, str] = {}
@@ -237,7 +249,7 @@ class Pods:
         for t in (c.terminated, c.last_terminated):
             if t is None:
                 continue
-            ident = termination_ident(t, c.restart_count)
+            ident = _seen_key(t, c.restart_count)
             if seen is None:
                 seen = self._seen[key] = OrderedDict()
                 if len(self._seen) > MAX_CONTAINERS:
@@ -247,7 +259,7 @@ class Pods:
             seen[ident] = None
             if len(seen) > SEEN_PER_CONTAINER:
                 seen.popitem(last=False)  # forget the oldest, never the one just seen
-            out.append(NewTermination(c, t, ident))
+            out.append(NewTermination(c, t))
         if seen is not None:
             self._seen.move_to_end(key)
         return out
