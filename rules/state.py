@@ -154,6 +154,8 @@ class Services:
 
     def __init__(self) -> None:
         self._services: dict[tuple[str, str], _Service] = {}
+        self._in_namespace: dict[str, dict[str, _Service]] = {}
+        """The same Services by namespace, then name: an OOM asks whether its pod backs one."""
 
     def __len__(self) -> int:
         return len(self._services)
@@ -162,7 +164,10 @@ class Services:
         info = record.endpoints
         assert info is not None
         svc_key = (record.namespace, info.service)
-        svc = self._services.setdefault(svc_key, _Service())
+        svc = self._services.get(svc_key)
+        if svc is None:
+            svc = self._services[svc_key] = _Service()
+            self._in_namespace.setdefault(record.namespace, {})[info.service] = svc
         member = (record.kind, record.name)
         if record.watch_type == "DELETED":
             svc.members.pop(member, None)
@@ -171,6 +176,10 @@ class Services:
         view = _merge(record.namespace, info.service, svc)
         if not svc.members:
             del self._services[svc_key]
+            in_namespace = self._in_namespace[record.namespace]
+            del in_namespace[info.service]
+            if not in_namespace:
+                del self._in_namespace[record.namespace]
         authoritative = record.kind == view.source_kind or record.watch_type == "DELETED"
         if authoritative:
             svc.record = record
@@ -184,8 +193,9 @@ class Services:
                 yield _merge(namespace, service, svc), svc.record
 
     def backed_by(self, namespace: str, pod: str) -> bool:
-        """Whether `pod` is an endpoint of any Service (a scan: asked once per OOM, not per record)."""
-        return any(a.pod == pod for (ns, _), svc in self._services.items() if ns == namespace
+        """Whether `pod` is an endpoint of any Service (a scan of the namespace's Services: asked
+        once per OOM, not per record)."""
+        return any(a.pod == pod for svc in self._in_namespace.get(namespace, {}).values()
                    for addresses in svc.members.values() for a in addresses)
 
     def get(self, namespace: str, service: str) -> Optional[ServiceEndpoints]:
