@@ -144,21 +144,29 @@ def _event(obj: Mapping[str, Any]) -> EventInfo:
     )
 
 
+#: The spec's container lists, with where an error says they are (spelt once, not per Pod).
+_SPEC_LISTS = tuple((key, f"spec.{key}", f"spec.{key}[]") for key in ("initContainers", "containers",
+                                                                         "ephemeralContainers"))
+#: The status's container lists: (key, init, ephemeral, where, where an item is). Ephemeral
+#: (`kubectl debug`) containers run in the Pod too, and can be OOMKilled too.
+_STATUS_LISTS = tuple((key, init, ephemeral, f"status.{key}", f"status.{key}[]") for key, init, ephemeral in (
+    ("initContainerStatuses", True, False), ("containerStatuses", False, False),
+    ("ephemeralContainerStatuses", False, True)))
+
+
 def _pod(obj: Mapping[str, Any]) -> PodInfo:
     spec = _mapping(obj.get("spec"), "spec")
     status = _mapping(obj.get("status"), "status")
     limits: dict[str, str] = {}
-    for key in ("initContainers", "containers", "ephemeralContainers"):
-        for c in _list(spec.get(key), f"spec.{key}"):
-            c = _mapping(c, f"spec.{key}[]")
+    for key, where, item in _SPEC_LISTS:
+        for c in _list(spec.get(key), where):
+            c = _mapping(c, item)
             res = _mapping(_mapping(c.get("resources"), "resources").get("limits"), "limits")
             limits[_str(c.get("name"))] = _str(res.get("memory"))
     containers = []
-    # Ephemeral (`kubectl debug`) containers run in the Pod too, and can be OOMKilled too.
-    for key, init, ephemeral in (("initContainerStatuses", True, False), ("containerStatuses", False, False),
-                                 ("ephemeralContainerStatuses", False, True)):
-        for cs in _list(status.get(key), f"status.{key}"):
-            containers.append(_container(_mapping(cs, f"status.{key}[]"), init, limits, ephemeral))
+    for key, init, ephemeral, where, item in _STATUS_LISTS:
+        for cs in _list(status.get(key), where):
+            containers.append(_container(_mapping(cs, item), init, limits, ephemeral))
     return PodInfo(
         phase=_str(status.get("phase")),
         node=_str(spec.get("nodeName")),
