@@ -127,20 +127,22 @@ def _event(obj: Mapping[str, Any]) -> EventInfo:
         or _time(series.get("lastObservedTime"))
         or _time(obj.get("eventTime"))
     )
+    # Positional, in the dataclass's field order (named on the right): 13 keyword arguments
+    # cost ~0.4 us more per Event, the most frequent record.
     return EventInfo(
-        reason=_str(obj.get("reason")),
-        type=_str(obj.get("type")),
-        message=_str(obj.get("message") or obj.get("note")),
-        count=count,
-        first_timestamp=_time(obj.get("firstTimestamp")) or _time(obj.get("eventTime")),
-        last_timestamp=last,
-        involved_kind=_str(involved.get("kind")),
-        involved_name=_str(involved.get("name")),
-        involved_namespace=_str(involved.get("namespace")),
-        involved_uid=_str(involved.get("uid")),
-        involved_field_path=_str(involved.get("fieldPath")),
-        component=_str(obj.get("reportingComponent") or source.get("component")),
-        host=_str(source.get("host")),
+        _str(obj.get("reason")),  # reason
+        _str(obj.get("type")),  # type
+        _str(obj.get("message") or obj.get("note")),  # message
+        count,  # count
+        _time(obj.get("firstTimestamp")) or _time(obj.get("eventTime")),  # first_timestamp
+        last,  # last_timestamp
+        _str(involved.get("kind")),  # involved_kind
+        _str(involved.get("name")),  # involved_name
+        _str(involved.get("namespace")),  # involved_namespace
+        _str(involved.get("uid")),  # involved_uid
+        _str(involved.get("fieldPath")),  # involved_field_path
+        _str(obj.get("reportingComponent") or source.get("component")),  # component
+        _str(source.get("host")),  # host
     )
 
 
