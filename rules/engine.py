@@ -90,8 +90,8 @@ class Engine:
         ctx.obs = obs
         self._last_now = now
         index = self._by_source.get(record.source)
-        if index is None:
-            return []
+        if index is None or (obs.occurrences <= 0 and not index.acts_without_occurrences):
+            return []  # e.g. an Event update that does not raise its count: no views to build
         out: list[Alert] = []
         counts = self.match_counts
         for rule, matched in index.matching(record_views(record, obs), obs.occurrences):
