@@ -6,22 +6,27 @@ code before and after a performance change, and the two must print the same line
 Per seed: the bench's stream (`bench/rules_throughput.py`) with deletions and LISTed copies of
 earlier records mixed in, through the 50 bench rules with a tick every 500 records, then a tick
 far past every window. Hashed: every alert as `to_dict()` (id, fields, summary, labels ...) in
-order, the match counts, the engine snapshot and the open incidents at the end. Not a
-benchmark and not a test: a check that a change meant to be faster changed nothing else.
+order, the match counts, the engine snapshot and the open incidents at the end. Then a second
+line: random Event streams with late and same-second timestamps and random ticks, through
+frequency rules (with and without `for`) and an `any` rule: the bench's mix has no ties, and
+the order of alerts due at the same moment is behaviour too. Not a benchmark and not a test:
+a check that a change meant to be faster changed nothing else.
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import random
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.rules_throughput import T0, make_rules, make_stream  # noqa: E402
 from rules.engine import Engine  # noqa: E402
+from rules.loader import load_text  # noqa: E402
 from watcher.normalize import normalize  # noqa: E402
 
 
@@ -57,6 +62,35 @@ def fingerprint(n: int, seed: int, dump) -> tuple[str, int]:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest(), alerts
 
 
+def _event(rnd: random.Random, t: datetime) -> dict:
+    return {"kind": "Event", "metadata": {"name": f"e{rnd.randrange(8)}", "namespace": rnd.choice("ab"),
+                                          "uid": f"u{rnd.randrange(8)}", "resourceVersion": str(rnd.randrange(10**6))},
+            "involvedObject": {"kind": "Pod", "name": f"p{rnd.randrange(3)}", "namespace": "a"},
+            "reason": rnd.choice(["BackOff", "Pulled"]), "type": rnd.choice(["Warning", "Normal"]),
+            "message": "m", "count": rnd.randint(1, 6), "lastTimestamp": t.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def random_streams(seeds: int) -> tuple[str, int]:
+    """Alerts of random Event streams (late, same-second and deleted Events, random ticks)."""
+    lines = []
+    for seed in range(seeds):
+        rnd = random.Random(seed)
+        text = f"""
+- {{name: f1, source: event, match: {{reason: BackOff}}, detector: {{type: frequency, threshold: {rnd.randint(1, 4)}, window: {rnd.choice(['20s', '1m'])}}}}}
+- {{name: f2, source: event, match: {{type: Warning}}, detector: {{type: frequency, threshold: 2, window: 45s}}, group_by: [namespace]{', for: 10s' if rnd.random() < 0.5 else ''}}}
+- {{name: a1, source: event, match: {{reason: BackOff, type: Warning}}, detector: any, repeat_interval: 30s}}
+"""
+        engine, now = Engine(load_text(text, "random.yaml").rules, stale_before=T0), T0
+        for _ in range(400):
+            now += timedelta(seconds=rnd.choice([0, 1, 2, 5, 15]))
+            when = now - timedelta(seconds=rnd.choice([0, 0, 0, 3, 30, 90]))
+            watch_type = rnd.choice(["ADDED", "MODIFIED", "MODIFIED", "DELETED"])
+            lines.extend(_told(a) for a in engine.process(normalize(watch_type, _event(rnd, when), cluster="r"), now))
+            if rnd.random() < 0.3:
+                lines.extend(_told(a) for a in engine.tick(now))
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest(), len(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=60_000)
@@ -66,6 +100,8 @@ def main() -> None:
     for seed in args.seeds:
         digest, alerts = fingerprint(args.events, seed, args.dump)
         print(f"seed {seed}: {args.events} records (+ deletions, listed copies): {alerts} alerts, sha256 {digest}")
+    digest, alerts = random_streams(60)
+    print(f"60 random Event streams of 400: {alerts} alerts, sha256 {digest}")
 
 
 if __name__ == "__main__":
