@@ -3,6 +3,7 @@ record changed in it, and the boundary between history and news."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Container
 
 from rules.model import Record
 from rules.state import ClusterState, Observation, Pods
@@ -16,6 +17,10 @@ class Context:
         self.state = ClusterState()
         self.obs = Observation()
         """What the record being evaluated changed (`ClusterState.observe`)."""
+        self.open: Container[str] = frozenset()
+        """Keys of the open incidents of the rule being evaluated: a condition detector need
+        not report a key whose condition does not hold when there is no incident to resolve
+        (most of a frequency rule's occurrences)."""
 
     @property
     def occurrences(self) -> int:

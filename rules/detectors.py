@@ -2,7 +2,9 @@
 
 Two families. *Instant* detectors (`any`, `oom_killed`) report occurrences: each one may start an
 incident. *Condition* detectors (`frequency`, `endpoints_unhealthy`) report, per key, whether a
-condition holds; the engine turns those into pending → firing → resolved. Detectors keep only the
+condition holds; the engine turns those into pending → firing → resolved. A key whose condition
+does not hold need not be reported unless an incident is open for it (`Context.open`): most of a
+frequency rule's occurrences leave its count below the threshold and change nothing. Detectors keep only the
 small state they need and never look at a clock: time comes in as arguments.
 """
 from __future__ import annotations
@@ -143,9 +145,10 @@ class AnyDetector:
 @dataclass(slots=True)
 class _Window:
     """One key's occurrences inside the window: (time, count) oldest first, their running
-    total, and the key's latest detection (an expiry re-announces it, inactive)."""
+    total, and the key's latest detection while the condition holds (an expiry re-announces
+    it, inactive); None while it does not."""
 
-    last: Detection
+    last: Optional[Detection] = None
     hits: deque[tuple[datetime, int]] = field(default_factory=deque)
     total: int = 0
 
@@ -200,24 +203,27 @@ class FrequencyDetector:
             return []
         cutoff = (at if at > now else now) - self.window
         out = []
+        threshold, open_keys = self.threshold, ctx.open
         for view in views:
             key = rule.key_for(view)
-            det = Detection(key=key, incident=_incident_of(record, view), at=at, record=record, view=view,
-                            describe=self._detail)
             window = self._windows.get(key)
             if window is None:
-                window = self._windows[key] = _Window(det)
+                window = self._windows[key] = _Window()
             window.hits.append((at, n))
             window.total += n
-            det.count = total = window.prune(cutoff)
-            det.active = total >= self.threshold
-            window.last = det
+            total = window.prune(cutoff)
+            if total >= threshold or key in open_keys:
+                window.last = det = Detection(key=key, incident=_incident_of(record, view), at=at, record=record,
+                                              view=view, describe=self._detail, count=total,
+                                              active=total >= threshold)
+                out.append(det)
+            else:  # below the threshold with no incident to resolve: nothing to tell the engine
+                window.last = None
             if window.hits:
                 self._expiry.schedule(key, window.hits[0][0] + self.window)
             else:  # the occurrence was already out of the window (a late Event): nothing to keep
                 del self._windows[key]
                 self._expiry.cancel(key)
-            out.append(det)
         return out
 
     def expire(self, rule: Rule, now: datetime) -> list[Detection]:
@@ -228,7 +234,7 @@ class FrequencyDetector:
                 continue
             total = window.prune(now - self.window)
             last = window.last
-            if total < self.threshold and last.active:
+            if total < self.threshold and last is not None and last.active:
                 window.last = last = Detection(key=key, incident=last.incident, at=now, record=last.record,
                                                active=False, count=total, view=last.view, describe=self._detail)
                 out.append(last)

@@ -90,14 +90,15 @@ class Engine:
         ctx.obs = obs
         self._last_now = now
         index = self._by_source.get(record.source)
-        if index is None:
-            return []
+        if index is None or (obs.occurrences <= 0 and not index.acts_without_occurrences):
+            return []  # e.g. an Event update that does not raise its count: no views to build
         out: list[Alert] = []
         counts = self.match_counts
         for rule, matched in index.matching(record_views(record, obs), obs.occurrences):
             if not rule.matches(record):
                 continue
             counts[rule.name] = counts.get(rule.name, 0) + 1
+            ctx.open = self._incidents[rule.name]
             for det in rule.detector.observe(rule, record, matched, now, ctx):
                 out.extend(self._apply(rule, det, now, record.listed))
         return out
@@ -363,13 +364,14 @@ class Engine:
             return replace(inc.restored, status=status, at=at, count=inc.count, sequence=max(inc.sequence, 1),
                            summary=det.summary, fields=fields)
         workload_kind, workload_name = self._workload(rec)
+        # Positional, in Alert's field order (named on the right): 24 keyword arguments cost
+        # 0.8 us more per alert (1.2 against 0.4 us), and a third of the bench's records alert.
         return Alert(
-            rule=rule.name, key=det.key, status=status, severity=rule.severity, sequence=max(inc.sequence, 1),
-            started_at=inc.started_at, at=at, count=inc.count, cluster=rec.cluster, namespace=rec.namespace,
-            kind=det.kind or rec.kind, name=det.name or rec.name, workload_kind=workload_kind,
-            workload_name=workload_name, summary=det.summary, description=rule.description, fields=fields,
-            object_labels=rec.labels, object_annotations=rec.annotations, notify=rule.notify,
-            templates=rule.templates, incident=inc.incident, detector=rule.detector.type, title=rule.title,
+            rule.name, det.key, status, rule.severity, max(inc.sequence, 1),  # rule key status severity sequence
+            inc.started_at, at, inc.count, rec.cluster, rec.namespace,  # started_at at count cluster namespace
+            det.kind or rec.kind, det.name or rec.name, workload_kind, workload_name,  # kind name workload_*
+            det.summary, rule.description, fields, rec.labels, rec.annotations,  # summary description fields object_*
+            rule.notify, rule.templates, rule.detector.type, inc.incident, rule.title,  # notify templates detector incident title
         )
 
 

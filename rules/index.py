@@ -101,6 +101,9 @@ class RuleIndex:
         self._without_occurrences = everyone & ~occurrence_rules
         """Rules that may act on a record that is no occurrence (a deletion, an Event update
         that does not raise its count): the others are left out of such records up front."""
+        self.acts_without_occurrences = bool(self._without_occurrences)
+        """False when every rule only counts occurrences: `matching` finds none for a record
+        that is no occurrence, and the engine need not even build its views."""
         self._opaque_bits = sum(self._opaque)
         self._chosen: dict[int, tuple[tuple[int, Rule], ...]] = {}
 

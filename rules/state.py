@@ -9,6 +9,10 @@ holds them; `observe(record)` updates them and returns an `Observation` — what
 — that every consumer of the record reads. Alerts and Kibana then agree by construction.
 
 Pure: no clock, no I/O. Bounded: every table forgets its oldest entries past a limit.
+
+`ServiceEndpoints`, `NewTermination` and `Observation` are values (one is shared by most
+records) but not `frozen`, for the reason `rules.model` gives: one or two are built per record.
+Nothing assigns to their fields once built (`tests/rules/test_values.py`).
 """
 from __future__ import annotations
 
@@ -31,7 +35,7 @@ SEEN_PER_CONTAINER = 16
 CAUSE_WINDOW = timedelta(minutes=15)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class ServiceEndpoints:
     """A Service's endpoints across all its slices and address families: one entry per endpoint
     (a pod in an IPv4 and an IPv6 slice is one endpoint). Terminating endpoints are on their way
@@ -58,10 +62,9 @@ class ServiceEndpoints:
                 terminating += 1
             elif a.ready:
                 ready += 1
-        not_ready = len(self.addresses) - ready - terminating
-        for name, value in (("ready", ready), ("terminating", terminating), ("not_ready", not_ready),
-                            ("total", ready + not_ready)):
-            object.__setattr__(self, name, value)
+        self.ready, self.terminating = ready, terminating
+        self.not_ready = not_ready = len(self.addresses) - ready - terminating
+        self.total = ready + not_ready
 
     @property
     def unhealthy_addresses(self) -> tuple[EndpointAddress, ...]:
@@ -72,17 +75,21 @@ class ServiceEndpoints:
                 "total": self.total}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class NewTermination:
     """A container termination this record shows for the first time."""
 
     container: ContainerInfo
     termination: Termination
-    ident: str
-    """The termination's identity within its container: finishedAt, else the container id."""
+
+    @property
+    def ident(self) -> str:
+        """The termination's identity within its container: finishedAt, else the container id.
+        Formatted when asked (an OOM's incident id), not for every status update."""
+        return termination_ident(self.termination, self.container.restart_count)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Observation:
     """What one record changed, as every consumer of the record reads it."""
 
@@ -115,6 +122,14 @@ def termination_ident(t: Termination, restarts: int) -> str:
     return t.container_id or f"restart-{restarts}"
 
 
+def _seen_key(t: Termination, restarts: int) -> object:
+    """What `termination_ident` tells apart, without formatting a time: `finishedAt` itself
+    (UTC from `watcher.normalize`: equal times, equal stamps), else the same string."""
+    if t.finished_at is not None:
+        return t.finished_at
+    return t.container_id or f"restart-{restarts}"
+
+
 @lru_cache(maxsize=4096)
 def _stamp(when: datetime) -> str:
     """Cached: every status update of a pod repeats its containers' last terminations."""
@@ -139,6 +154,8 @@ class Services:
 
     def __init__(self) -> None:
         self._services: dict[tuple[str, str], _Service] = {}
+        self._in_namespace: dict[str, dict[str, _Service]] = {}
+        """The same Services by namespace, then name: an OOM asks whether its pod backs one."""
 
     def __len__(self) -> int:
         return len(self._services)
@@ -147,7 +164,10 @@ class Services:
         info = record.endpoints
         assert info is not None
         svc_key = (record.namespace, info.service)
-        svc = self._services.setdefault(svc_key, _Service())
+        svc = self._services.get(svc_key)
+        if svc is None:
+            svc = self._services[svc_key] = _Service()
+            self._in_namespace.setdefault(record.namespace, {})[info.service] = svc
         member = (record.kind, record.name)
         if record.watch_type == "DELETED":
             svc.members.pop(member, None)
@@ -156,6 +176,10 @@ class Services:
         view = _merge(record.namespace, info.service, svc)
         if not svc.members:
             del self._services[svc_key]
+            in_namespace = self._in_namespace[record.namespace]
+            del in_namespace[info.service]
+            if not in_namespace:
+                del self._in_namespace[record.namespace]
         authoritative = record.kind == view.source_kind or record.watch_type == "DELETED"
         if authoritative:
             svc.record = record
@@ -169,8 +193,9 @@ class Services:
                 yield _merge(namespace, service, svc), svc.record
 
     def backed_by(self, namespace: str, pod: str) -> bool:
-        """Whether `pod` is an endpoint of any Service (a scan: asked once per OOM, not per record)."""
-        return any(a.pod == pod for (ns, _), svc in self._services.items() if ns == namespace
+        """Whether `pod` is an endpoint of any Service (a scan of the namespace's Services: asked
+        once per OOM, not per record)."""
+        return any(a.pod == pod for svc in self._in_namespace.get(namespace, {}).values()
                    for addresses in svc.members.values() for a in addresses)
 
     def get(self, namespace: str, service: str) -> Optional[ServiceEndpoints]:
@@ -199,7 +224,7 @@ class Pods:
     of an endpoint drop). Per node: its IP (slices name only the node)."""
 
     def __init__(self) -> None:
-        self._seen: OrderedDict[tuple[str, str], OrderedDict[str, None]] = OrderedDict()
+        self._seen: OrderedDict[tuple[str, str], OrderedDict[object, None]] = OrderedDict()
         self._newest: OrderedDict[tuple[str, str], _Newest] = OrderedDict()
         self._workloads: OrderedDict[tuple[str, str], tuple[str, str]] = OrderedDict()
         self.node_ips: dict[str, str] = {}
@@ -234,7 +259,7 @@ class Pods:
         for t in (c.terminated, c.last_terminated):
             if t is None:
                 continue
-            ident = termination_ident(t, c.restart_count)
+            ident = _seen_key(t, c.restart_count)
             if seen is None:
                 seen = self._seen[key] = OrderedDict()
                 if len(self._seen) > MAX_CONTAINERS:
@@ -244,7 +269,7 @@ class Pods:
             seen[ident] = None
             if len(seen) > SEEN_PER_CONTAINER:
                 seen.popitem(last=False)  # forget the oldest, never the one just seen
-            out.append(NewTermination(c, t, ident))
+            out.append(NewTermination(c, t))
         if seen is not None:
             self._seen.move_to_end(key)
         return out

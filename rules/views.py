@@ -29,15 +29,18 @@ def views(record: Record, obs: Optional[Observation] = None) -> list[dict[str, A
     """The flat views of one record, built once per record and shared by every rule. With the
     record's `Observation`, an endpoints record's counts are its Service's (all slices and
     address families), not the one slice's."""
-    base = _common(record)
     e = record.event
-    if e is not None:
-        base.update(
-            reason=e.reason, type=e.type, message=e.message, count=e.count, involved_kind=e.involved_kind,
-            involved_name=e.involved_name, involved_namespace=e.involved_namespace, component=e.component,
-            host=e.host, node=e.host,
-        )
-        return [base]
+    if e is not None:  # most records: one literal, not the common part updated
+        kind, name, workload_name = record.kind, record.name, record.workload_name
+        return [{
+            "cluster": record.cluster, "kind": kind, "watch_type": record.watch_type, "namespace": record.namespace,
+            "name": name, "uid": record.uid, "workload": record.workload,
+            "workload_kind": record.workload_kind or kind, "workload_name": workload_name or name,
+            "reason": e.reason, "type": e.type, "message": e.message, "count": e.count,
+            "involved_kind": e.involved_kind, "involved_name": e.involved_name,
+            "involved_namespace": e.involved_namespace, "component": e.component, "host": e.host, "node": e.host,
+        }]
+    base = _common(record)
     p = record.pod
     if p is not None:
         base.update(pod=record.name, node=p.node, phase=p.phase, pod_ip=p.pod_ip, host_ip=p.host_ip)

@@ -127,38 +127,48 @@ def _event(obj: Mapping[str, Any]) -> EventInfo:
         or _time(series.get("lastObservedTime"))
         or _time(obj.get("eventTime"))
     )
+    # Positional, in the dataclass's field order (named on the right): 13 keyword arguments
+    # cost ~0.4 us more per Event, the most frequent record (so for a Pod's parts below).
     return EventInfo(
-        reason=_str(obj.get("reason")),
-        type=_str(obj.get("type")),
-        message=_str(obj.get("message") or obj.get("note")),
-        count=count,
-        first_timestamp=_time(obj.get("firstTimestamp")) or _time(obj.get("eventTime")),
-        last_timestamp=last,
-        involved_kind=_str(involved.get("kind")),
-        involved_name=_str(involved.get("name")),
-        involved_namespace=_str(involved.get("namespace")),
-        involved_uid=_str(involved.get("uid")),
-        involved_field_path=_str(involved.get("fieldPath")),
-        component=_str(obj.get("reportingComponent") or source.get("component")),
-        host=_str(source.get("host")),
+        _str(obj.get("reason")),  # reason
+        _str(obj.get("type")),  # type
+        _str(obj.get("message") or obj.get("note")),  # message
+        count,  # count
+        _time(obj.get("firstTimestamp")) or _time(obj.get("eventTime")),  # first_timestamp
+        last,  # last_timestamp
+        _str(involved.get("kind")),  # involved_kind
+        _str(involved.get("name")),  # involved_name
+        _str(involved.get("namespace")),  # involved_namespace
+        _str(involved.get("uid")),  # involved_uid
+        _str(involved.get("fieldPath")),  # involved_field_path
+        _str(obj.get("reportingComponent") or source.get("component")),  # component
+        _str(source.get("host")),  # host
     )
+
+
+#: The spec's container lists, with where an error says they are (spelt once, not per Pod).
+_SPEC_LISTS = tuple((key, f"spec.{key}", f"spec.{key}[]") for key in ("initContainers", "containers",
+                                                                         "ephemeralContainers"))
+#: The status's container lists: (key, init, ephemeral, where, where an item is). Ephemeral
+#: (`kubectl debug`) containers run in the Pod too, and can be OOMKilled too.
+_STATUS_LISTS = tuple((key, init, ephemeral, f"status.{key}", f"status.{key}[]") for key, init, ephemeral in (
+    ("initContainerStatuses", True, False), ("containerStatuses", False, False),
+    ("ephemeralContainerStatuses", False, True)))
 
 
 def _pod(obj: Mapping[str, Any]) -> PodInfo:
     spec = _mapping(obj.get("spec"), "spec")
     status = _mapping(obj.get("status"), "status")
     limits: dict[str, str] = {}
-    for key in ("initContainers", "containers", "ephemeralContainers"):
-        for c in _list(spec.get(key), f"spec.{key}"):
-            c = _mapping(c, f"spec.{key}[]")
+    for key, where, item in _SPEC_LISTS:
+        for c in _list(spec.get(key), where):
+            c = _mapping(c, item)
             res = _mapping(_mapping(c.get("resources"), "resources").get("limits"), "limits")
             limits[_str(c.get("name"))] = _str(res.get("memory"))
     containers = []
-    # Ephemeral (`kubectl debug`) containers run in the Pod too, and can be OOMKilled too.
-    for key, init, ephemeral in (("initContainerStatuses", True, False), ("containerStatuses", False, False),
-                                 ("ephemeralContainerStatuses", False, True)):
-        for cs in _list(status.get(key), f"status.{key}"):
-            containers.append(_container(_mapping(cs, f"status.{key}[]"), init, limits, ephemeral))
+    for key, init, ephemeral, where, item in _STATUS_LISTS:
+        for cs in _list(status.get(key), where):
+            containers.append(_container(_mapping(cs, item), init, limits, ephemeral))
     return PodInfo(
         phase=_str(status.get("phase")),
         node=_str(spec.get("nodeName")),
@@ -176,17 +186,17 @@ def _container(cs: Mapping[str, Any], init: bool, limits: Mapping[str, str], eph
     if not isinstance(restarts, int) or isinstance(restarts, bool) or restarts < 0:
         raise MalformedObject("bad_field", f"container {name!r} restartCount {restarts!r}")
     current = _state_name(state)
-    return ContainerInfo(
-        name=name,
-        init=init,
-        restart_count=restarts,
-        ready=cs.get("ready") is True,
-        state=current,
-        waiting_reason=_str(_mapping(state.get("waiting"), "waiting").get("reason")),
-        terminated=_termination(state.get("terminated")),
-        last_terminated=_termination(last.get("terminated")),
-        memory_limit=limits.get(name, ""),
-        ephemeral=ephemeral,
+    return ContainerInfo(  # positional, in field order (named on the right), as `_event` says why
+        name,  # name
+        init,  # init
+        restarts,  # restart_count
+        cs.get("ready") is True,  # ready
+        current,  # state
+        _str(_mapping(state.get("waiting"), "waiting").get("reason")),  # waiting_reason
+        _termination(state.get("terminated")),  # terminated
+        _termination(last.get("terminated")),  # last_terminated
+        limits.get(name, ""),  # memory_limit
+        ephemeral,  # ephemeral
     )
 
 
@@ -205,14 +215,14 @@ def _termination(raw: Any) -> Optional[Termination]:
     if code is not None and (not isinstance(code, int) or isinstance(code, bool)):
         raise MalformedObject("bad_field", f"exitCode {code!r}")
     signal = t.get("signal")
-    return Termination(
-        reason=_str(t.get("reason")),
-        exit_code=code,
-        signal=signal if isinstance(signal, int) and not isinstance(signal, bool) else None,
-        started_at=_time(t.get("startedAt")),
-        finished_at=_time(t.get("finishedAt")),
-        container_id=_str(t.get("containerID")),
-        message=_str(t.get("message")),
+    return Termination(  # positional, in field order (named on the right), as `_event` says why
+        _str(t.get("reason")),  # reason
+        code,  # exit_code
+        signal if isinstance(signal, int) and not isinstance(signal, bool) else None,  # signal
+        _time(t.get("startedAt")),  # started_at
+        _time(t.get("finishedAt")),  # finished_at
+        _str(t.get("containerID")),  # container_id
+        _str(t.get("message")),  # message
     )
 
 

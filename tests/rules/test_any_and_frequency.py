@@ -122,3 +122,36 @@ def test_frequency_occurrence_already_outside_its_window_counts_for_nothing_and_
     # Once the window is over the incident resolves, and the late one left nothing behind.
     assert [a.status for a in eng.tick(at(1800))] == ["resolved"]
     assert eng.tick(at(3000)) == []
+
+
+def test_a_restored_frequency_incident_resolves_at_the_first_occurrence_below_the_threshold():
+    # After a restart the window's counts are gone but the firing incident is not: the first
+    # occurrence counts 1 < 5, and the incident it finds open resolves out loud (the detector
+    # leaves out below-threshold keys only when no incident is open for them).
+    eng = engine_for(FREQ)
+    for i in range(5):
+        fired = eng.process(rec(event(f"b.{i}", last=i), "ADDED"), at(i))
+    assert [a.status for a in fired] == ["firing"]
+    again = engine_for(FREQ, start=100)
+    assert again.restore(eng.open_incidents(), now=at(100)) == 1
+    resolved = again.process(rec(event("b.9", last=200), "ADDED"), at(200))
+    assert [(a.rule, a.status) for a in resolved] == [("backoff-storm", "resolved")]
+
+
+def test_frequency_counts_only_hits_inside_the_window_and_forgets_idle_keys():
+    # Whether a tick or the next hit prunes what left the window, the count is the same; a
+    # tick after all of a key's hits are out forgets the key (memory stays bounded).
+    eng = engine_for(FREQ.replace("threshold: 5", "threshold: 3").replace("10m", "1m"))
+    assert eng.process(rec(event("b.1", last=0), "ADDED"), at(0)) == []
+    assert eng.process(rec(event("b.2", last=30), "ADDED"), at(30)) == []
+    assert eng.tick(at(61)) == []  # the hit at 0 is out
+    assert eng.process(rec(event("b.3", last=70), "ADDED"), at(70)) == []  # 2 in the window: 30, 70
+    (fired,) = eng.process(rec(event("b.4", last=80), "ADDED"), at(80))
+    assert (fired.status, fired.count) == ("firing", 3)
+    assert [a.status for a in eng.tick(at(91))] == ["resolved"]  # 30 is out: 2 < 3
+    for i in range(20):  # other keys, each once
+        eng.process(rec(event(f"x.{i}", involved=f"pod-{i}", last=100 + i), "ADDED"), at(100 + i))
+    detector = eng.rules[0].detector
+    assert len(detector._windows) == 21
+    assert eng.tick(at(200)) == []
+    assert len(detector._windows) == 0

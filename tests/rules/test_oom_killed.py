@@ -1,5 +1,5 @@
 from rules.engine import Engine
-from tests.factories import at, oom, pod, rec
+from tests.factories import at, endpoint_slice, oom, pod, rec
 from tests.rules.helpers import builtin_engine, engine_for
 
 
@@ -100,3 +100,17 @@ def test_restore_skips_instant_incidents_whose_window_is_over():
     assert fresh.restore(fired, now=at(200)) == 1  # inside the 30m fold window
     assert builtin_engine(start=4000).restore(fired, now=at(4000)) == 0
     assert fresh.process(rec(pod(restarts=2, last=oom(300))), at(300)) == []  # folded into the restored one
+
+
+def test_a_pod_backs_a_service_of_its_own_namespace_only_and_not_once_the_slice_is_gone():
+    from rules.state import Services
+
+    services = Services()
+    services.observe(rec(endpoint_slice([True], service="web", ns="shop", pods=["web-1"])))
+    services.observe(rec(endpoint_slice([True], service="api", ns="team-a", pods=["api-1"])))
+    assert services.backed_by("shop", "web-1") and services.backed_by("team-a", "api-1")
+    assert not services.backed_by("team-a", "web-1") and not services.backed_by("shop", "api-1")
+    services.observe(rec(endpoint_slice([True], service="web", ns="shop", pods=["web-1"]), "DELETED"))
+    assert not services.backed_by("shop", "web-1") and services.backed_by("team-a", "api-1")
+    services.observe(rec(endpoint_slice([True], service="web", ns="shop", pods=["web-1"]), "ADDED"))
+    assert services.backed_by("shop", "web-1")
