@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from rules import durations, shipped
+from rules import state_detectors  # noqa: F401 (importing it registers oom_killed, endpoints_unhealthy)
 from rules.detectors import Detector  # importing it registers the detector types
 from rules.registry import REGISTRY
 from rules.match import MatchError, compile_namespaces, compile_field, compile_selector, exact_values

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from rules.alert import Alert
-from rules.detectors import EndpointsUnhealthyDetector
+from rules.state_detectors import EndpointsUnhealthyDetector
 from rules.incidents import Incident
 from rules.rule import Rule
 
