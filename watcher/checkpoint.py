@@ -27,6 +27,8 @@ from typing import Any, Callable, Optional, Protocol
 
 import orjson
 
+from watcher.files import write_atomically
+
 log = logging.getLogger("kea.checkpoint")
 
 MARGIN = timedelta(seconds=60)
@@ -81,21 +83,6 @@ class LocalCheckpoints:
     def save(self, cp: Checkpoint) -> None:
         write_atomically(self.path, cp.to_json())
 
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Temp file, fsync, rename, fsync the directory: a kill -9 leaves the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def newest(*found: Optional[Checkpoint]) -> Optional[Checkpoint]:

@@ -23,7 +23,7 @@ import orjson
 
 from notifiers.inhibition import Inhibitor, InhibitRule
 from rules.alert import Alert
-from watcher.checkpoint import write_atomically
+from watcher.files import write_atomically
 
 log = logging.getLogger("kea.inhibition")
 

@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Iterator
 
 from notifiers.clock import utcnow
 from notifiers.silences import Silence, Silences
+from watcher.files import write_atomically
 
 from .store import NO_STATS, SilenceStats, StoreError, UnknownSilence, kept, ordered, parse_silences, report_snapshot
 
@@ -114,17 +115,7 @@ def write_silences(path: Path, silences: Iterable[Silence]) -> None:
     """The whole file at once: temp file, fsync, rename, fsync of the directory."""
     data = json.dumps({"v": VERSION, "silences": [s.to_dict() for s in ordered(silences)]},
                       ensure_ascii=False, indent=1)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(data + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomically(path, (data + "\n").encode("utf-8"))
 
 
 def read_silences(path: Path, *, store: str, stats: SilenceStats) -> list[Silence]:
