@@ -22,7 +22,11 @@ def _alert(**kw: Any) -> Alert:
 
 
 def oom(pod: str = "web-1", *, workload: str = "web", ns: str = "shop", node: str = "node-1", t: float = 0,
-        **fields: Any) -> Alert:
+        backs_service: bool | None = True, **fields: Any) -> Alert:
+    """An OOM of a pod that is an endpoint of a Service (as the engine says when it has seen the
+    Service's endpoints); `backs_service=None`: the engine has seen no Service."""
+    if backs_service is not None:
+        fields["backs_service"] = backs_service
     return _alert(rule="oom-killed", key=f"{ns}/{pod}/app", kind="Pod", name=pod, namespace=ns,
                   workload_kind="Deployment" if workload else "", workload_name=workload, detector="oom_killed",
                   incident=f"uid-{pod}/app@{t}", started_at=at(t), at=at(t),
