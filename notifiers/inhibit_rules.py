@@ -133,8 +133,8 @@ def parse_inhibit_matcher(text: Any) -> Matcher:
 def builtin_rules(*, endpoints_for: timedelta = ENDPOINTS_FOR,
                   node_not_ready_for: timedelta = NODE_NOT_READY_FOR) -> list[InhibitRule]:
     """One card per outage. An unhealthy Service absorbs the OOMs of the workload whose pod
-    caused the drop (an OOM waits the endpoints rule's `for` + 15 s for it only when the engine
-    knows its pod backs a Service: with no Service seen, no drop could absorb it); a NodeNotReady alert absorbs the alerts of that node's
+    caused the drop (an OOM waits the endpoints rule's `for` + 15 s for it, unless the engine
+    knows its pod backs no Service: before the endpoints are listed it cannot know); a NodeNotReady alert absorbs the alerts of that node's
     pods and of Services whose unhealthy endpoints are all on NotReady nodes, and its own card
     waits as long, so it can say how many."""
     wait = endpoints_for + LOOK_AHEAD_SLACK
@@ -143,7 +143,7 @@ def builtin_rules(*, endpoints_for: timedelta = ENDPOINTS_FOR,
         InhibitRule(
             name="endpoints-unhealthy absorbs the OOMs that caused it", path=path,
             source_matchers=(parse_matcher("detector=endpoints_unhealthy"),),
-            target_matchers=(parse_matcher("detector=oom_killed"), parse_inhibit_matcher("fields.backs_service=true")),
+            target_matchers=(parse_matcher("detector=oom_killed"), parse_inhibit_matcher("fields.backs_service!=false")),
             equal=(Equal("namespace", "namespace"), Equal("fields.cause.workload", "workload")),
             look_ahead=wait),
         InhibitRule(

@@ -153,6 +153,9 @@ class Services:
     """Endpoints per Service, merged across slices and address families."""
 
     def __init__(self) -> None:
+        self.known = False
+        """Set once the endpoint sources' first LIST has been read into this state: then a pod
+        found in no Service backs none, even where no Service exists at all."""
         self._services: dict[tuple[str, str], _Service] = {}
         self._in_namespace: dict[str, dict[str, _Service]] = {}
         """The same Services by namespace, then name: an OOM asks whether its pod backs one."""

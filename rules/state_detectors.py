@@ -62,7 +62,7 @@ class OomKilledDetector:
             fields = {**container_fields(c), "pod": record.name, "node": pod.node, "pod_ip": pod.pod_ip,
                       "host_ip": pod.host_ip, "reason": t.reason, "exit_code": t.exit_code,
                       "restarts": c.restart_count, "finished_at": t.finished_at, "message": t.message}
-            if len(ctx.state.services):
+            if ctx.state.services.known or len(ctx.state.services):
                 # whether an endpoint drop (and its alert) may follow: inhibition waits for it only then
                 fields["backs_service"] = ctx.state.services.backed_by(record.namespace, record.name)
             out.append(Detection(

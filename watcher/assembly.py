@@ -203,7 +203,8 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
         boundary=boundary[0], complete=boundary[1], watching=lambda: bool(sources_ref) and sources_ref[0].watching(),
         is_leader=lambda: router.leader)
     pipeline = Pipeline(engine, clock=replay_clock or utcnow, on_alert=router, handlers=persistence.record_handlers(),
-                        checkpoint=checkpointer, on_error=lambda stage: metrics.pipeline_errors.labels(stage).inc())
+                        checkpoint=checkpointer, on_error=lambda stage: metrics.pipeline_errors.labels(stage).inc(),
+                        endpoints_listed=lambda: bool(sources_ref) and sources_ref[0].endpoints_known())
     pipeline_service = PipelineService(pipeline, checkpointer, replay_clock=replay_clock)
     sources = Sources(cfg, put=pipeline.put, leader=router, stop=stop, metrics=metrics, health=health,
                       replay_files=replay_files, replay_clock=replay_clock, drain=pipeline.drain,

@@ -41,16 +41,19 @@ class Pipeline:
     def __init__(self, engine: Engine, *, clock: Clock, on_alert: Callable[[Alert], None],
                  handlers: Sequence[RecordHandler] = (), checkpoint: Optional[Checkpointing] = None,
                  on_error: Callable[[str], None] = lambda stage: None,
-                 max_queue: int = 100_000, tick_seconds: float = 1.0) -> None:
+                 max_queue: int = 100_000, tick_seconds: float = 1.0,
+                 endpoints_listed: Callable[[], bool] = lambda: False) -> None:
         """`handlers`: the record's other consumers, each called with the record and what it
         changed in the state. `on_error(stage)`: counts a failure of `observe`, `rules`,
-        `alert` (one alert change's delivery), `handler` or `tick`."""
+        `alert` (one alert change's delivery), `handler` or `tick`. `endpoints_listed()`: the
+        endpoint sources have listed (see `_note_endpoints_known`)."""
         self.engine = engine
         self.clock = clock
         self.on_alert = on_alert
         self.handlers = tuple(handlers)
         self.checkpoint = checkpoint
         self.on_error = on_error
+        self.endpoints_listed = endpoints_listed
         self.queue: "queue.Queue[Record]" = queue.Queue(maxsize=max_queue)
         self.tick_seconds = tick_seconds
         self.processed = 0
@@ -116,9 +119,19 @@ class Pipeline:
                 finally:
                     self.processed += 1
                     self.queue.task_done()
+            self._note_endpoints_known()
             if self.checkpoint is not None:
                 self._guard("checkpoint", lambda: self.checkpoint.maybe_save(  # type: ignore[union-attr]
                     self.engine, now, idle=self.queue.empty()))
+
+    def _note_endpoints_known(self) -> None:
+        """Tell the state that its Services are complete: the endpoint sources have listed and
+        every record queued before that has been read (asked in this order, the LIST's records
+        were all queued before `listed` was set). An OOM then knows whether its pod backs a
+        Service even where none exists, and the inhibition does not hold it for nothing."""
+        services = self.engine.state.services
+        if not services.known and self.endpoints_listed() and self.queue.empty():
+            services.known = True
 
     def _fan_out(self, record: Record, now: datetime) -> None:
         """One record to the state, the rules and the other handlers, each failing alone."""

@@ -74,6 +74,14 @@ class Sources:
         """Every cluster watcher has listed and is streaming (a replay never is)."""
         return bool(self.sources) and all(getattr(w, "watching", False) for w in self.sources)
 
+    def endpoints_known(self) -> bool:
+        """The endpoint watchers have all listed (none configured: no drop can come, so it is
+        known that no pod backs a Service). False in a replay: there is no LIST to wait for."""
+        if self.replay_files or not self.sources:
+            return False
+        return all(w.listed.is_set() for w in self.sources
+                   if getattr(getattr(w, "spec", None), "kind", None) in ("EndpointSlice", "Endpoints"))
+
     def all_listed(self) -> bool:
         return bool(self.sources) and all(w.listed.is_set() for w in self.sources if hasattr(w, "listed"))
 

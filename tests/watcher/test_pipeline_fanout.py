@@ -68,3 +68,29 @@ def test_the_state_is_updated_once_and_every_handler_reads_the_same_observation(
                  handlers=[lambda r, o: observed.append(o), lambda r, o: observed.append(o)])
     run(p, rec(pod(restarts=1, last=oom(100))))
     assert count["observe"] == 1 and observed[0] is observed[1] and observed[0] is not None
+
+
+def test_the_services_are_known_only_once_every_record_queued_before_the_list_ended_is_read():
+    """The endpoint sources have listed (their records were queued first): the state may say it
+    knows every Service only after those records are in it, never between them."""
+    from tests.factories import endpoint_slice
+
+    listed = threading.Event()
+    eng = engine()
+    known_while_reading: list[bool] = []
+    p = Pipeline(eng, clock=lambda: datetime.now(timezone.utc), on_alert=lambda a: None,
+                 handlers=[lambda record, obs: known_while_reading.append(eng.state.services.known)],
+                 endpoints_listed=listed.is_set)
+    for i in range(3):
+        p.put(rec(endpoint_slice([True], service=f"s{i}", pods=[f"p{i}"]), "ADDED"))
+    listed.set()
+    run(p)
+    assert known_while_reading == [False, False, False]
+    assert eng.state.services.known
+
+
+def test_the_services_stay_unknown_while_the_endpoints_have_not_listed():
+    eng = engine()
+    run(Pipeline(eng, clock=lambda: datetime.now(timezone.utc), on_alert=lambda a: None,
+                 endpoints_listed=lambda: False), rec(pod()))
+    assert not eng.state.services.known
