@@ -11,7 +11,8 @@ import pytest
 
 from tests.e2e import support
 from tests.e2e.support import get, wait_for
-from tests.harness.cluster import create, deployment, inject, pods, ready_endpoints, request, rollout_complete, service
+from tests.harness.cluster import (create, deployment, inject, node_pool, one_per_node, pods, ready_endpoints, request,
+                                   rollout_complete, service)
 
 pytestmark = pytest.mark.kube
 
@@ -110,19 +111,10 @@ def test_an_oom_of_a_pod_behind_no_service_is_the_oom_card_alone(tmp_path, kube_
 def test_a_node_that_stops_heartbeating_is_one_node_card_naming_what_it_inhibited(
         tmp_path, kube_cluster, cluster_namespace, wecom):
     ns = cluster_namespace
-    pool = [f"kwok-node-{ns}-{i}" for i in range(2)]
-    for node in pool:
-        kube_cluster.add_node(node, labels={"pool": ns})
-    # evicted 15 s after the node is unreachable (the default is 300 s)
-    short = [{"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": "NoExecute",
-              "tolerationSeconds": 15} for t in ("not-ready", "unreachable")]
-    spread = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
-               "nodeTaintsPolicy": "Honor", "labelSelector": {"matchLabels": {"app": "pay"}}}]
+    pool = node_pool(kube_cluster, ns)
     try:
         with kube_cluster.api_client() as api:
-            wait_for(lambda: all(kube_cluster.node_ready(n) for n in pool), timeout=30, what="the nodes Ready")
-            deploy(api, ns, "pay", 2, pod_spec={"nodeSelector": {"pool": ns}, "tolerations": short,
-                                                "topologySpreadConstraints": spread})
+            deploy(api, ns, "pay", 2, pod_spec=one_per_node(ns, "pay"))
             d = Daemon(tmp_path, kube_cluster, ns, wecom).start()
             kube_cluster.stop_heartbeat(pool[0])
             (card,) = until(lambda: cards(wecom, "【告警】节点 NotReady", pool[0]), "the node card", wecom.texts,

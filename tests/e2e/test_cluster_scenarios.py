@@ -23,6 +23,8 @@ from tests.harness.cluster import (
     deployment,
     hold,
     inject,
+    node_pool,
+    one_per_node,
     patch,
     pods,
     ready_endpoints,
@@ -242,21 +244,10 @@ def _series_count(api, ns, pod):
 def test_a_node_that_stops_heartbeating_drops_its_pod_and_the_replacement_recovers(
         tmp_path, kube_cluster, cluster_namespace, wecom):
     ns = cluster_namespace
-    pool = [f"kwok-node-{ns}-{i}" for i in range(2)]
-    for node in pool:
-        kube_cluster.add_node(node, labels={"pool": ns})
-    # evicted 15 s after the node is unreachable (the default is 300 s): long enough for the
-    # NotReady endpoint to outlast `for`, short enough for the test
-    short = [{"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": "NoExecute",
-              "tolerationSeconds": 15} for t in ("not-ready", "unreachable")]
-    # one pod per node; a tainted (dead) node does not count, so the replacement may double up
-    spread = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
-               "nodeTaintsPolicy": "Honor", "labelSelector": {"matchLabels": {"app": "pay"}}}]
+    pool = node_pool(kube_cluster, ns)
     try:
         with kube_cluster.api_client() as api:
-            wait_for(lambda: all(kube_cluster.node_ready(n) for n in pool), timeout=30, what="the nodes Ready")
-            deploy(api, ns, "pay", 2, pod_spec={"nodeSelector": {"pool": ns}, "tolerations": short,
-                                                "topologySpreadConstraints": spread})
+            deploy(api, ns, "pay", 2, pod_spec=one_per_node(ns, "pay"))
             (doomed,) = [p["metadata"]["name"] for p in live_pods(api, ns, "pay") if p["spec"]["nodeName"] == pool[0]]
             d = Daemon(tmp_path, kube_cluster, ns, wecom).start()
             kube_cluster.stop_heartbeat(pool[0])

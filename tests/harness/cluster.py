@@ -264,6 +264,34 @@ def deployment(name: str, replicas: int, *, labels: dict | None = None,
     }
 
 
+def node_pool(cluster, ns: str, size: int = 2) -> list[str]:
+    """`size` fresh kwok nodes labelled `pool=<ns>`, Ready: a test can stop one's heartbeat
+    without touching anybody else's pods."""
+    pool = [f"kwok-node-{ns}-{i}" for i in range(size)]
+    for node in pool:
+        cluster.add_node(node, labels={"pool": ns})
+    try:
+        wait(lambda: all(cluster.node_ready(n) for n in pool), timeout=30, what="the nodes Ready")
+    except AssertionError:
+        with cluster.api_client() as api:
+            for node in pool:
+                request(api, "DELETE", f"/api/v1/nodes/{node}")
+        raise
+    return pool
+
+
+def one_per_node(ns: str, app: str, *, evict_after: int = 15) -> dict:
+    """A pod spec for `node_pool`'s nodes: one pod of `app` per node (a tainted, dead node does
+    not count, so a replacement may double up), evicted `evict_after` s after its node is
+    unreachable (the default is 300 s: long enough for a NotReady endpoint to outlast `for`,
+    short enough for a test)."""
+    tolerations = [{"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": "NoExecute",
+                    "tolerationSeconds": evict_after} for t in ("not-ready", "unreachable")]
+    spread = [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+               "nodeTaintsPolicy": "Honor", "labelSelector": {"matchLabels": {"app": app}}}]
+    return {"nodeSelector": {"pool": ns}, "tolerations": tolerations, "topologySpreadConstraints": spread}
+
+
 def service(name: str, port: int = 80) -> dict:
     return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
             "spec": {"selector": {"app": name}, "ports": [{"port": port, "targetPort": port}]}}
