@@ -249,7 +249,10 @@ def test_a_node_that_stops_heartbeating_drops_its_pod_and_the_replacement_recove
         with kube_cluster.api_client() as api:
             deploy(api, ns, "pay", 2, pod_spec=one_per_node(ns, "pay"))
             (doomed,) = [p["metadata"]["name"] for p in live_pods(api, ns, "pay") if p["spec"]["nodeName"] == pool[0]]
-            d = Daemon(tmp_path, kube_cluster, ns, wecom).start()
+            # `for: 5s`: the replacement starts NotReady on the live node; with 1 s a slow start
+            # under load became a second drop card (CI, 2026-12-01). The dead node's drop lasts
+            # until the eviction, 15 s and more, so it still alerts.
+            d = Daemon(tmp_path, kube_cluster, ns, wecom, for_="5s").start()
             kube_cluster.stop_heartbeat(pool[0])
             # the node lifecycle controller marks its pod NotReady (an Event on the pod), then the
             # taint manager evicts it and the ReplicaSet's replacement runs on the live node.
