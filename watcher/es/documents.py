@@ -31,7 +31,7 @@ from watcher.es.doc import Doc, common_fields, iso
 from watcher.es.endpoints import EndpointHealth
 from watcher.es.retention import FUTURE_SKEW, oldest_kept_day, utc_day
 from watcher.es.stats import NO_SINK_STATS, SinkStats
-from watcher.es.templates import daily_index, daily_index_pattern, parse_day
+from watcher.es.templates import daily_index, daily_index_day
 
 log = logging.getLogger("kea.es")
 
@@ -114,15 +114,23 @@ def within_retention(doc: Doc, *, prefix: str, now: datetime, retention_days: in
     """`doc` in the daily index the retention window allows: None when its day is older than
     retention keeps, today's index when it is dated beyond `FUTURE_SKEW`, else unchanged
     (as is any index that is not daily)."""
-    m = daily_index_pattern(prefix).match(doc.index)
-    if m is None:
+    return _placed(doc, prefix, now, *_day_window(now, retention_days))
+
+
+def _day_window(now: datetime, retention_days: int) -> tuple[Optional[datetime], datetime]:
+    """(the oldest day kept or None, the last day a document may be dated) around `now`."""
+    return oldest_kept_day(now, retention_days), utc_day(now + FUTURE_SKEW)
+
+
+def _placed(doc: Doc, prefix: str, now: datetime, cutoff: Optional[datetime], last: datetime) -> Optional[Doc]:
+    parsed = daily_index_day(prefix, doc.index)
+    if parsed is None:
         return doc
-    day = parse_day(m.group("day"))
-    cutoff = oldest_kept_day(now, retention_days)
+    kind, day = parsed
     if cutoff is not None and day < cutoff:
         return None
-    if day > utc_day(now + FUTURE_SKEW):
-        return dataclasses.replace(doc, index=daily_index(prefix, m.group("kind"), now))
+    if day > last:
+        return dataclasses.replace(doc, index=daily_index(prefix, kind, now))
     return doc
 
 
@@ -166,9 +174,12 @@ class Documenter:
         return self.endpoints.observe(record, obs.service, now=now)
 
     def _within_retention(self, docs: list[Doc], now: datetime) -> list[Doc]:
+        if not docs:
+            return docs
+        window = _day_window(now, self.retention_days)
         out = []
         for doc in docs:
-            placed = within_retention(doc, prefix=self.prefix, now=now, retention_days=self.retention_days)
+            placed = _placed(doc, self.prefix, now, *window)
             if placed is None:
                 log.debug("not writing %s %s: older than retention (%d days), for %s",
                           doc.kind, doc.id, self.retention_days, doc.index)

@@ -16,10 +16,11 @@ Daily indices are dated by the document's own `@timestamp` (UTC), not by the tim
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Optional
 
 log = logging.getLogger("kea.es")
 
@@ -59,6 +60,20 @@ def daily_index_pattern(prefix: str) -> re.Pattern[str]:
 
 def parse_day(day: str) -> datetime:
     return datetime.strptime(day, _DATE_SUFFIX).replace(tzinfo=timezone.utc)
+
+
+@functools.lru_cache(maxsize=1024)
+def daily_index_day(prefix: str, index: str) -> Optional[tuple[str, datetime]]:
+    """(kind, UTC midnight) of one of our daily indices for `prefix`; None for any other name
+    (or a date that is no date). Cached: every document of a day names the same few indices,
+    and `strptime` per document was a tenth of a backlog's CPU."""
+    m = daily_index_pattern(prefix).match(index)
+    if m is None:
+        return None
+    try:
+        return m.group("kind"), parse_day(m.group("day"))
+    except ValueError:
+        return None
 
 
 # --- mappings ---------------------------------------------------------------------------------
