@@ -95,6 +95,53 @@ def test_lists_are_paged(fake_api, rig):
     assert r.records.changes() == [("ADDED", "a", True), ("ADDED", "b", True)]
 
 
+def test_the_next_page_is_requested_while_this_page_is_handed_on(fake_api, rig):
+    """The apiserver encodes page 2 while we normalise page 1: the two costs overlap instead of
+    adding up (the backlog benchmark's LIST). The sink holds page 1's object until page 2 has
+    been asked for; a pager that asks only afterwards never gets there."""
+    import threading
+
+    fake_api.lists.put(Reply(body=pod_list(10, pod("a", 5), cont="tok1")))
+    fake_api.lists.put(Reply(body=pod_list(10, pod("b", 6))))
+    asked_ahead = threading.Event()
+
+    def hold_page_one(record):
+        if record.name == "a" and _waited_for(lambda: len(fake_api.list_requests()) >= 2):
+            asked_ahead.set()
+
+    r = rig()
+    r.records.then = hold_page_one
+    r.start()
+    wait_until(r.watcher.listed.is_set, 10, "the list")
+    assert asked_ahead.is_set(), "page 2 was requested only after page 1 had been handed on"
+    assert r.records.changes() == [("ADDED", "a", True), ("ADDED", "b", True)]
+
+
+def test_a_failing_next_page_comes_after_this_page_and_the_list_starts_over(fake_api, rig):
+    """The look-ahead does not change what an error does: page 1 is handed on once, the failed
+    page 2 is retried by listing again (page 1 unchanged: not announced a second time)."""
+    fake_api.lists.put(Reply(body=pod_list(10, pod("a", 5), cont="tok1")))
+    fake_api.lists.put(Reply(500, {"kind": "Status", "code": 500, "message": "etcd busy"}))
+    fake_api.lists.put(Reply(body=pod_list(11, pod("a", 5), cont="tok2")))
+    fake_api.lists.put(Reply(body=pod_list(11, pod("b", 6))))
+    r = rig().start()
+    wait_until(r.watcher.listed.is_set, 10, "the list")
+    assert [q.get("continue") for q in fake_api.list_requests()[:4]] == [None, "tok1", None, "tok2"]
+    assert r.records.changes() == [("ADDED", "a", True), ("ADDED", "b", True)]
+    assert r.stats.count("watch_reconnects", reason="http_500") == 1
+
+
+def _waited_for(condition, seconds: float = 5.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def test_a_malformed_object_is_counted_and_the_stream_goes_on(fake_api, rig):
     bad = pod("bad", 11, status={"containerStatuses": "oops"})
     fake_api.lists.put(Reply(body=pod_list(10)))

@@ -34,6 +34,7 @@ import urllib3
 from rules.model import Record
 from watcher.kube.client import (Backoff, Gone, KubeError, Rejected, Transport, Unavailable, status_error,
                                  transport_reason)
+from watcher.kube.paging import pages_ahead
 from watcher.kube.resources import KnownObjects, ListDiff, ResourceSpec
 from watcher.kube.stats import NO_WATCH_STATS, WatchStats
 from watcher.kube.stream import iter_events
@@ -193,31 +194,16 @@ class Watcher:
         initial = not self.listed.is_set()
         diff = ListDiff(self.known)
         changes = {"ADDED": 0, "MODIFIED": 0, "DELETED": 0}
-        token, rv = "", ""
-        # Pages are bounded by request_timeout too, but a LIST is not a long poll.
-        timeout = min(self.request_timeout, 60.0)
-        while True:
-            query: dict[str, Any] = {"limit": PAGE_SIZE}
-            if token:
-                query["continue"] = token
-            response = self._open(query, timeout)
-            clean = False
-            try:
-                page = self._read_page(response)
-                clean = True
-            finally:
-                self._done(response, clean)
+        rv = ""
+        for page in pages_ahead(self._fetch_page, name=self.name):
             if self.stop.is_set():
                 return
             for obj in page.get("items") or ():
                 kind = self._from_list(obj, diff, initial)
                 if kind:
                     changes[kind] += 1
-            meta = page.get("metadata") or {}
             # Every page carries the snapshot's resourceVersion; the watch starts from it.
-            rv, token = str(meta.get("resourceVersion") or ""), str(meta.get("continue") or "")
-            if not token:
-                break
+            rv = str((page.get("metadata") or {}).get("resourceVersion") or "")
         for uid in diff.gone():
             self._emit("DELETED", self.known.stub(uid), listed=initial)
             self.known.forget(uid)
@@ -235,6 +221,21 @@ class Watcher:
             log.info("%s: relisted (%s) at resourceVersion %s: %d added, %d modified, %d deleted, %d unchanged",
                      self.name, self._relist_reason, rv, changes["ADDED"], changes["MODIFIED"],
                      changes["DELETED"], diff.unchanged)
+
+    def _fetch_page(self, token: str) -> dict[str, Any]:
+        """One LIST page (`token`: the previous page's continue token, "" for the first)."""
+        query: dict[str, Any] = {"limit": PAGE_SIZE}
+        if token:
+            query["continue"] = token
+        # Pages are bounded by request_timeout too, but a LIST is not a long poll.
+        response = self._open(query, min(self.request_timeout, 60.0))
+        clean = False
+        try:
+            page = self._read_page(response)
+            clean = True
+        finally:
+            self._done(response, clean)
+        return page
 
     def _read_page(self, response: Any) -> dict[str, Any]:
         try:
