@@ -81,3 +81,26 @@ def test_the_writer_and_retention_agree_on_the_oldest_kept_day():
         expired = expired_indices([d.index for d in docs], "kea", 30, NOW)
         assert docs and not expired or not docs, (finished, docs, expired)
     assert expired_indices(["kea-terminations-2024.05.30"], "kea", 30, NOW)
+
+
+def test_one_writer_moves_its_retention_window_at_utc_midnight():
+    """The writer computes its day window once per UTC day: the same Documenter must still
+    skip, one minute after midnight, what had just become older than retention keeps, and
+    send what has just stopped being "too far ahead" to its own day."""
+    from tests.factories import oom, pod, rec
+    from watcher.es.documents import Documenter
+
+    clock = [datetime(2024, 6, 30, 23, 59, tzinfo=timezone.utc)]
+    writer = Documenter(prefix="kea", clock=lambda: clock[0], retention_days=30)
+
+    names = iter(range(100))
+
+    def index_of(finished: str) -> list[str]:  # each a new pod: its termination is new
+        return [d.index for d in writer.documents(
+            rec(pod(f"web-{next(names)}", restarts=1, last={**oom(100), "finishedAt": finished})))]
+
+    assert index_of("2024-05-31T12:00:00Z") == ["kea-terminations-2024.05.31"]
+    assert index_of("2024-07-02T12:00:00Z") == ["kea-terminations-2024.06.30"]  # beyond the skew: today's
+    clock[0] += timedelta(minutes=2)
+    assert index_of("2024-05-31T12:00:00Z") == []
+    assert index_of("2024-07-02T12:00:00Z") == ["kea-terminations-2024.07.02"]

@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import re
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
 from rules.model import ContainerInfo, Record, Termination
@@ -45,10 +45,12 @@ def event_doc(record: Record, *, prefix: str, now: datetime) -> Optional[Doc]:
         return None
     when = record.timestamp or now
     src = common_fields(record, when)
+    stamp = src["@timestamp"]  # an Event's own times are mostly that one: formatted once
     # Kibana users look for the involved object, not the Event object: they get the plain names.
     src.update(
         reason=ev.reason, type=ev.type, message=ev.message, count=ev.count,
-        first_timestamp=iso(ev.first_timestamp), last_timestamp=iso(ev.last_timestamp),
+        first_timestamp=stamp if ev.first_timestamp == when else iso(ev.first_timestamp),
+        last_timestamp=stamp if ev.last_timestamp == when else iso(ev.last_timestamp),
         kind=ev.involved_kind, name=ev.involved_name, uid=ev.involved_uid, field_path=ev.involved_field_path,
         node=ev.host, reporting_component=ev.component, event_name=record.name, event_uid=record.uid,
     )
@@ -122,6 +124,26 @@ def _day_window(now: datetime, retention_days: int) -> tuple[Optional[datetime],
     return oldest_kept_day(now, retention_days), utc_day(now + FUTURE_SKEW)
 
 
+class _DayWindows:
+    """`_day_window(now)`, computed again only when `now` reaches another UTC day (it
+    cannot change within one): a backlog asks it for every record. Thread-safe: the day and
+    its window are replaced together, as one tuple."""
+
+    def __init__(self, retention_days: int) -> None:
+        self.retention_days = retention_days
+        self._current: Optional[tuple[datetime, datetime, tuple[Optional[datetime], datetime]]] = None
+
+    def at(self, now: datetime) -> tuple[Optional[datetime], datetime]:
+        current = self._current
+        if current is not None and now.tzinfo is not None and current[0] <= now < current[1]:
+            return current[2]
+        window = _day_window(now, self.retention_days)
+        if now.tzinfo is not None:
+            since = utc_day(now)
+            self._current = (since, since + timedelta(days=1), window)
+        return window
+
+
 def _placed(doc: Doc, prefix: str, now: datetime, cutoff: Optional[datetime], last: datetime) -> Optional[Doc]:
     parsed = daily_index_day(prefix, doc.index)
     if parsed is None:
@@ -152,6 +174,7 @@ class Documenter:
         self.endpoints = EndpointHealth(prefix=prefix)
         self._state = ClusterState()
         self._lock = threading.Lock()
+        self._windows = _DayWindows(retention_days)
 
     def documents(self, record: Record, observation: Optional[Observation] = None) -> list[Doc]:
         now = self.clock()
@@ -176,7 +199,7 @@ class Documenter:
     def _within_retention(self, docs: list[Doc], now: datetime) -> list[Doc]:
         if not docs:
             return docs
-        window = _day_window(now, self.retention_days)
+        window = self._windows.at(now)
         out = []
         for doc in docs:
             placed = _placed(doc, self.prefix, now, *window)

@@ -39,7 +39,8 @@ def daily_index(prefix: str, kind: str, when: datetime) -> str:
     """`<prefix>-<kind>-YYYY.MM.DD` for the UTC day of `when` (naive datetimes are taken as UTC)."""
     if when.tzinfo is not None:
         when = when.astimezone(timezone.utc)
-    return f"{prefix}-{kind}-{when.strftime(_DATE_SUFFIX)}"
+    # The digits by hand: strftime is three times slower, and this runs once per document.
+    return "%s-%s-%04d.%02d.%02d" % (prefix, kind, when.year, when.month, when.day)
 
 
 def alias(prefix: str, kind: str) -> str:
