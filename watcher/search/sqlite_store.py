@@ -23,6 +23,7 @@ batch by deleting the oldest documents; like every drop, it is counted and logge
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 import threading
@@ -68,6 +69,10 @@ CREATE INDEX IF NOT EXISTS docs_by_index ON docs (idx);
 """
 
 
+
+
+_INSERT = ("INSERT OR IGNORE INTO docs (kind, id, idx, ts, tiebreak, group_key, count, text, source) "
+           "VALUES (?,?,?,?,?,?,?,?,?)")
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -249,11 +254,14 @@ class SqliteHistory:
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for doc in batch:
-                cur = conn.execute("INSERT OR IGNORE INTO docs (kind, id, idx, ts, tiebreak, group_key, count, text, "
-                                   "source) VALUES (?,?,?,?,?,?,?,?,?)", row_of(doc))
-                key = (doc.kind, "stored" if cur.rowcount == 1 else "duplicate")
-                counts[key] = counts.get(key, 0) + 1
+            # One executemany per run of one kind (a backlog is one long run): its rowcount
+            # says how many of the run were new, and the rows keep their arrival order.
+            for kind, run in itertools.groupby(batch, key=lambda doc: doc.kind):
+                rows = [row_of(doc) for doc in run]
+                stored = conn.executemany(_INSERT, rows).rowcount
+                for result, n in (("stored", stored), ("duplicate", len(rows) - stored)):
+                    if n:
+                        counts[(kind, result)] = counts.get((kind, result), 0) + n
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
