@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable, Optional
 
 from rules.model import ContainerInfo, Record, Termination
