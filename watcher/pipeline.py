@@ -23,6 +23,7 @@ from rules.alert import Alert
 from rules.engine import Engine
 from rules.model import Record
 from rules.state import Observation
+from watcher.record_queue import RecordQueue
 
 log = logging.getLogger("kea.pipeline")
 _T = TypeVar("_T")
@@ -54,7 +55,7 @@ class Pipeline:
         self.checkpoint = checkpoint
         self.on_error = on_error
         self.endpoints_listed = endpoints_listed
-        self.queue: "queue.Queue[Record]" = queue.Queue(maxsize=max_queue)
+        self.queue: RecordQueue[Record] = RecordQueue(max_queue)
         self.tick_seconds = tick_seconds
         self.processed = 0
         self.heartbeat = clock()
@@ -83,42 +84,34 @@ class Pipeline:
         self._thread.join(timeout)
 
     def drain(self, timeout: float = 10.0) -> bool:
-        """Wait until everything queued so far has been processed. Woken by the last
-        `task_done` (a replay drains before every step of its clock: no polling delay)."""
-        import time
-
-        deadline = time.monotonic() + timeout
-        with self.queue.all_tasks_done:
-            while self.queue.unfinished_tasks:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.queue.all_tasks_done.wait(left)
-        return True
+        """Wait until everything queued so far has been processed. Woken when the last batch
+        is done (a replay drains before every step of its clock: no polling delay)."""
+        return self.queue.join(timeout)
 
     def _run(self) -> None:
         last_tick = 0.0
         while True:
-            try:
-                record = self.queue.get(timeout=self.tick_seconds / 4)
-            except queue.Empty:
-                record = None
+            batch: list[Optional[Record]] = list(self.queue.take(timeout=self.tick_seconds / 4))
+            if not batch:
                 if self._stop.is_set():
                     break
-            now = self.clock()
-            self.heartbeat = now
-            self._run_calls()
-            # Timers due by `now` fire before a record at `now` is judged (a replay's clock jumps
-            # to each record's time: the record must not resolve what was due to fire first).
-            if now.timestamp() - last_tick >= self.tick_seconds:
-                last_tick = now.timestamp()
-                self._guard("tick", lambda: self._emit(self.engine.tick(now), now))
-            if record is not None:
-                try:
-                    self._fan_out(record, now)
-                finally:
-                    self.processed += 1
-                    self.queue.task_done()
+                batch = [None]  # nothing came: still tick, answer calls, maybe save
+            try:
+                for record in batch:
+                    now = self.clock()
+                    self.heartbeat = now
+                    self._run_calls()
+                    # Timers due by `now` fire before a record at `now` is judged (a replay's clock
+                    # jumps to each record's time: the record must not resolve what was due first).
+                    if now.timestamp() - last_tick >= self.tick_seconds:
+                        last_tick = now.timestamp()
+                        self._guard("tick", lambda: self._emit(self.engine.tick(now), now))
+                    if record is not None:
+                        self._fan_out(record, now)
+                        self.processed += 1
+            finally:
+                self.queue.done(sum(1 for record in batch if record is not None))
+            # After the whole batch: "the queue is empty" must mean "all of it is in the state".
             self._note_endpoints_known()
             if self.checkpoint is not None:
                 self._guard("checkpoint", lambda: self.checkpoint.maybe_save(  # type: ignore[union-attr]
@@ -165,11 +158,9 @@ class Pipeline:
             self.on_error(stage)
 
     def _run_calls(self) -> None:
-        while True:
-            try:
-                fn, future = self._calls.get_nowait()
-            except queue.Empty:
-                return
+        calls = self._calls
+        while not calls.empty():  # (this thread is the only consumer: empty() is exact here)
+            fn, future = calls.get_nowait()
             try:
                 future.set_result(fn(self.engine))
             except Exception as exc:
