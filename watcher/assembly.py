@@ -145,7 +145,6 @@ class Daemon:
 
     def tick(self, reload_requested: threading.Event, next_check: float) -> float:
         """One pass of the main loop (every second); returns when to look at the rule files next."""
-        self.metrics.pipeline_queue.set(self.pipeline.queue.qsize())
         self.metrics.outbox_pending.set(self.outbox_pending())  # outcomes are recorded before the outbox settles
         if not (self.replay or self._reconciled) and self.sources.all_listed():
             self._reconciled = self._reconcile()
@@ -212,6 +211,7 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     sources_ref.append(sources)
     delivery.inherited_annotations = sources.inherited_annotations
     metrics.rule_matches_from(lambda: engine.match_counts)
+    metrics.pipeline_queue.set_function(pipeline.queue.qsize)  # read when scraped, not once a second
     metrics.inhibition_from(inhibitor.stats)
     health.liveness["pipeline"] = pipeline_service.alive
     def apply(new: list[Rule]) -> dict[str, str]:  # installed on the pipeline thread, the engine's only writer

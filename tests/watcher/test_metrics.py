@@ -103,3 +103,22 @@ def test_a_bad_report_never_raises(caplog):
     assert caplog.text.count("could not be recorded") == 2
     m.sink_stats.indexed("events", 1)
     assert 'kea_es_docs_indexed_total{index_kind="events"} 1.0' in scrape(m)
+
+
+def test_the_pipeline_queue_gauge_is_what_is_queued_when_scraped(tmp_path):
+    """It was set once a second by the main loop, so a scrape could say 0 with thousands of
+    records waiting (and a benchmark's "the queue is empty" came up to a second late)."""
+    import threading
+    from datetime import datetime, timezone
+
+    from tests.factories import event, rec
+    from watcher.assembly import assemble
+    from watcher.config import parse_config
+
+    cfg = parse_config(f"data_dir: {tmp_path / 'data'}\n", "c.yaml", {})
+    metrics = Metrics()
+    daemon = assemble(cfg, [], stop=threading.Event(), started=datetime.now(timezone.utc), metrics=metrics,
+                      replay_files=["/dev/null"])
+    for i in range(3):  # the pipeline is not started: they stay queued
+        daemon.pipeline.put(rec(event(f"web.{i}")))
+    assert metrics.registry.get_sample_value("kea_pipeline_queue") == 3
