@@ -88,7 +88,7 @@ def _handler(server: StatusServer):
             if self._app("GET"):
                 return
             if path == "/metrics":
-                self._send(200, generate_latest(server.registry), CONTENT_TYPE_LATEST)
+                self._metrics()
             elif path in ("/healthz", "/livez"):
                 self._checks(server.health.liveness)
             elif path == "/readyz":
@@ -131,6 +131,15 @@ def _handler(server: StatusServer):
             ok, results = Health.evaluate(checks)
             body = json.dumps({"status": "ok" if ok else "fail", "checks": results}, indent=1).encode()
             self._send(200 if ok else 503, body, "application/json")
+
+        def _metrics(self) -> None:
+            try:
+                body = generate_latest(server.registry)
+            except Exception:  # a collector's bug: say so, and keep the probes answering
+                log.exception("collecting /metrics failed")
+                self._send(500, b"collecting metrics failed; see the daemon's log\n", "text/plain")
+                return
+            self._send(200, body, CONTENT_TYPE_LATEST)
 
         def _send(self, code: int, body: bytes, ctype: str, headers: Mapping[str, str] | None = None) -> None:
             self.send_response(code)

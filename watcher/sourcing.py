@@ -88,7 +88,7 @@ class Sources:
     def inherited_annotations(self) -> Optional[Mapping[str, str]]:
         return self.elector.inherited_annotations if self.elector is not None else None
 
-    def watch_ages(self) -> dict[str, Callable[[], float]]:
+    def watch_ages(self) -> dict[str, Callable[[], Optional[float]]]:
         """Monotonic time of each cluster watcher's newest event (the watchdog reads them)."""
         return {w.name: _last_event_of(w) for w in self.sources if hasattr(w, "spec")}
 
@@ -133,8 +133,9 @@ class Sources:
         self.metrics.lease_stats.leader(True)
 
 
-def _last_event_of(watcher: Any) -> Callable[[], float]:
-    return lambda: float(watcher.last_event_monotonic)
+def _last_event_of(watcher: Any) -> Callable[[], Optional[float]]:
+    """None until the watcher's first sign of life (its first LIST done): no age yet."""
+    return lambda: watcher.last_event_monotonic
 
 
 def _alive_check(watcher: Any) -> Check:
