@@ -212,6 +212,7 @@ def assemble(cfg: Config, rules: Sequence[Rule], *, stop: threading.Event, start
     delivery.inherited_annotations = sources.inherited_annotations
     metrics.rule_matches_from(lambda: engine.match_counts)
     metrics.pipeline_queue.set_function(pipeline.queue.qsize)  # read when scraped, not once a second
+    metrics.pipeline_records_from(lambda: pipeline.processed)
     metrics.inhibition_from(inhibitor.stats)
     health.liveness["pipeline"] = pipeline_service.alive
     def apply(new: list[Rule]) -> dict[str, str]:  # installed on the pipeline thread, the engine's only writer

@@ -70,6 +70,8 @@ class Metrics:
         self._match_counts: list[Callable[[], Mapping[str, int]]] = []
         r.register(_SinceLastEvent(self._since_last))
         r.register(_RuleMatches(self._match_counts))
+        self._pipeline_records: list[Callable[[], int]] = []
+        r.register(_PipelineRecords(self._pipeline_records))
         self._inhibition: list[Callable[[], Mapping[str, int]]] = []
         r.register(_Inhibition(self._inhibition))
         self.watch_stats: WatchStats = _WatchSeries(self)
@@ -88,6 +90,11 @@ class Metrics:
         """Export the engine's per-rule match counts (read at scrape time; the engine keeps
         plain ints so the pure rules package needs no metrics library)."""
         self._match_counts[:] = [counts]
+
+    def pipeline_records_from(self, processed: Callable[[], int]) -> None:
+        """Export the records the pipeline has taken through the state and the rules (read at
+        scrape time): its rate is the daemon's throughput, e.g. while a first LIST drains."""
+        self._pipeline_records[:] = [processed]
 
     def inhibition_from(self, stats: Callable[[], Mapping[str, int]]) -> None:
         """Export the inhibitor's `stats()` (sources, forgotten, save_failures; read at scrape
@@ -265,6 +272,18 @@ class _RuleMatches:
             for rule, n in dict(counts()).items():
                 c.add_metric([rule], n)
         yield c
+
+
+class _PipelineRecords:
+    def __init__(self, sources: list) -> None:
+        self.sources = sources
+
+    def describe(self) -> Iterable[CounterMetricFamily]:
+        return []
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        yield CounterMetricFamily("kea_pipeline_records", "Records the pipeline has taken through the cluster "
+                                  "state and the rules", value=sum(processed() for processed in self.sources))
 
 
 class _Inhibition:

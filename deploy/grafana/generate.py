@@ -132,8 +132,10 @@ def panels() -> list[dict]:
                        [(rate("kea_records_skipped_total", "reason"), "{{reason}}")], "ops"), 12, 8)
 
     lay.row("Rules")
-    lay.add(timeseries("Rule matches / s", "Records that matched each rule (kea_rule_matches_total).",
-                       [(rate("kea_rule_matches_total", "rule"), "{{rule}}")], "ops"), 12, 8)
+    lay.add(timeseries("Records and rule matches / s", "Records the pipeline took through the cluster state and "
+                       "the rules (kea_pipeline_records_total), and those that matched each rule (kea_rule_matches_total).",
+                       [(rate("kea_pipeline_records_total", "instance"), "all records {{instance}}"),
+                        (rate("kea_rule_matches_total", "rule"), "{{rule}}")], "ops"), 12, 8)
     lay.add(timeseries("Alert decisions", "Alert changes decided per rule and status, per interval (kea_alerts_total).",
                        [(increase("kea_alerts_total", "rule, status", "$__rate_interval"), "{{rule}} {{status}}")], "short", stack=True), 12, 8)
     lay.add(timeseries("Pipeline queue", "Records waiting for the rules engine (kea_pipeline_queue).",

@@ -122,3 +122,8 @@ def test_the_pipeline_queue_gauge_is_what_is_queued_when_scraped(tmp_path):
     for i in range(3):  # the pipeline is not started: they stay queued
         daemon.pipeline.put(rec(event(f"web.{i}")))
     assert metrics.registry.get_sample_value("kea_pipeline_queue") == 3
+    assert metrics.registry.get_sample_value("kea_pipeline_records_total") == 0
+    daemon.pipeline.start()
+    assert daemon.pipeline.drain(10)
+    assert metrics.registry.get_sample_value("kea_pipeline_records_total") == 3
+    assert metrics.registry.get_sample_value("kea_pipeline_queue") == 0
