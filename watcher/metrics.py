@@ -15,10 +15,10 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, ParamSpec
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Mapping, ParamSpec
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, disable_created_metrics
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 if TYPE_CHECKING:  # only to check the implementations: importing the packages loads their clients
     from watcher.es.stats import SinkStats
@@ -68,12 +68,12 @@ class Metrics:
         Info("kea_build", "Build information", registry=r).info({"version": version})
         self._since_last: dict[str, Callable[[], float | None]] = {}
         self._match_counts: list[Callable[[], Mapping[str, int]]] = []
-        r.register(_SinceLastEvent(self._since_last))
-        r.register(_RuleMatches(self._match_counts))
         self._pipeline_records: list[Callable[[], int]] = []
-        r.register(_PipelineRecords(self._pipeline_records))
         self._inhibition: list[Callable[[], Mapping[str, int]]] = []
-        r.register(_Inhibition(self._inhibition))
+        r.register(_AtScrape(lambda: _watch_ages(self._since_last)))
+        r.register(_AtScrape(lambda: _rule_matches(self._match_counts)))
+        r.register(_AtScrape(lambda: _records_taken(self._pipeline_records)))
+        r.register(_AtScrape(lambda: _inhibition(self._inhibition)))
         self.watch_stats: WatchStats = _WatchSeries(self)
         self.lease_stats: LeaseStats = _LeaseSeries(self)
         self.sink_stats: SinkStats = _SinkSeries(self)
@@ -241,66 +241,51 @@ class _SinkSeries:
         self.m.es_up.set(1 if up else 0)
 
 
-class _SinceLastEvent:
-    def __init__(self, sources: Mapping[str, Callable[[], float | None]]) -> None:
-        self.sources = sources
+class _AtScrape:
+    """A collector whose series `families()` computes when /metrics is scraped: for values the
+    daemon's parts keep as plain numbers (the pure rules package needs no metrics library)."""
 
-    def describe(self) -> Iterable[GaugeMetricFamily]:
+    def __init__(self, families: Callable[[], Iterable[Metric]]) -> None:
+        self.families = families
+
+    def describe(self) -> Iterable[Metric]:
         return []
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
-        g = GaugeMetricFamily("kea_watch_seconds_since_last_event", "Seconds since each watcher last saw an event",
-                              labels=["resource"])
-        now = time.monotonic()
-        for resource, last in self.sources.items():
-            value = last()
-            if value is not None:
-                g.add_metric([resource], max(0.0, now - value))
-        yield g
+    def collect(self) -> Iterable[Metric]:
+        yield from self.families()
 
 
-class _RuleMatches:
-    def __init__(self, sources: list) -> None:
-        self.sources = sources
-
-    def describe(self) -> Iterable[CounterMetricFamily]:
-        return []
-
-    def collect(self) -> Iterable[CounterMetricFamily]:
-        c = CounterMetricFamily("kea_rule_matches", "Records that matched a rule", labels=["rule"])
-        for counts in self.sources:
-            for rule, n in dict(counts()).items():
-                c.add_metric([rule], n)
-        yield c
+def _watch_ages(sources: Mapping[str, Callable[[], float | None]]) -> Iterator[Metric]:
+    g = GaugeMetricFamily("kea_watch_seconds_since_last_event", "Seconds since each watcher last saw an event",
+                          labels=["resource"])
+    now = time.monotonic()
+    for resource, last in sources.items():
+        value = last()
+        if value is not None:
+            g.add_metric([resource], max(0.0, now - value))
+    yield g
 
 
-class _PipelineRecords:
-    def __init__(self, sources: list) -> None:
-        self.sources = sources
-
-    def describe(self) -> Iterable[CounterMetricFamily]:
-        return []
-
-    def collect(self) -> Iterable[CounterMetricFamily]:
-        yield CounterMetricFamily("kea_pipeline_records", "Records the pipeline has taken through the cluster "
-                                  "state and the rules", value=sum(processed() for processed in self.sources))
+def _rule_matches(sources: list[Callable[[], Mapping[str, int]]]) -> Iterator[Metric]:
+    c = CounterMetricFamily("kea_rule_matches", "Records that matched a rule", labels=["rule"])
+    for counts in sources:
+        for rule, n in dict(counts()).items():
+            c.add_metric([rule], n)
+    yield c
 
 
-class _Inhibition:
+def _records_taken(sources: list[Callable[[], int]]) -> Iterator[Metric]:
+    yield CounterMetricFamily("kea_pipeline_records", "Records the pipeline has taken through the cluster "
+                              "state and the rules", value=sum(processed() for processed in sources))
+
+
+def _inhibition(sources: list[Callable[[], Mapping[str, int]]]) -> Iterator[Metric]:
     """`kea_inhibition_*`: the sources the inhibitor holds, those it forgot over its bound
     (notifiers/inhibition.py MAX_SOURCES), and inhibition state writes that failed."""
-
-    def __init__(self, sources: list) -> None:
-        self.sources = sources
-
-    def describe(self) -> Iterable[GaugeMetricFamily]:
-        return []
-
-    def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
-        stats = dict(self.sources[0]()) if self.sources else {}
-        yield GaugeMetricFamily("kea_inhibition_sources", "Firing alerts the inhibitor holds as sources",
-                                value=stats.get("sources", 0))
-        yield CounterMetricFamily("kea_inhibition_sources_forgotten", "Sources forgotten, oldest first, "
-                                  "over the inhibitor's bound", value=stats.get("forgotten", 0))
-        yield CounterMetricFamily("kea_inhibition_state_save_failures", "Writes of data_dir/inhibition.json "
-                                  "that failed", value=stats.get("save_failures", 0))
+    stats = dict(sources[0]()) if sources else {}
+    yield GaugeMetricFamily("kea_inhibition_sources", "Firing alerts the inhibitor holds as sources",
+                            value=stats.get("sources", 0))
+    yield CounterMetricFamily("kea_inhibition_sources_forgotten", "Sources forgotten, oldest first, "
+                              "over the inhibitor's bound", value=stats.get("forgotten", 0))
+    yield CounterMetricFamily("kea_inhibition_state_save_failures", "Writes of data_dir/inhibition.json "
+                              "that failed", value=stats.get("save_failures", 0))

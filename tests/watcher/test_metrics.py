@@ -115,7 +115,8 @@ def test_the_pipeline_queue_gauge_is_what_is_queued_when_scraped(tmp_path):
     from watcher.assembly import assemble
     from watcher.config import parse_config
 
-    cfg = parse_config(f"data_dir: {tmp_path / 'data'}\n", "c.yaml", {})
+    # (no status server: the registry is read directly, and no port is left bound for the next test)
+    cfg = parse_config(f"data_dir: {tmp_path / 'data'}\nmetrics: {{enabled: false}}\n", "c.yaml", {})
     metrics = Metrics()
     daemon = assemble(cfg, [], stop=threading.Event(), started=datetime.now(timezone.utc), metrics=metrics,
                       replay_files=["/dev/null"])
