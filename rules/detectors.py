@@ -134,8 +134,11 @@ class AnyDetector:
         if n <= 0:
             return []
         at = record.timestamp or now
-        return [Detection(key=rule.key_for(view), incident=_incident_of(record, view), at=at, record=record,
-                          count=n, view=view, describe=_any_detail) for view in views]
+        # Positional, in Detection's field order (named on the right): a third of the bench's
+        # records make one, and 7 keyword arguments cost ~0.2 us more.
+        return [Detection(rule.key_for(view), _incident_of(record, view), at, record,  # key incident at record
+                          None, "", True, 1, n, "", "", view, _any_detail)  # fields summary active level count kind name view describe
+                for view in views]
 
     def expire(self, rule: Rule, now: datetime) -> list[Detection]:
         return []

@@ -95,10 +95,11 @@ class Engine:
         out: list[Alert] = []
         counts = self.match_counts
         for rule, matched in index.matching(record_views(record, obs), obs.occurrences):
-            if not rule.matches(record):
+            if rule.record_tests and not rule.matches(record):
                 continue
-            counts[rule.name] = counts.get(rule.name, 0) + 1
-            ctx.open = self._incidents[rule.name]
+            name = rule.name
+            counts[name] = counts.get(name, 0) + 1
+            ctx.open = self._incidents[name]
             for det in rule.detector.observe(rule, record, matched, now, ctx):
                 out.extend(self._apply(rule, det, now, record.listed))
         return out
@@ -286,8 +287,9 @@ class Engine:
             inc.count += det.count
             inc.last_seen = det.at
             return []
-        inc = Incident(detection=det, incident=det.incident, state="firing", started_at=det.at, since=now,
-                       count=det.count, sequence=1, notified_at=now, last_seen=det.at, notified_count=det.count)
+        # Positional, in Incident's field order (named on the right), as `_alert` says why.
+        inc = Incident(det, det.incident, "firing", det.at, now,  # detection incident state started_at since
+                       det.count, 1, now, det.at, 0, det.count)  # count sequence notified_at last_seen primed_level notified_count
         incidents[det.key] = inc
         return [self._alert(rule, inc, "firing", det.at)]
 
