@@ -331,13 +331,16 @@ class Events:
         if record.watch_type == "DELETED":
             self._counts.pop(record.uid, None)
             return _NO_OCCURRENCE
-        known = self._counts.get(record.uid)
+        counts, uid = self._counts, record.uid
+        known = counts.get(uid)
         count = record.event.count or 1
-        self._counts[record.uid] = count
-        self._counts.move_to_end(record.uid)
-        if len(self._counts) > MAX_EVENTS:
-            self._counts.popitem(last=False)
-        return _occurrences(1 if known is None else max(0, count - known))
+        counts[uid] = count
+        if known is None:  # a new key is already the newest: no move, and the only time it grows
+            if len(counts) > MAX_EVENTS:
+                counts.popitem(last=False)
+            return _ONE_OCCURRENCE
+        counts.move_to_end(uid)
+        return _occurrences(max(0, count - known))
 
 
 class ClusterState:
