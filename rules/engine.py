@@ -244,6 +244,8 @@ class Engine:
             and last + rule.repeat_interval <= now
 
     def _apply(self, rule: Rule, det: Detection, now: datetime, listed: bool) -> list[Alert]:
+        if rule.detector.instant:
+            return self._occurrence(rule, det, now)
         out = self._transition(rule, det, now, listed)
         inc = self._incidents[rule.name].get(det.key)
         if inc is None:
@@ -253,8 +255,7 @@ class Engine:
         return out
 
     def _transition(self, rule: Rule, det: Detection, now: datetime, listed: bool) -> list[Alert]:
-        if rule.detector.instant:
-            return self._occurrence(rule, det, now)
+        """A condition detection: pending, primed, firing or resolved."""
         incidents = self._incidents[rule.name]
         inc = incidents.get(det.key)
         if det.active:
@@ -278,19 +279,29 @@ class Engine:
         return [self._alert(rule, inc, "resolved", det.at if det.at >= inc.started_at else now)]
 
     def _occurrence(self, rule: Rule, det: Detection, now: datetime) -> list[Alert]:
-        """An instant detection: history, folded into the open incident, or a new incident."""
-        if det.at < self.ctx.stale_before:
-            return []
+        """An instant detection: history, folded into the open incident, or a new incident;
+        the incident's timer follows (`_schedule`)."""
+        key = det.key
         incidents = self._incidents[rule.name]
-        inc = incidents.get(det.key)
+        inc = incidents.get(key)
+        if det.at < self.ctx.stale_before:
+            if inc is None:
+                self._deadlines[rule.name].cancel(key)
+            else:
+                self._schedule(rule, key, inc)
+            return []
         if inc is not None and self._instant_open(rule, inc, now):
             inc.count += det.count
             inc.last_seen = det.at
+            self._schedule(rule, key, inc)
             return []
         # Positional, in Incident's field order (named on the right), as `_alert` says why.
         inc = Incident(det, det.incident, "firing", det.at, now,  # detection incident state started_at since
                        det.count, 1, now, det.at, 0, det.count)  # count sequence notified_at last_seen primed_level notified_count
-        incidents[det.key] = inc
+        incidents[key] = inc
+        # `_schedule` for this new incident: it was seen (`last_seen`) and notified just now.
+        resolve_after = rule.resolve_after
+        self._deadlines[rule.name].schedule(key, det.at + resolve_after if resolve_after else now + rule.repeat_interval)
         return [self._alert(rule, inc, "firing", det.at)]
 
     def _schedule(self, rule: Rule, key: str, inc: Incident) -> None:
@@ -358,9 +369,10 @@ class Engine:
     def _alert(self, rule: Rule, inc: Incident, status: AlertStatus, at: datetime) -> Alert:
         det = inc.detection.materialize()
         rec = det.record
-        fields = dict(det.fields or {})
+        # Not copied unless changed: built for this detection and, like the Alert, never written.
+        fields = det.fields if det.fields is not None else {}
         if rule.detector.instant and inc.count > 1:
-            fields["occurrences"] = inc.count
+            fields = {**fields, "occurrences": inc.count}
         if rec is None:
             assert inc.restored is not None, "a detection without a record is one restored from its alert"
             return replace(inc.restored, status=status, at=at, count=inc.count, sequence=max(inc.sequence, 1),
