@@ -206,27 +206,43 @@ class FrequencyDetector:
         cutoff = (at if at > now else now) - self.window
         out = []
         threshold, open_keys = self.threshold, ctx.open
+        windows = self._windows
         for view in views:
             key = rule.key_for(view)
-            window = self._windows.get(key)
-            if window is None:
-                window = self._windows[key] = _Window()
-            window.hits.append((at, n))
-            window.total += n
-            total = window.prune(cutoff)
+            window = windows.get(key)
+            if window is None:  # most keys: a first hit, nothing to prune, a first expiry
+                if at <= cutoff:  # already out of the window (a late Event): nothing to keep
+                    if key in open_keys:
+                        out.append(self._detection(key, record, view, at, 0))
+                    continue
+                window = windows[key] = _Window(None, deque(((at, n),)), n)
+                total, moved = n, True
+            else:
+                hits = window.hits
+                oldest = hits[0]
+                hits.append((at, n))
+                window.total += n
+                total = window.prune(cutoff)
+                moved = not hits or hits[0] is not oldest
             if total >= threshold or key in open_keys:
-                window.last = det = Detection(key=key, incident=_incident_of(record, view), at=at, record=record,
-                                              view=view, describe=self._detail, count=total,
-                                              active=total >= threshold)
+                window.last = det = self._detection(key, record, view, at, total)
                 out.append(det)
             else:  # below the threshold with no incident to resolve: nothing to tell the engine
                 window.last = None
+            if not moved:
+                continue  # the same oldest hit, so the same expiry
             if window.hits:
                 self._expiry.schedule(key, window.hits[0][0] + self.window)
             else:  # the occurrence was already out of the window (a late Event): nothing to keep
-                del self._windows[key]
+                del windows[key]
                 self._expiry.cancel(key)
         return out
+
+    def _detection(self, key: str, record: Record, view: dict[str, Any], at: datetime, total: int) -> Detection:
+        # Positional, in Detection's field order (named on the right), as `AnyDetector` says why.
+        return Detection(key, _incident_of(record, view), at, record,  # key incident at record
+                         None, "", total >= self.threshold, 1, total,  # fields summary active level count
+                         "", "", view, self._detail)  # kind name view describe
 
     def expire(self, rule: Rule, now: datetime) -> list[Detection]:
         out = []

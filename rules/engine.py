@@ -24,12 +24,13 @@ from rules.deadlines import Deadlines
 from rules.detectors import Detection
 from rules.incidents import SNAPSHOT_VERSION, Incident, from_snapshot, restored_incident, to_snapshot
 from rules.index import RuleIndex
-from rules.model import Record
+from rules.model import SOURCE_KINDS, Record
 from rules.rule import Rule
 from rules.state import ClusterState, Observation
 from rules.views import views as record_views
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_KINDS = frozenset(kind for kinds in SOURCE_KINDS.values() for kind in kinds)
 
 
 class Engine:
@@ -57,6 +58,9 @@ class Engine:
         for r in rules:
             by_source.setdefault(r.source, []).append(r)
         self._by_source = {source: RuleIndex(group) for source, group in by_source.items()}
+        self._by_kind = {kind: self._by_source[source] for source, kinds in SOURCE_KINDS.items()
+                         if source in self._by_source for kind in kinds}
+        """Record kind -> the index of its source's rules (`Record.source` without the property call)."""
         self._incidents = {r.name: self._incidents.get(r.name, {}) for r in rules}
         self._deadlines = {r.name: self._deadlines.get(r.name, Deadlines()) for r in rules}
 
@@ -89,7 +93,9 @@ class Engine:
         ctx = self.ctx
         ctx.obs = obs
         self._last_now = now
-        index = self._by_source.get(record.source)
+        index = self._by_kind.get(record.kind)
+        if index is None and record.kind not in _KINDS:  # a kind `watcher.normalize` never makes
+            index = self._by_source.get(record.source)
         if index is None or (obs.occurrences <= 0 and not index.acts_without_occurrences):
             return []  # e.g. an Event update that does not raise its count: no views to build
         out: list[Alert] = []
