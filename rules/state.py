@@ -124,7 +124,8 @@ def termination_ident(t: Termination, restarts: int) -> str:
 
 def _seen_key(t: Termination, restarts: int) -> object:
     """What `termination_ident` tells apart, without formatting a time: `finishedAt` itself
-    (UTC from `watcher.normalize`: equal times, equal stamps), else the same string."""
+    (UTC from `watcher.normalize`: equal times, equal stamps), else the same string.
+    (`Pods.observe` takes `finishedAt` without the call.)"""
     if t.finished_at is not None:
         return t.finished_at
     return t.container_id or f"restart-{restarts}"
@@ -249,50 +250,44 @@ class Pods:
             self._workloads.move_to_end(key)
             if len(self._workloads) > MAX_CONTAINERS:
                 self._workloads.popitem(last=False)
+        # One pass over the containers' terminations: which are new, and the pod's newest.
         new: list[NewTermination] = []
+        newest: Optional[tuple[datetime, Termination, ContainerInfo]] = None
+        uid, all_seen = record.uid, self._seen
         for c in pod.containers:
-            new.extend(self._new_terminations(record.uid, c))
-        self._remember_newest(record)
+            key = (uid, c.name)
+            seen = all_seen.get(key)
+            for t in (c.terminated, c.last_terminated):
+                if t is None:
+                    continue
+                finished = t.finished_at
+                if finished is not None and (newest is None or finished > newest[0]):
+                    newest = (finished, t, c)
+                ident = finished if finished is not None else _seen_key(t, c.restart_count)
+                if seen is None:
+                    seen = all_seen[key] = OrderedDict()
+                    if len(all_seen) > MAX_CONTAINERS:
+                        all_seen.popitem(last=False)
+                if ident in seen:
+                    continue
+                seen[ident] = None
+                if len(seen) > SEEN_PER_CONTAINER:
+                    seen.popitem(last=False)  # forget the oldest, never the one just seen
+                new.append(NewTermination(c, t))
+            if seen is not None:
+                all_seen.move_to_end(key)
+        if newest is not None:
+            self._remember_newest(record, _Newest(*newest, pod.node))
         return Observation(occurrences=1, terminations=tuple(new)) if new else _ONE_OCCURRENCE
 
-    def _new_terminations(self, uid: str, c: ContainerInfo) -> list[NewTermination]:
-        out = []
-        key = (uid, c.name)
-        seen = self._seen.get(key)
-        for t in (c.terminated, c.last_terminated):
-            if t is None:
-                continue
-            ident = _seen_key(t, c.restart_count)
-            if seen is None:
-                seen = self._seen[key] = OrderedDict()
-                if len(self._seen) > MAX_CONTAINERS:
-                    self._seen.popitem(last=False)
-            if ident in seen:
-                continue
-            seen[ident] = None
-            if len(seen) > SEEN_PER_CONTAINER:
-                seen.popitem(last=False)  # forget the oldest, never the one just seen
-            out.append(NewTermination(c, t))
-        if seen is not None:
-            self._seen.move_to_end(key)
-        return out
-
-    def _remember_newest(self, record: Record) -> None:
+    def _remember_newest(self, record: Record, newest: _Newest) -> None:
         """Keep the pod's newest termination as seen; `cause` describes it only when asked (an
         endpoint drop, rarely), so a status update builds nothing."""
-        pod = record.pod
-        assert pod is not None
-        newest: Optional[_Newest] = None
-        for c in pod.containers:
-            for t in (c.terminated, c.last_terminated):
-                if t is not None and t.finished_at is not None and (newest is None or t.finished_at > newest.at):
-                    newest = _Newest(t.finished_at, t, c, pod.node)
-        if newest is not None:
-            key = (record.namespace, record.name)
-            self._newest[key] = newest
-            self._newest.move_to_end(key)
-            if len(self._newest) > MAX_CONTAINERS:
-                self._newest.popitem(last=False)
+        key = (record.namespace, record.name)
+        self._newest[key] = newest
+        self._newest.move_to_end(key)
+        if len(self._newest) > MAX_CONTAINERS:
+            self._newest.popitem(last=False)
 
     def workload_of(self, namespace: str, pod: str) -> Optional[tuple[str, str]]:
         """(kind, name) of the workload that owns a pod seen in the stream, or None."""
