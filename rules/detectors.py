@@ -246,20 +246,23 @@ class FrequencyDetector:
 
     def expire(self, rule: Rule, now: datetime) -> list[Detection]:
         out = []
-        for key in self._expiry.pop_due(now):
-            window = self._windows.get(key)
+        windows, expiry, span, threshold = self._windows, self._expiry, self.window, self.threshold
+        cutoff = now - span
+        for key in expiry.pop_due(now):
+            window = windows.get(key)
             if window is None:
                 continue
-            total = window.prune(now - self.window)
+            total = window.prune(cutoff)
             last = window.last
-            if total < self.threshold and last is not None and last.active:
-                window.last = last = Detection(key=key, incident=last.incident, at=now, record=last.record,
-                                               active=False, count=total, view=last.view, describe=self._detail)
+            if total < threshold and last is not None and last.active:
+                window.last = last = Detection(  # positional, in field order (named on the right)
+                    key, last.incident, now, last.record, None, "", False, 1, total,  # key incident at record fields summary active level count
+                    "", "", last.view, self._detail)  # kind name view describe
                 out.append(last)
             if window.hits:
-                self._expiry.schedule(key, window.hits[0][0] + self.window)
+                expiry.schedule(key, window.hits[0][0] + span)
             else:
-                del self._windows[key]
+                del windows[key]
         return out
 
     def _detail(self, det: Detection) -> tuple[dict[str, Any], str]:

@@ -31,11 +31,13 @@ def views(record: Record, obs: Optional[Observation] = None) -> list[dict[str, A
     address families), not the one slice's."""
     e = record.event
     if e is not None:  # most records: one literal, not the common part updated
-        kind, name, workload_name = record.kind, record.name, record.workload_name
+        kind, name, workload_kind, workload_name = record.kind, record.name, record.workload_kind, record.workload_name
         return [{
             "cluster": record.cluster, "kind": kind, "watch_type": record.watch_type, "namespace": record.namespace,
-            "name": name, "uid": record.uid, "workload": record.workload,
-            "workload_kind": record.workload_kind or kind, "workload_name": workload_name or name,
+            "name": name, "uid": record.uid,
+            # `Record.workload`, without the property call
+            "workload": f"{workload_kind}/{workload_name}" if workload_name else f"{kind}/{name}",
+            "workload_kind": workload_kind or kind, "workload_name": workload_name or name,
             "reason": e.reason, "type": e.type, "message": e.message, "count": e.count,
             "involved_kind": e.involved_kind, "involved_name": e.involved_name,
             "involved_namespace": e.involved_namespace, "component": e.component, "host": e.host, "node": e.host,
