@@ -148,19 +148,42 @@ class AnyDetector:
 class _Window:
     """One key's occurrences inside the window: (time, count) oldest first, their running
     total, and the key's latest detection while the condition holds (an expiry re-announces
-    it, inactive); None while it does not."""
+    it, inactive); None while it does not.
+
+    The hits are a list while they are few (most keys are seen once or twice: a deque is 760
+    bytes to make and free, a list 64), a deque past `_FEW` (dropping from the front of a long
+    list moves all the rest)."""
 
     last: Optional[Detection] = None
-    hits: deque[tuple[datetime, int]] = field(default_factory=deque)
+    hits: list[tuple[datetime, int]] | deque[tuple[datetime, int]] = field(default_factory=list)
     total: int = 0
+
+    def add(self, at: datetime, n: int) -> None:
+        hits = self.hits
+        hits.append((at, n))
+        self.total += n
+        if len(hits) > _FEW and hits.__class__ is list:
+            self.hits = deque(hits)
 
     def prune(self, cutoff: datetime) -> int:
         """Drop hits at or before `cutoff`; returns the total left."""
         hits, total = self.hits, self.total
-        while hits and hits[0][0] <= cutoff:
-            total -= hits.popleft()[1]
+        if isinstance(hits, list):
+            i = 0
+            while i < len(hits) and hits[i][0] <= cutoff:
+                total -= hits[i][1]
+                i += 1
+            if i:
+                del hits[:i]
+        else:
+            while hits and hits[0][0] <= cutoff:
+                total -= hits.popleft()[1]
         self.total = total
         return total
+
+
+#: Hits a window keeps in a list before it moves them to a deque.
+_FEW = 16
 
 
 @register(sources=("event", "pod", "endpoints"), options=("threshold", "window"))
@@ -215,15 +238,13 @@ class FrequencyDetector:
                     if key in open_keys:
                         out.append(self._detection(key, record, view, at, 0))
                     continue
-                window = windows[key] = _Window(None, deque(((at, n),)), n)
+                window = windows[key] = _Window(None, [(at, n)], n)
                 total, moved = n, True
             else:
-                hits = window.hits
-                oldest = hits[0]
-                hits.append((at, n))
-                window.total += n
+                oldest = window.hits[0]
+                window.add(at, n)
                 total = window.prune(cutoff)
-                moved = not hits or hits[0] is not oldest
+                moved = not window.hits or window.hits[0] is not oldest
             if total >= threshold or key in open_keys:
                 window.last = det = self._detection(key, record, view, at, total)
                 out.append(det)
