@@ -208,19 +208,25 @@ class Services:
 
 
 def _merge(namespace: str, service: str, svc: _Service) -> ServiceEndpoints:
-    kind = "EndpointSlice" if any(k == "EndpointSlice" for k, _ in svc.members) else "Endpoints"
+    members = svc.members
+    if len(members) == 1:  # most Services: one slice (or one Endpoints object), nothing to sort
+        (only,) = members
+        kind = "EndpointSlice" if only[0] == "EndpointSlice" else "Endpoints"
+        counted = [only] if only[0] == kind else []
+    else:
+        kind = "EndpointSlice" if any(k == "EndpointSlice" for k, _ in members) else "Endpoints"
+        counted = sorted(m for m in members if m[0] == kind)
     merged: dict[tuple[str, str], EndpointAddress] = {}
-    for member in sorted(m for m in svc.members if m[0] == kind):
-        for a in svc.members[member]:
-            ident = endpoint_identity(a)
+    for member in counted:
+        for a in members[member]:
+            ident = ("pod", a.pod) if a.pod else ("ip", a.ip)  # `endpoint_identity`, without the call
             seen = merged.get(ident)
             # The same pod in several slices (IPv4 + IPv6): ready only where every family says
             # so, terminating where any does; the first address (sorted by slice) names it.
             merged[ident] = a if seen is None else EndpointAddress(
                 ip=seen.ip, ready=seen.ready and a.ready, serving=seen.serving and a.serving,
                 terminating=seen.terminating or a.terminating, node=seen.node or a.node, pod=seen.pod)
-    return ServiceEndpoints(namespace, service, kind, tuple(merged.values()),
-                            objects=sum(1 for m in svc.members if m[0] == kind))
+    return ServiceEndpoints(namespace, service, kind, tuple(merged.values()), len(counted))
 
 
 class Pods:
