@@ -256,11 +256,19 @@ class Pods:
             self._workloads.move_to_end(key)
             if len(self._workloads) > MAX_CONTAINERS:
                 self._workloads.popitem(last=False)
-        # One pass over the containers' terminations: which are new, and the pod's newest.
+        new, newest = self._terminations(record.uid, pod.containers)
+        if newest is not None:
+            self._remember_newest(record, _Newest(*newest, pod.node))
+        return Observation(occurrences=1, terminations=tuple(new)) if new else _ONE_OCCURRENCE
+
+    def _terminations(self, uid: str, containers: tuple[ContainerInfo, ...]
+                      ) -> tuple[list[NewTermination], Optional[tuple[datetime, Termination, ContainerInfo]]]:
+        """One pass over the containers' terminations: those seen for the first time (now
+        remembered), and the newest of all (finishedAt, termination, container)."""
         new: list[NewTermination] = []
         newest: Optional[tuple[datetime, Termination, ContainerInfo]] = None
-        uid, all_seen = record.uid, self._seen
-        for c in pod.containers:
+        all_seen = self._seen
+        for c in containers:
             key = (uid, c.name)
             seen = all_seen.get(key)
             for t in (c.terminated, c.last_terminated):
@@ -282,9 +290,7 @@ class Pods:
                 new.append(NewTermination(c, t))
             if seen is not None:
                 all_seen.move_to_end(key)
-        if newest is not None:
-            self._remember_newest(record, _Newest(*newest, pod.node))
-        return Observation(occurrences=1, terminations=tuple(new)) if new else _ONE_OCCURRENCE
+        return new, newest
 
     def _remember_newest(self, record: Record, newest: _Newest) -> None:
         """Keep the pod's newest termination as seen; `cause` describes it only when asked (an
