@@ -134,8 +134,11 @@ class AnyDetector:
         if n <= 0:
             return []
         at = record.timestamp or now
-        return [Detection(key=rule.key_for(view), incident=_incident_of(record, view), at=at, record=record,
-                          count=n, view=view, describe=_any_detail) for view in views]
+        # Positional, in Detection's field order (named on the right): a third of the bench's
+        # records make one, and 7 keyword arguments cost ~0.2 us more.
+        return [Detection(rule.key_for(view), _incident_of(record, view), at, record,  # key incident at record
+                          None, "", True, 1, n, "", "", view, _any_detail)  # fields summary active level count kind name view describe
+                for view in views]
 
     def expire(self, rule: Rule, now: datetime) -> list[Detection]:
         return []
@@ -145,19 +148,42 @@ class AnyDetector:
 class _Window:
     """One key's occurrences inside the window: (time, count) oldest first, their running
     total, and the key's latest detection while the condition holds (an expiry re-announces
-    it, inactive); None while it does not."""
+    it, inactive); None while it does not.
+
+    The hits are a list while they are few (most keys are seen once or twice: a deque is 760
+    bytes to make and free, a list 64), a deque past `_FEW` (dropping from the front of a long
+    list moves all the rest)."""
 
     last: Optional[Detection] = None
-    hits: deque[tuple[datetime, int]] = field(default_factory=deque)
+    hits: list[tuple[datetime, int]] | deque[tuple[datetime, int]] = field(default_factory=list)
     total: int = 0
+
+    def add(self, at: datetime, n: int) -> None:
+        hits = self.hits
+        hits.append((at, n))
+        self.total += n
+        if len(hits) > _FEW and hits.__class__ is list:
+            self.hits = deque(hits)
 
     def prune(self, cutoff: datetime) -> int:
         """Drop hits at or before `cutoff`; returns the total left."""
         hits, total = self.hits, self.total
-        while hits and hits[0][0] <= cutoff:
-            total -= hits.popleft()[1]
+        if isinstance(hits, list):
+            i = 0
+            while i < len(hits) and hits[i][0] <= cutoff:
+                total -= hits[i][1]
+                i += 1
+            if i:
+                del hits[:i]
+        else:
+            while hits and hits[0][0] <= cutoff:
+                total -= hits.popleft()[1]
         self.total = total
         return total
+
+
+#: Hits a window keeps in a list before it moves them to a deque.
+_FEW = 16
 
 
 @register(sources=("event", "pod", "endpoints"), options=("threshold", "window"))
@@ -203,44 +229,61 @@ class FrequencyDetector:
         cutoff = (at if at > now else now) - self.window
         out = []
         threshold, open_keys = self.threshold, ctx.open
+        windows = self._windows
         for view in views:
             key = rule.key_for(view)
-            window = self._windows.get(key)
-            if window is None:
-                window = self._windows[key] = _Window()
-            window.hits.append((at, n))
-            window.total += n
-            total = window.prune(cutoff)
+            window = windows.get(key)
+            if window is None:  # most keys: a first hit, nothing to prune, a first expiry
+                if at <= cutoff:  # already out of the window (a late Event): nothing to keep
+                    if key in open_keys:
+                        out.append(self._detection(key, record, view, at, 0))
+                    continue
+                window = windows[key] = _Window(None, [(at, n)], n)
+                total, moved = n, True
+            else:
+                oldest = window.hits[0]
+                window.add(at, n)
+                total = window.prune(cutoff)
+                moved = not window.hits or window.hits[0] is not oldest
             if total >= threshold or key in open_keys:
-                window.last = det = Detection(key=key, incident=_incident_of(record, view), at=at, record=record,
-                                              view=view, describe=self._detail, count=total,
-                                              active=total >= threshold)
+                window.last = det = self._detection(key, record, view, at, total)
                 out.append(det)
             else:  # below the threshold with no incident to resolve: nothing to tell the engine
                 window.last = None
+            if not moved:
+                continue  # the same oldest hit, so the same expiry
             if window.hits:
                 self._expiry.schedule(key, window.hits[0][0] + self.window)
             else:  # the occurrence was already out of the window (a late Event): nothing to keep
-                del self._windows[key]
+                del windows[key]
                 self._expiry.cancel(key)
         return out
 
+    def _detection(self, key: str, record: Record, view: dict[str, Any], at: datetime, total: int) -> Detection:
+        # Positional, in Detection's field order (named on the right), as `AnyDetector` says why.
+        return Detection(key, _incident_of(record, view), at, record,  # key incident at record
+                         None, "", total >= self.threshold, 1, total,  # fields summary active level count
+                         "", "", view, self._detail)  # kind name view describe
+
     def expire(self, rule: Rule, now: datetime) -> list[Detection]:
         out = []
-        for key in self._expiry.pop_due(now):
-            window = self._windows.get(key)
+        windows, expiry, span, threshold = self._windows, self._expiry, self.window, self.threshold
+        cutoff = now - span
+        for key in expiry.pop_due(now):
+            window = windows.get(key)
             if window is None:
                 continue
-            total = window.prune(now - self.window)
+            total = window.prune(cutoff)
             last = window.last
-            if total < self.threshold and last is not None and last.active:
-                window.last = last = Detection(key=key, incident=last.incident, at=now, record=last.record,
-                                               active=False, count=total, view=last.view, describe=self._detail)
+            if total < threshold and last is not None and last.active:
+                window.last = last = Detection(  # positional, in field order (named on the right)
+                    key, last.incident, now, last.record, None, "", False, 1, total,  # key incident at record fields summary active level count
+                    "", "", last.view, self._detail)  # kind name view describe
                 out.append(last)
             if window.hits:
-                self._expiry.schedule(key, window.hits[0][0] + self.window)
+                expiry.schedule(key, window.hits[0][0] + span)
             else:
-                del self._windows[key]
+                del windows[key]
         return out
 
     def _detail(self, det: Detection) -> tuple[dict[str, Any], str]:

@@ -24,12 +24,13 @@ from rules.deadlines import Deadlines
 from rules.detectors import Detection
 from rules.incidents import SNAPSHOT_VERSION, Incident, from_snapshot, restored_incident, to_snapshot
 from rules.index import RuleIndex
-from rules.model import Record
+from rules.model import SOURCE_KINDS, Record
 from rules.rule import Rule
 from rules.state import ClusterState, Observation
 from rules.views import views as record_views
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_KINDS = frozenset(kind for kinds in SOURCE_KINDS.values() for kind in kinds)
 
 
 class Engine:
@@ -57,6 +58,9 @@ class Engine:
         for r in rules:
             by_source.setdefault(r.source, []).append(r)
         self._by_source = {source: RuleIndex(group) for source, group in by_source.items()}
+        self._by_kind = {kind: self._by_source[source] for source, kinds in SOURCE_KINDS.items()
+                         if source in self._by_source for kind in kinds}
+        """Record kind -> the index of its source's rules (`Record.source` without the property call)."""
         self._incidents = {r.name: self._incidents.get(r.name, {}) for r in rules}
         self._deadlines = {r.name: self._deadlines.get(r.name, Deadlines()) for r in rules}
 
@@ -89,16 +93,19 @@ class Engine:
         ctx = self.ctx
         ctx.obs = obs
         self._last_now = now
-        index = self._by_source.get(record.source)
+        index = self._by_kind.get(record.kind)
+        if index is None and record.kind not in _KINDS:  # a kind `watcher.normalize` never makes
+            index = self._by_source.get(record.source)
         if index is None or (obs.occurrences <= 0 and not index.acts_without_occurrences):
             return []  # e.g. an Event update that does not raise its count: no views to build
         out: list[Alert] = []
         counts = self.match_counts
         for rule, matched in index.matching(record_views(record, obs), obs.occurrences):
-            if not rule.matches(record):
+            if rule.record_tests and not rule.matches(record):
                 continue
-            counts[rule.name] = counts.get(rule.name, 0) + 1
-            ctx.open = self._incidents[rule.name]
+            name = rule.name
+            counts[name] = counts.get(name, 0) + 1
+            ctx.open = self._incidents[name]
             for det in rule.detector.observe(rule, record, matched, now, ctx):
                 out.extend(self._apply(rule, det, now, record.listed))
         return out
@@ -243,6 +250,8 @@ class Engine:
             and last + rule.repeat_interval <= now
 
     def _apply(self, rule: Rule, det: Detection, now: datetime, listed: bool) -> list[Alert]:
+        if rule.detector.instant:
+            return self._occurrence(rule, det, now)
         out = self._transition(rule, det, now, listed)
         inc = self._incidents[rule.name].get(det.key)
         if inc is None:
@@ -252,8 +261,7 @@ class Engine:
         return out
 
     def _transition(self, rule: Rule, det: Detection, now: datetime, listed: bool) -> list[Alert]:
-        if rule.detector.instant:
-            return self._occurrence(rule, det, now)
+        """A condition detection: pending, primed, firing or resolved."""
         incidents = self._incidents[rule.name]
         inc = incidents.get(det.key)
         if det.active:
@@ -277,18 +285,29 @@ class Engine:
         return [self._alert(rule, inc, "resolved", det.at if det.at >= inc.started_at else now)]
 
     def _occurrence(self, rule: Rule, det: Detection, now: datetime) -> list[Alert]:
-        """An instant detection: history, folded into the open incident, or a new incident."""
-        if det.at < self.ctx.stale_before:
-            return []
+        """An instant detection: history, folded into the open incident, or a new incident;
+        the incident's timer follows (`_schedule`)."""
+        key = det.key
         incidents = self._incidents[rule.name]
-        inc = incidents.get(det.key)
+        inc = incidents.get(key)
+        if det.at < self.ctx.stale_before:
+            if inc is None:
+                self._deadlines[rule.name].cancel(key)
+            else:
+                self._schedule(rule, key, inc)
+            return []
         if inc is not None and self._instant_open(rule, inc, now):
             inc.count += det.count
             inc.last_seen = det.at
+            self._schedule(rule, key, inc)
             return []
-        inc = Incident(detection=det, incident=det.incident, state="firing", started_at=det.at, since=now,
-                       count=det.count, sequence=1, notified_at=now, last_seen=det.at, notified_count=det.count)
-        incidents[det.key] = inc
+        # Positional, in Incident's field order (named on the right), as `_alert` says why.
+        inc = Incident(det, det.incident, "firing", det.at, now,  # detection incident state started_at since
+                       det.count, 1, now, det.at, 0, det.count)  # count sequence notified_at last_seen primed_level notified_count
+        incidents[key] = inc
+        # `_schedule` for this new incident: it was seen (`last_seen`) and notified just now.
+        resolve_after = rule.resolve_after
+        self._deadlines[rule.name].schedule(key, det.at + resolve_after if resolve_after else now + rule.repeat_interval)
         return [self._alert(rule, inc, "firing", det.at)]
 
     def _schedule(self, rule: Rule, key: str, inc: Incident) -> None:
@@ -356,9 +375,10 @@ class Engine:
     def _alert(self, rule: Rule, inc: Incident, status: AlertStatus, at: datetime) -> Alert:
         det = inc.detection.materialize()
         rec = det.record
-        fields = dict(det.fields or {})
+        # Not copied unless changed: built for this detection and, like the Alert, never written.
+        fields = det.fields if det.fields is not None else {}
         if rule.detector.instant and inc.count > 1:
-            fields["occurrences"] = inc.count
+            fields = {**fields, "occurrences": inc.count}
         if rec is None:
             assert inc.restored is not None, "a detection without a record is one restored from its alert"
             return replace(inc.restored, status=status, at=at, count=inc.count, sequence=max(inc.sequence, 1),

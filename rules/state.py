@@ -124,7 +124,8 @@ def termination_ident(t: Termination, restarts: int) -> str:
 
 def _seen_key(t: Termination, restarts: int) -> object:
     """What `termination_ident` tells apart, without formatting a time: `finishedAt` itself
-    (UTC from `watcher.normalize`: equal times, equal stamps), else the same string."""
+    (UTC from `watcher.normalize`: equal times, equal stamps), else the same string.
+    (`Pods.observe` takes `finishedAt` without the call.)"""
     if t.finished_at is not None:
         return t.finished_at
     return t.container_id or f"restart-{restarts}"
@@ -207,19 +208,25 @@ class Services:
 
 
 def _merge(namespace: str, service: str, svc: _Service) -> ServiceEndpoints:
-    kind = "EndpointSlice" if any(k == "EndpointSlice" for k, _ in svc.members) else "Endpoints"
+    members = svc.members
+    if len(members) == 1:  # most Services: one slice (or one Endpoints object), nothing to sort
+        (only,) = members
+        kind = "EndpointSlice" if only[0] == "EndpointSlice" else "Endpoints"
+        counted = [only] if only[0] == kind else []
+    else:
+        kind = "EndpointSlice" if any(k == "EndpointSlice" for k, _ in members) else "Endpoints"
+        counted = sorted(m for m in members if m[0] == kind)
     merged: dict[tuple[str, str], EndpointAddress] = {}
-    for member in sorted(m for m in svc.members if m[0] == kind):
-        for a in svc.members[member]:
-            ident = endpoint_identity(a)
+    for member in counted:
+        for a in members[member]:
+            ident = ("pod", a.pod) if a.pod else ("ip", a.ip)  # `endpoint_identity`, without the call
             seen = merged.get(ident)
             # The same pod in several slices (IPv4 + IPv6): ready only where every family says
             # so, terminating where any does; the first address (sorted by slice) names it.
             merged[ident] = a if seen is None else EndpointAddress(
                 ip=seen.ip, ready=seen.ready and a.ready, serving=seen.serving and a.serving,
                 terminating=seen.terminating or a.terminating, node=seen.node or a.node, pod=seen.pod)
-    return ServiceEndpoints(namespace, service, kind, tuple(merged.values()),
-                            objects=sum(1 for m in svc.members if m[0] == kind))
+    return ServiceEndpoints(namespace, service, kind, tuple(merged.values()), len(counted))
 
 
 class Pods:
@@ -249,50 +256,50 @@ class Pods:
             self._workloads.move_to_end(key)
             if len(self._workloads) > MAX_CONTAINERS:
                 self._workloads.popitem(last=False)
-        new: list[NewTermination] = []
-        for c in pod.containers:
-            new.extend(self._new_terminations(record.uid, c))
-        self._remember_newest(record)
+        new, newest = self._terminations(record.uid, pod.containers)
+        if newest is not None:
+            self._remember_newest(record, _Newest(*newest, pod.node))
         return Observation(occurrences=1, terminations=tuple(new)) if new else _ONE_OCCURRENCE
 
-    def _new_terminations(self, uid: str, c: ContainerInfo) -> list[NewTermination]:
-        out = []
-        key = (uid, c.name)
-        seen = self._seen.get(key)
-        for t in (c.terminated, c.last_terminated):
-            if t is None:
-                continue
-            ident = _seen_key(t, c.restart_count)
-            if seen is None:
-                seen = self._seen[key] = OrderedDict()
-                if len(self._seen) > MAX_CONTAINERS:
-                    self._seen.popitem(last=False)
-            if ident in seen:
-                continue
-            seen[ident] = None
-            if len(seen) > SEEN_PER_CONTAINER:
-                seen.popitem(last=False)  # forget the oldest, never the one just seen
-            out.append(NewTermination(c, t))
-        if seen is not None:
-            self._seen.move_to_end(key)
-        return out
+    def _terminations(self, uid: str, containers: tuple[ContainerInfo, ...]
+                      ) -> tuple[list[NewTermination], Optional[tuple[datetime, Termination, ContainerInfo]]]:
+        """One pass over the containers' terminations: those seen for the first time (now
+        remembered), and the newest of all (finishedAt, termination, container)."""
+        new: list[NewTermination] = []
+        newest: Optional[tuple[datetime, Termination, ContainerInfo]] = None
+        all_seen = self._seen
+        for c in containers:
+            key = (uid, c.name)
+            seen = all_seen.get(key)
+            for t in (c.terminated, c.last_terminated):
+                if t is None:
+                    continue
+                finished = t.finished_at
+                if finished is not None and (newest is None or finished > newest[0]):
+                    newest = (finished, t, c)
+                ident = finished if finished is not None else _seen_key(t, c.restart_count)
+                if seen is None:
+                    seen = all_seen[key] = OrderedDict()
+                    if len(all_seen) > MAX_CONTAINERS:
+                        all_seen.popitem(last=False)
+                if ident in seen:
+                    continue
+                seen[ident] = None
+                if len(seen) > SEEN_PER_CONTAINER:
+                    seen.popitem(last=False)  # forget the oldest, never the one just seen
+                new.append(NewTermination(c, t))
+            if seen is not None:
+                all_seen.move_to_end(key)
+        return new, newest
 
-    def _remember_newest(self, record: Record) -> None:
+    def _remember_newest(self, record: Record, newest: _Newest) -> None:
         """Keep the pod's newest termination as seen; `cause` describes it only when asked (an
         endpoint drop, rarely), so a status update builds nothing."""
-        pod = record.pod
-        assert pod is not None
-        newest: Optional[_Newest] = None
-        for c in pod.containers:
-            for t in (c.terminated, c.last_terminated):
-                if t is not None and t.finished_at is not None and (newest is None or t.finished_at > newest.at):
-                    newest = _Newest(t.finished_at, t, c, pod.node)
-        if newest is not None:
-            key = (record.namespace, record.name)
-            self._newest[key] = newest
-            self._newest.move_to_end(key)
-            if len(self._newest) > MAX_CONTAINERS:
-                self._newest.popitem(last=False)
+        key = (record.namespace, record.name)
+        self._newest[key] = newest
+        self._newest.move_to_end(key)
+        if len(self._newest) > MAX_CONTAINERS:
+            self._newest.popitem(last=False)
 
     def workload_of(self, namespace: str, pod: str) -> Optional[tuple[str, str]]:
         """(kind, name) of the workload that owns a pod seen in the stream, or None."""
@@ -331,13 +338,16 @@ class Events:
         if record.watch_type == "DELETED":
             self._counts.pop(record.uid, None)
             return _NO_OCCURRENCE
-        known = self._counts.get(record.uid)
+        counts, uid = self._counts, record.uid
+        known = counts.get(uid)
         count = record.event.count or 1
-        self._counts[record.uid] = count
-        self._counts.move_to_end(record.uid)
-        if len(self._counts) > MAX_EVENTS:
-            self._counts.popitem(last=False)
-        return _occurrences(1 if known is None else max(0, count - known))
+        counts[uid] = count
+        if known is None:  # a new key is already the newest: no move, and the only time it grows
+            if len(counts) > MAX_EVENTS:
+                counts.popitem(last=False)
+            return _ONE_OCCURRENCE
+        counts.move_to_end(uid)
+        return _occurrences(max(0, count - known))
 
 
 class ClusterState:

@@ -53,11 +53,14 @@ class OomKilledDetector:
         pod = record.pod
         if pod is None or record.watch_type == "DELETED":
             return []
+        ooms = [new for new in ctx.obs.terminations if self._is_oom(new.termination)]
+        if not ooms:  # nearly every status update: no matched containers to collect
+            return []
         wanted = {v["container"] for v in views}
         out = []
-        for new in ctx.obs.terminations:
+        for new in ooms:
             c, t = new.container, new.termination
-            if c.name not in wanted or not self._is_oom(t):
+            if c.name not in wanted:
                 continue
             fields = {**container_fields(c), "pod": record.name, "node": pod.node, "pod_ip": pod.pod_ip,
                       "host_ip": pod.host_ip, "reason": t.reason, "exit_code": t.exit_code,
