@@ -132,9 +132,17 @@ class Dispatcher:
                     self._report(w.name, alert, "skipped", "delivered_elsewhere", "escalated by the previous leader")
                 elif self._write(w):
                     added.append(w.id)
+        return added + self._write_paged_resolved(alert, targets)
+
+    def _write_paged_resolved(self, alert: Alert, targets: list[tuple[str, RouteMatch]]) -> list[str]:
+        """A resolved's entries for the robots its escalation paged (grouping.paged_resolved)."""
         robots = [n for n, r in self._notifiers.items() if r.settings.send_resolved]
-        for w in paged_resolved(alert, outbox=self._outbox, robots=robots, routed=[n for n, _ in targets]):
-            if self._write(w):
+        added = []
+        for w in paged_resolved(alert, outbox=self._outbox, robots=robots, routed=[n for n, _ in targets],
+                                matches=[m for _, m in targets], known=self._known):
+            if w.id in self._known:  # the previous leader told the paged robot already
+                self._report(w.name, alert, "skipped", "delivered_elsewhere", "delivered by the previous leader")
+            elif self._write(w):
                 added.append(w.id)
         return added
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Collection, NamedTuple, Sequence
+from typing import Collection, Container, NamedTuple, Sequence
 
 from rules.alert import Alert
 
@@ -127,16 +127,26 @@ def plan(name: str, alert: Alert, match: RouteMatch, now: datetime, *, outbox: O
     return Plan(writes, extend=extend)
 
 
-def paged_resolved(alert: Alert, *, outbox: Outbox, robots: Collection[str], routed: Collection[str]) -> list[Write]:
+def paged_resolved(alert: Alert, *, outbox: Outbox, robots: Collection[str], routed: Collection[str],
+                   matches: Sequence[RouteMatch] = (), known: Container[str] = frozenset()) -> list[Write]:
     """The entries of a resolved `alert` for the robots (not already `routed` to) that one of
-    its incident's escalation steps was sent to; steps settled unsent (resolved before they
-    were due, silenced, inhibited) page nobody, so get nothing."""
+    its incident's escalation steps paged: here (this outbox's log says the step was sent), or
+    by the previous leader (the step's entry id is in `known`, what that leader delivered: after
+    a failover this log has the step only as skipped). Steps settled unsent (resolved before
+    they were due, silenced, inhibited) page nobody, so get nothing."""
     if alert.status != "resolved":
         return []
     incident = incident_of(alert)
+    elsewhere = {robot: f"{m.group_key(alert)} | escalate {step}"
+                 for m in matches for step, escalation in enumerate(m.escalate, start=1)
+                 for robot in escalation.notify if entry_id(robot, alert, step) in known}
     writes = []
     for robot in robots:
-        mark = outbox.firing_settled(robot, incident) if robot not in routed else None
+        if robot in routed:
+            continue
+        mark = outbox.firing_settled(robot, incident)
         if mark is not None and mark.status == "escalation" and mark.result == "sent":
             writes.append(Write(robot, alert, None, mark.group))
+        elif robot in elsewhere:
+            writes.append(Write(robot, alert, None, elsewhere[robot]))
     return writes

@@ -190,3 +190,33 @@ def test_the_oncall_robot_that_was_paged_gets_the_resolved_once(rig: Any, clock:
     wait_for(lambda: second.pending() == 0, what="both 【恢复】")
     assert len(ding_rx.accepted) == 2 and "恢复" in ding_rx.texts()[1]
     assert len(wecom_rx.accepted) == 2
+
+
+def test_a_robot_the_previous_leader_paged_gets_the_resolved_from_the_next_one(rig: Any, clock: Any,
+                                                                              outcomes: Any) -> None:
+    """After a failover the new leader's own log has no page to oncall (the step was the previous
+    leader's, skipped here as delivered elsewhere), but oncall was paged and needs the 【恢复】."""
+    from notifiers import KnownDelivered
+    from notifiers.outbox import entry_id
+    alert = firing(clock)
+    d = rig(sending=False)
+    d.start_sending(KnownDelivered(frozenset({entry_id("oncall", alert, step=1)})))
+    assert d.submit(alert) == [f"ops|{alert.id}"]
+    clock.advance(40 * 60)
+    resolved = replace(alert, status="resolved", at=clock.now())
+    assert sorted(d.submit(resolved)) == [f"oncall|{resolved.id}", f"ops|{resolved.id}"]
+
+
+def test_a_resolved_the_previous_leader_sent_to_the_paged_robot_is_not_sent_again(rig: Any, clock: Any,
+                                                                                  outcomes: Any) -> None:
+    from notifiers import KnownDelivered
+    from notifiers.outbox import entry_id
+    alert = firing(clock)
+    resolved = replace(alert, status="resolved", at=clock.now() + timedelta(minutes=40))
+    d = rig(sending=False)
+    d.start_sending(KnownDelivered(frozenset({entry_id("oncall", alert, step=1), entry_id("oncall", resolved)})))
+    d.submit(alert)
+    clock.advance(40 * 60)
+    assert d.submit(resolved) == [f"ops|{resolved.id}"]
+    assert ("oncall", "delivered_elsewhere") in [(o.notifier, o.code) for o in outcomes.of("skipped")
+                                                 if o.alert_ids == (resolved.id,)]
