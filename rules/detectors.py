@@ -53,6 +53,11 @@ class Detection:
             self.describe = None
         return self
 
+    def described(self) -> tuple[Optional[dict[str, Any]], str]:
+        """`fields` and `summary` as they would be now, not kept: a pending incident rendered
+        for a checkpoint is described again when it fires (its cause may be seen meanwhile)."""
+        return self.describe(self) if self.describe is not None else (self.fields, self.summary)
+
 
 class Detector(Protocol):
     type: str

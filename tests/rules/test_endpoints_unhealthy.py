@@ -108,6 +108,21 @@ def test_cause_names_the_pods_last_termination():
     assert "OOMKilled exit 137" in alerts[0].summary
 
 
+def test_a_checkpoint_taken_during_for_does_not_fix_the_drops_card_before_its_cause_is_seen():
+    # The Pod change that names the cause may come after the slice's (two watches: the
+    # EndpointSlice LIST first after a restart). A checkpoint saved in between (it renders
+    # every open incident) must not freeze the card without it.
+    eng = builtin_engine()  # `for: 30s`
+    eng.process(rec(endpoint_slice([True, True]), "ADDED"), at(1))
+    eng.process(rec(endpoint_slice([True, False], change=10)), at(10))
+    eng.snapshot()
+    eng.process(rec(pod("web-pod-1", restarts=1, last=oom(11), ready=False, rs=None)), at(11))
+    fired = [a for a in eng.tick(at(41)) if a.rule == "endpoints-unhealthy"]
+    assert [a.status for a in fired] == ["firing"]
+    assert fired[0].fields["cause"]["pod"] == "web-pod-1"
+    assert "OOMKilled exit 137" in fired[0].summary
+
+
 def test_endpoints_ignored_where_slices_exist():
     from tests.factories import _rv
 
