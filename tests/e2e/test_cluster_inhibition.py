@@ -168,3 +168,27 @@ def test_an_oom_held_across_a_restart_is_still_absorbed_by_the_drop_before_it(
     assert not cards(wecom, "【告警】容器 OOMKilled", victim), wecom.texts()
     assert len([t for t in wecom.texts() if "cart" in t]) == 2, wecom.texts()
     assert d.clean_log()
+
+
+def test_an_oom_and_its_drop_while_the_daemon_was_stopped_are_one_card_after_the_start(
+        tmp_path, kube_cluster, cluster_namespace, wecom):
+    # After the start the Pod LIST and the EndpointSlice LIST race; whichever comes first, the
+    # drop's card names the OOM (a checkpoint between the two must not fix it without it).
+    ns = cluster_namespace
+    with kube_cluster.api_client() as api:
+        deploy(api, ns, "shop", 2)
+        d = Daemon(tmp_path, kube_cluster, ns, wecom).start()
+        d.stop()
+        victim = live_pods(api, ns, "shop")[0]["metadata"]["name"]
+        inject(api, ns, victim, **{"kea.test/fault": "oom", "kea.test/unready": "true"})
+        wait_for(lambda: ready_endpoints(api, ns, "shop") == 1, timeout=60, what="the drop, while stopped")
+        d.start()
+        (card,) = until(lambda: cards(wecom, "【告警】应用不健康", "shop"), "the endpoints card", wecom.texts)
+        until(lambda: inhibited(d) >= 1, "the OOM settled inhibited", wecom.texts)
+        inject(api, ns, victim, **{"kea.test/unready": None})
+        until(lambda: cards(wecom, "【恢复】应用不健康", "shop"), "the recovery", wecom.texts, timeout=90)
+        d.stop()
+    assert "1 / 2" in card and "ExitCode 137 OOMKilled" in card and victim in card, card
+    assert not cards(wecom, "【告警】容器 OOMKilled", victim), wecom.texts()
+    assert len([t for t in wecom.texts() if "shop" in t]) == 2, wecom.texts()
+    assert d.clean_log()
