@@ -2,6 +2,25 @@
 ControlPlane (tests/harness/kube.py), where none of them runs: pods and their statuses, Events
 and their repeats, EndpointSlices and Endpoints, written the way those components write them.
 On the full Cluster (tests/harness/cluster.py) the real components write these instead.
+
+Stand-ins are kept only where a test needs a change the real components make only on their own
+schedule, or where they would write what the test must not see. The tests that use them, and why:
+- the apiserver killed or etcd compacted while the watchers are away (kube/test_apiserver_restart,
+  kube/test_relist_410, kube/test_resume_after_restart, e2e/test_restart_scenarios' compaction):
+  every change must be one the test made, at the moment it chose, or "seen exactly once" has
+  nothing exact to count; controllers and kwok write on through the outage;
+- a status patch that repeats a termination already seen, 1,000 Events from before the start,
+  an Event type the server filters (kube/test_oomkilled, kube/test_startup_history,
+  kube/test_field_selectors): shapes no component writes on demand;
+- many changes in one instant: 60 OOMs during a robot's block, three Services dropping together,
+  an OOM in the second the daemon starts (e2e/test_daemon_failover, kube/test_failover_backlog,
+  e2e/test_restart_scenarios): kwok plays a fault per pod after its stage's delay, so what the
+  tests count would depend on the machine's speed;
+- the delivery path rather than the cluster (e2e/test_daemon_kube, e2e/test_daemon_teams,
+  kube/test_endpoint_drop, silences/test_e2e): one OOM or one drop is the input. That the real
+  controllers and kwok make those inputs as the daemon expects is what e2e/test_cluster_scenarios.py
+  and e2e/test_cluster_inhibition.py show; these stay here, where the input is one request and
+  not a Deployment's rollout.
 """
 
 from __future__ import annotations
