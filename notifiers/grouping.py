@@ -114,17 +114,28 @@ def plan(name: str, alert: Alert, match: RouteMatch, now: datetime, *, outbox: O
     extend: tuple[str, ...] = ()
     judged = alert.at + look_ahead
     if alert.status == "firing" and look_ahead > _ZERO and judged > now and (not_before is None or judged > not_before):
-        held = [e for e in pending if e.not_before is not None and e.not_before > now]
-        if held and judged - min(e.enqueued_at for e in held) <= timing.wait + look_ahead:
-            extend = tuple(e.id for e in held)
+        extend = _held_with(judged, pending, now, timing.wait + look_ahead)
         not_before = judged
     writes = [Write(name, alert, not_before, group)]
     if alert.status == "firing":
-        for step, escalation in enumerate(match.escalate, start=1):
-            due = alert.started_at + escalation.after
-            writes.extend(Write(robot, alert, due, f"{group} | escalate {step}", step)
-                          for robot in escalation.notify if robot in robots)
+        writes += _escalation_steps(alert, match, group, robots)
     return Plan(writes, extend=extend)
+
+
+def _held_with(judged: datetime, pending: Sequence[OutboxEntry], now: datetime, longest: timedelta) -> tuple[str, ...]:
+    """The group's held entries that wait until `judged` too, unless the group would then have
+    waited longer than `longest` since its first one."""
+    held = [e for e in pending if e.not_before is not None and e.not_before > now]
+    if held and judged - min(e.enqueued_at for e in held) <= longest:
+        return tuple(e.id for e in held)
+    return ()
+
+
+def _escalation_steps(alert: Alert, match: RouteMatch, group: str, robots: Collection[str]) -> list[Write]:
+    """A held entry per `escalate` step and robot, due at the incident's start + `after`."""
+    return [Write(robot, alert, alert.started_at + escalation.after, f"{group} | escalate {step}", step)
+            for step, escalation in enumerate(match.escalate, start=1)
+            for robot in escalation.notify if robot in robots]
 
 
 def paged_resolved(alert: Alert, *, outbox: Outbox, robots: Collection[str], routed: Collection[str],
