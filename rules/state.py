@@ -367,6 +367,19 @@ class ClusterState:
             return self.services.observe(record)
         return _NO_OCCURRENCE if record.watch_type == "DELETED" else _ONE_OCCURRENCE
 
+    def workload_of(self, record: Record) -> tuple[str, str]:
+        """(kind, name) of the workload an alert on `record` names. An Event is about another
+        object: that object's workload (a Pod's Deployment, as the stream showed it), else the
+        object itself, not the Event."""
+        e = record.event
+        if e is None or record.workload_name:
+            return record.workload_kind, record.workload_name
+        if e.involved_kind == "Pod":
+            owner = self.pods.workload_of(e.involved_namespace or record.namespace, e.involved_name)
+            if owner is not None:
+                return owner
+        return (e.involved_kind, e.involved_name) if e.involved_name else ("", "")
+
     def peek(self, record: Record) -> Observation:
         """The observation of an already observed endpoints record as the state stands now,
         without changing anything (to judge a Service again after a rule reload)."""
