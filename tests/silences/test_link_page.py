@@ -7,6 +7,7 @@ import logging
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import timedelta
 from typing import Iterator
 
 import pytest
@@ -103,3 +104,43 @@ def test_the_token_stays_out_of_the_log(base, caplog) -> None:
         fetch(f"{base}/silence?t={token()}")
         fetch(f"{base}/silence?t=bad.{token().split('.')[1]}")
     assert caplog.records and not any(token().split(".")[1] in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.es
+def test_clicks_on_two_replicas_before_either_refreshes_make_one_silence(es_client, es_prefix, clock) -> None:
+    # Two replicas behind one Service, sharing the Elasticsearch store; neither has refreshed
+    # since the other's click (they re-read every 5 s by default).
+    from tests.es.helpers import prefix_of
+    from watcher.silences.esstore import EsSilenceStore
+
+    stores = [EsSilenceStore(es_client, prefix=prefix_of(es_prefix), clock=clock, refresh_interval=3600)
+              for _ in range(2)]
+    pages = [SilenceLinkPage(s, secret=SECRET, clock=clock) for s in stores]
+    for s in stores:
+        s.start()
+    try:
+        first, second = (page_post(p, token()) for p in pages)
+        assert (first.status, second.status) == (201, 200)
+        assert [s.id for s in stores[0].list() if s.active(clock())] == [_silence_id(first)]
+        assert _silence_id(second) == _silence_id(first)
+        # once it has ended, a click makes the next one (the link is good for 24 h)
+        stores[0].expire(_silence_id(first), clock())
+        clock.now += timedelta(minutes=1)
+        again = page_post(pages[1], token())
+        assert again.status == 201 and _silence_id(again) != _silence_id(first)
+        assert len([s for s in stores[1].list() if s.active(clock())]) == 1
+    finally:
+        for s in stores:
+            s.close()
+
+
+def page_post(page: SilenceLinkPage, tok: str):
+    from watcher.health import Request
+
+    return page(Request("POST", "/silence", "", {}, urllib.parse.urlencode({"t": tok}).encode()))
+
+
+def _silence_id(response) -> str:
+    import re
+
+    return re.search(r"<code id=silence-id>([^<]+)</code>", response.body.decode()).group(1)

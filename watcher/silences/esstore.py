@@ -30,7 +30,7 @@ from notifiers.clock import utcnow
 from notifiers.silences import Silence, Silences
 
 from .filestore import read_silences, write_silences
-from .store import (NO_STATS, RETENTION, SilenceStats, StoreError, UnknownSilence, kept, ordered,
+from .store import (NO_STATS, RETENTION, SilenceExists, SilenceStats, StoreError, UnknownSilence, kept, ordered,
                     parse_silences, report_snapshot)
 
 log = logging.getLogger("kea.silences")
@@ -134,7 +134,7 @@ class EsSilenceStore:
             self._ensure_index()
             self.client.create(index=self.index, id=silence.id, document=silence.to_dict(), refresh=True)
         except ConflictError:
-            raise StoreError(f"a silence with id {silence.id} exists already") from None
+            raise SilenceExists(f"a silence with id {silence.id} exists already") from None
         except _ERRORS as exc:
             self.stats.store_error(_NAME, "write")
             raise StoreError(f"Elasticsearch index {self.index} refused the silence ({_describe(exc)})") from None

@@ -24,7 +24,8 @@ from notifiers.clock import utcnow
 from notifiers.silences import Silence, Silences
 from watcher.files import write_atomically
 
-from .store import NO_STATS, SilenceStats, StoreError, UnknownSilence, kept, ordered, parse_silences, report_snapshot
+from .store import (NO_STATS, SilenceExists, SilenceStats, StoreError, UnknownSilence, kept, ordered, parse_silences,
+                    report_snapshot)
 
 log = logging.getLogger("kea.silences")
 
@@ -81,7 +82,7 @@ class FileSilenceStore:
     def add(self, silence: Silence) -> None:
         with self._locked() as silences:
             if any(s.id == silence.id for s in silences):
-                raise StoreError(f"a silence with id {silence.id} exists already")
+                raise SilenceExists(f"a silence with id {silence.id} exists already")
             silences.append(silence)
 
     def expire(self, silence_id: str, now: datetime) -> Silence:

@@ -6,16 +6,20 @@
 A GET never changes anything (chat apps and mail scanners open links to preview them); the
 POST does, and only what the signed token names: `rule=<rule>`, `key=<key>` for one hour,
 author `link`. A bad, tampered or expired token is a 403 page and nothing is made. A second
-POST of the same link while its silence is still active makes no second silence. Plain HTML,
-every value escaped, no script; the token stays out of logs and of the Referer header.
+POST for the same alert while its silence is still active makes no second silence, on any
+replica: a link silence's id is the alert's (`link_silence_id`), so where two replicas share
+the store and one has not yet read the other's silence, its write is refused as a duplicate and
+it answers with the one stored. Plain HTML, every value escaped, no script; the token stays out
+of logs and of the Referer header.
 """
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
 from datetime import datetime
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
@@ -25,7 +29,7 @@ from notifiers.silencelink import SILENCE_FOR, LinkError, LinkTarget, verify
 from notifiers.silences import Silence
 from watcher.health import Request, Response
 
-from .store import SilenceStore, StoreError
+from .store import SilenceExists, SilenceStore, StoreError
 
 log = logging.getLogger("kea.silences")
 
@@ -92,27 +96,35 @@ class SilenceLinkPage:
     def _create(self, target: LinkTarget) -> Response:
         now = self.clock()
         matchers = (parse_matcher(f"rule={json.dumps(target.rule)}"), parse_matcher(f"key={json.dumps(target.key)}"))
-        existing = self._already(matchers, now)
-        if existing is not None:
-            return self._done(200, self.text["again"], existing, target)
-        silence = Silence.create(matchers, starts_at=now, ends_at=now + SILENCE_FOR, created_by=AUTHOR,
-                                 comment=self.text["comment"], now=now)
-        try:
-            self.store.add(silence)
-        except StoreError as exc:
-            log.error("silence link: the silence for %s %s could not be stored: %s", target.rule, target.key, exc)
-            return self._page(503, self.text["refused"], f"<p>{_e(self.text['failed'])}</p>")
-        log.info("silence %s added through a card link: rule=%s key=%s until %s", silence.id, target.rule,
-                 target.key, silence.ends_at.isoformat())
-        return self._done(201, self.text["done"], silence, target)
+        known: Iterable[Silence] = self.store.snapshot()
+        for _ in range(3):  # another replica stored it first: read the store, then answer or retry
+            existing = _active_link_silence(known, matchers, now)
+            if existing is not None:
+                return self._done(200, self.text["again"], existing, target)
+            silence = Silence(id=link_silence_id(target, {s.id for s in known}), matchers=matchers, starts_at=now,
+                              ends_at=now + SILENCE_FOR, created_by=AUTHOR, comment=self.text["comment"],
+                              created_at=now)
+            try:
+                self.store.add(silence)
+            except SilenceExists:
+                known = self._read()
+                if known is None:
+                    break
+                continue
+            except StoreError as exc:
+                log.error("silence link: the silence for %s %s could not be stored: %s", target.rule, target.key, exc)
+                break
+            log.info("silence %s added through a card link: rule=%s key=%s until %s", silence.id, target.rule,
+                     target.key, silence.ends_at.isoformat())
+            return self._done(201, self.text["done"], silence, target)
+        return self._page(503, self.text["refused"], f"<p>{_e(self.text['failed'])}</p>")
 
-    def _already(self, matchers: tuple, now: datetime) -> Optional[Silence]:
-        """An active link silence of the same alert: a double click makes no second one."""
-        wanted = {str(m) for m in matchers}
-        for s in self.store.snapshot():
-            if s.created_by == AUTHOR and s.active(now) and {str(m) for m in s.matchers} == wanted:
-                return s
-        return None
+    def _read(self) -> Optional[list[Silence]]:
+        try:
+            return self.store.list()
+        except StoreError as exc:
+            log.error("silence link: the silences cannot be read: %s", exc)
+            return None
 
     def _done(self, status: int, heading: str, silence: Silence, target: LinkTarget) -> Response:
         body = (f"{self._target(target)}<p>{_e(self.text['until'])}: <b id=until>{_e(self._local(silence.ends_at))}"
@@ -132,6 +144,25 @@ class SilenceLinkPage:
                 f"padding:0 1em}}dd{{font-family:monospace;word-break:break-all}}button{{font-size:1.2em;"
                 f"padding:.5em 1em}}</style></head><body><h1 id=heading>{_e(heading)}</h1>{body}</body></html>")
         return Response(status, page.encode("utf-8"), "text/html; charset=utf-8", {**_HEADERS, **(headers or {})})
+
+
+def link_silence_id(target: LinkTarget, taken: set[str]) -> str:
+    """`link-<digest of rule and key>-<n>`, n the first not `taken`: every link of one alert
+    makes the same id while its silence is kept, so two replicas cannot both store one."""
+    digest = hashlib.sha256(f"{target.rule}\0{target.key}".encode("utf-8")).hexdigest()[:32]
+    n = 0
+    while f"link-{digest}-{n}" in taken:
+        n += 1
+    return f"link-{digest}-{n}"
+
+
+def _active_link_silence(silences: Iterable[Silence], matchers: tuple, now: datetime) -> Optional[Silence]:
+    """An active link silence of the same alert: a double click makes no second one."""
+    wanted = {str(m) for m in matchers}
+    for s in silences:
+        if s.created_by == AUTHOR and s.active(now) and {str(m) for m in s.matchers} == wanted:
+            return s
+    return None
 
 
 def _e(text: str) -> str:

@@ -26,6 +26,10 @@ class StoreError(RuntimeError):
     """The store refused or could not be reached; the message names the store, never a secret."""
 
 
+class SilenceExists(StoreError):
+    """A silence with this id is stored already (another replica may have made it first)."""
+
+
 class UnknownSilence(LookupError):
     """No silence with this id."""
 
