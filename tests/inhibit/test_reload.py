@@ -16,7 +16,9 @@ OWN = "rules:\n  - name: shop-endpoints\n    source: endpoints\n    detector: en
 def test_a_reload_moves_the_oom_look_ahead_to_the_new_endpoints_rules_for(tmp_path) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(OWN.replace("{for}", "1m"))
-    cfg = parse_config(f"data_dir: {tmp_path / 'data'}\nrules:\n  paths: [{rules}]\n", "c.yaml", {})
+    # (no status server: assembling binds its port, and the default one may be taken by anything)
+    cfg = parse_config(f"data_dir: {tmp_path / 'data'}\nmetrics: {{enabled: false}}\nrules:\n  paths: [{rules}]\n",
+                       "c.yaml", {})
     from watcher.validation import check_rules
     loaded = check_rules(cfg.rules.paths, builtins=cfg.rules.builtins, notifiers=cfg.notifiers)
     daemon = assemble(cfg, loaded.rules, stop=threading.Event(), started=datetime.now(timezone.utc),

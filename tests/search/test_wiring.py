@@ -27,7 +27,9 @@ def persistence(tmp_path, extra: str = "", metrics: Metrics | None = None) -> Pe
 
 
 def test_without_elasticsearch_the_local_history_is_a_handler_with_a_retention_job(tmp_path):
-    cfg = parse_config(f"data_dir: {tmp_path / 'data'}\nlocal_history: {{retention_days: 2}}\n", "c.yaml", {})
+    # (no status server: assembling binds its port, and the default one may be taken by anything)
+    cfg = parse_config(f"data_dir: {tmp_path / 'data'}\nmetrics: {{enabled: false}}\nlocal_history: {{retention_days: 2}}\n",
+                       "c.yaml", {})
     metrics = Metrics()
     daemon = assemble(cfg, [], stop=threading.Event(), started=datetime.now(timezone.utc), metrics=metrics,
                       replay_files=["/dev/null"])
