@@ -53,6 +53,15 @@ class Detection:
             self.describe = None
         return self
 
+    def resolving(self, opened: "Detection") -> "Detection":
+        """This closing detection under the identity of the incident `opened` it resolves, so
+        the resolved alert tells the current state (2/2 ready); `opened` itself when this one
+        has no record to tell it from."""
+        if self.record is None:
+            return opened
+        self.key = opened.key
+        return self.materialize()
+
     def described(self) -> tuple[Optional[dict[str, Any]], str]:
         """`fields` and `summary` as they would be now, not kept: a pending incident rendered
         for a checkpoint is described again when it fires (its cause may be seen meanwhile)."""

@@ -22,10 +22,11 @@ from rules.alert import Alert, AlertStatus
 from rules.context import Context
 from rules.deadlines import Deadlines
 from rules.detectors import Detection
-from rules.incidents import SNAPSHOT_VERSION, Incident, from_snapshot, restored_incident, to_snapshot
+from rules.incidents import SNAPSHOT_VERSION, Incident, fold_window_over, from_snapshot, restored_incident, to_snapshot
 from rules.index import RuleIndex
 from rules.model import SOURCE_KINDS, Record
 from rules.rule import Rule
+from rules.seen import Seen
 from rules.state import ClusterState, Observation
 from rules.views import views as record_views
 
@@ -48,6 +49,8 @@ class Engine:
         self._last_now = self.ctx.stale_before
         """The newest `now` seen: the time of changes decided outside `process`/`tick`."""
         self._later: list[Alert] = []
+        self._seen = Seen()
+        """What instant incidents counted, so a restart does not count it again (rules/seen.py)."""
         """Alert changes decided outside `process`/`tick` (a reload): the next tick returns them."""
         self._install([r for r in rules if r.enabled])
 
@@ -114,6 +117,7 @@ class Engine:
         """Advance time: window expiry, `for` timers, reminders, fold windows, `resolve_after`."""
         out, self._later = self._later, []
         self._last_now = now
+        self._seen.trim(now)
         for rule in self.rules:
             for det in rule.detector.expire(rule, now):
                 out.extend(self._apply(rule, det, now, False))
@@ -177,23 +181,29 @@ class Engine:
         ]
 
     def snapshot(self) -> dict[str, Any]:
-        """Every open incident (pending, firing, primed), JSON-ready, for `restore_snapshot`."""
+        """Every open incident (pending, firing, primed) and what closed ones counted, JSON-ready,
+        for `restore_snapshot`."""
         return {"version": SNAPSHOT_VERSION, "incidents": [
             to_snapshot(rule.name, inc, self._alert(rule, inc, "firing", inc.notified_at or inc.started_at, keep=False))
-            for rule in self.rules for inc in self._incidents[rule.name].values()]}
+            for rule in self.rules for inc in self._incidents[rule.name].values()], "seen": self._seen.to_snapshot()}
 
     def restore_snapshot(self, snapshot: dict[str, Any], now: Optional[datetime] = None) -> int:
         """Re-open the incidents of a `snapshot()`; entries of rules no longer running, or that
-        cannot be read, are skipped. Returns how many were restored."""
+        cannot be read, are skipped. An instant incident whose fold window ended meanwhile is
+        restored only to say, at the next tick, how many repeats it folded. Returns how many."""
         by_name = {r.name: r for r in self.rules}
         restored = 0
+        self._seen.restore_snapshot(snapshot.get("seen") or ())
         for doc in snapshot.get("incidents") or ():
             try:
                 name, inc = from_snapshot(doc)
             except (KeyError, TypeError, ValueError, AttributeError):
                 continue
             rule = by_name.get(name)
-            if rule is None or (rule.detector.instant and self._window_over(rule, inc, now)):
+            if rule is not None and rule.detector.instant:
+                self._seen.restore(name, inc.detection.key, inc.last_seen)
+            if rule is None or (rule.detector.instant and fold_window_over(rule, inc, now)
+                                and inc.count <= inc.notified_count):
                 continue
             self._put_restored(rule, inc)
             restored += 1
@@ -211,8 +221,10 @@ class Engine:
             if rule is None or a.status != "firing" or a.key in self._incidents[rule.name]:
                 continue
             inc = restored_incident(a)
-            if rule.detector.instant and self._window_over(rule, inc, now):
-                continue
+            if rule.detector.instant:
+                self._seen.restore(rule.name, a.key, inc.last_seen)
+                if fold_window_over(rule, inc, now):
+                    continue
             self._put_restored(rule, inc)
             restored += 1
         return restored
@@ -221,6 +233,7 @@ class Engine:
         """After the first LIST: condition incidents restored from an earlier run that no listed
         record refreshed have lost their subject (a Service deleted while nobody watched): a
         firing one resolves, the others are forgotten."""
+        self._seen.listed()
         out: list[Alert] = []
         for rule in self.rules:
             if rule.detector.instant:
@@ -242,12 +255,6 @@ class Engine:
     def _put_restored(self, rule: Rule, inc: Incident) -> None:
         self._incidents[rule.name][inc.detection.key] = inc
         self._schedule(rule, inc.detection.key, inc)
-
-    @staticmethod
-    def _window_over(rule: Rule, inc: Incident, now: Optional[datetime]) -> bool:
-        last = inc.notified_at or inc.last_seen
-        return now is not None and not rule.resolve_after and last is not None \
-            and last + rule.repeat_interval <= now
 
     def _apply(self, rule: Rule, det: Detection, now: datetime, listed: bool) -> list[Alert]:
         if rule.detector.instant:
@@ -280,7 +287,7 @@ class Engine:
         del incidents[det.key]
         if inc.state != "firing" or not rule.send_resolved:
             return []
-        inc.detection = _resolving(inc.detection, det)
+        inc.detection = det.resolving(inc.detection)
         inc.restored = None
         return [self._alert(rule, inc, "resolved", det.at if det.at >= inc.started_at else now)]
 
@@ -290,7 +297,7 @@ class Engine:
         key = det.key
         incidents = self._incidents[rule.name]
         inc = incidents.get(key)
-        if det.at < self.ctx.stale_before:
+        if det.at < self.ctx.stale_before or self._seen.already_counted(rule.name, key, det.at):
             if inc is None:
                 self._deadlines[rule.name].cancel(key)
             else:
@@ -337,12 +344,14 @@ class Engine:
         if rule.resolve_after:
             if inc.last_seen is not None and now - inc.last_seen >= rule.resolve_after:
                 del self._incidents[rule.name][key]
+                self._seen.closed(rule.name, key, inc.last_seen)
                 if rule.send_resolved:
                     return [self._alert(rule, inc, "resolved", now)]
             return []
         if inc.notified_at is not None and now - inc.notified_at < rule.repeat_interval:
             return []
-        del self._incidents[rule.name][key]  # fold window over: forget it
+        del self._incidents[rule.name][key]  # fold window over: forget it, but what it counted
+        self._seen.closed(rule.name, key, inc.last_seen)
         if inc.count > inc.notified_count:
             # Repeats were folded into this incident since its last message: say how many, once.
             return [self._notify(rule, inc, now, at=now)]
@@ -384,10 +393,3 @@ class Engine:
             rule.notify, rule.templates, rule.detector.type, inc.incident, rule.title,  # notify templates detector incident title
         )
 
-
-def _resolving(opened: Detection, closing: Detection) -> Detection:
-    """The resolved alert tells the current state (2/2 ready) under the incident's identity."""
-    if closing.record is None:
-        return opened
-    closing.key = opened.key
-    return closing.materialize()

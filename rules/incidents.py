@@ -14,10 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Optional
 
 from rules.alert import Alert
 from rules.detectors import Detection
+
+if TYPE_CHECKING:
+    from rules.rule import Rule
 
 IncidentState = Literal["pending", "firing", "primed"]
 STATES: frozenset[str] = frozenset({"pending", "firing", "primed"})
@@ -45,6 +48,13 @@ class Incident:
     stale: bool = False
     """Restored and not yet confirmed by the cluster: the first LIST after a restart refreshes
     every incident whose subject still exists; `Engine.reconcile` settles the others."""
+
+
+def fold_window_over(rule: "Rule", inc: Incident, now: Optional[datetime]) -> bool:
+    """An instant incident's fold window has ended by `now` (never without `now`, nor for a
+    rule that resolves after a quiet period instead)."""
+    last = inc.notified_at or inc.last_seen
+    return now is not None and not rule.resolve_after and last is not None and last + rule.repeat_interval <= now
 
 
 def to_snapshot(rule: str, inc: Incident, alert: Alert) -> dict[str, Any]:
