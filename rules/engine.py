@@ -282,8 +282,8 @@ class Engine:
             if inc.state == "primed" and not listed and det.level > inc.primed_level:
                 inc.state, inc.incident, inc.started_at, inc.since = "pending", det.incident, det.at, now
             return self._maybe_fire(rule, inc, now) if inc.state == "pending" else []
-        if inc is None:
-            return []
+        if inc is None or (listed and inc.stale and rule.detector.counts_occurrences):
+            return []  # a LIST shows a restored window's hits only in part: `reconcile` settles it
         del incidents[det.key]
         if inc.state != "firing" or not rule.send_resolved:
             return []
