@@ -202,8 +202,10 @@ class Engine:
             rule = by_name.get(name)
             if rule is not None and rule.detector.instant:
                 self._seen.restore(name, inc.detection.key, inc.last_seen)
-            if rule is None or (rule.detector.instant and fold_window_over(rule, inc, now)
-                                and inc.count <= inc.notified_count):
+            if rule is None:
+                continue
+            if rule.detector.instant and fold_window_over(rule, inc, now) and inc.count <= inc.notified_count:
+                self._seen.closed(name, inc.detection.key, inc.last_seen)  # for a second restart soon after
                 continue
             self._put_restored(rule, inc)
             restored += 1

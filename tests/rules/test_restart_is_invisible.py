@@ -145,3 +145,16 @@ def test_what_closed_incidents_counted_is_kept_longer_than_the_checkpoints_margi
     from watcher.checkpoint import MARGIN as CHECKPOINT_MARGIN
 
     assert CHECKPOINT_MARGIN == MARGIN and RECENT >= MARGIN + timedelta(minutes=1)
+
+
+def test_a_second_restart_soon_after_still_knows_what_the_first_run_counted():
+    warning = rec(event("e-0", reason="BackOff", last=2))
+    first = _engine(stale_before=at(0))
+    assert [a.status for a in first.process(warning, at(2))] == ["firing"]
+    listed = replace(warning, watch_type="ADDED", listed=True)
+    snapshot, start = first.snapshot(), at(30)  # stopped at 2, started at 30: the fold window (15 s) is over
+    for _ in range(2):  # started, checkpointed before its LIST was read, started again
+        engine = _engine(watched_until=at(2) - MARGIN)
+        engine.restore_snapshot(snapshot, now=start)
+        snapshot = engine.snapshot()
+    assert engine.process(listed, start) == []
