@@ -107,9 +107,10 @@ class SilenceLinkPage:
             try:
                 self.store.add(silence)
             except SilenceExists:
-                known = self._read()
-                if known is None:
+                fresh = self._read()
+                if fresh is None:
                     break
+                known = fresh
                 continue
             except StoreError as exc:
                 log.error("silence link: the silence for %s %s could not be stored: %s", target.rule, target.key, exc)
