@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Container
 
 from rules.model import Record
+from rules.seen import Seen
 from rules.state import ClusterState, Observation, Pods
 
 
@@ -17,6 +18,9 @@ class Context:
         self.state = ClusterState()
         self.obs = Observation()
         """What the record being evaluated changed (`ClusterState.observe`)."""
+        self.seen = Seen()
+        """What instant incidents and frequency windows counted, so a restart's first LIST does
+        not count it again (rules/seen.py)."""
         self.open: Container[str] = frozenset()
         """Keys of the open incidents of the rule being evaluated: a condition detector need
         not report a key whose condition does not hold when there is no incident to resolve

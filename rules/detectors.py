@@ -246,6 +246,8 @@ class FrequencyDetector:
         windows = self._windows
         for view in views:
             key = rule.key_for(view)
+            if record.listed and ctx.seen.already_counted(rule.name, key, at):
+                continue  # a LIST's copy of what the restored window holds already
             window = windows.get(key)
             if window is None:  # most keys: a first hit, nothing to prune, a first expiry
                 if at <= cutoff:  # already out of the window (a late Event): nothing to keep
@@ -272,6 +274,29 @@ class FrequencyDetector:
                 del windows[key]
                 self._expiry.cancel(key)
         return out
+
+    def window_hits(self, key: str) -> list[list[Any]]:
+        """The hits in `key`'s window, JSON-ready (`[time, count]`), for a checkpoint."""
+        window = self._windows.get(key)
+        return [[t.isoformat(), n] for t, n in window.hits] if window is not None else []
+
+    def restore_window(self, key: str, hits: Any, incident: str, last_seen: Optional[datetime], count: int) -> bool:
+        """After a restart, the window of a restored incident from `window_hits` (or, from an
+        older checkpoint without them, its count at its last occurrence); True if restored. The
+        first LIST's copies of these occurrences are not counted again."""
+        try:
+            kept = [(datetime.fromisoformat(t), int(n)) for t, n in hits or ()]
+        except (TypeError, ValueError):
+            kept = []
+        if not kept and last_seen is not None:
+            kept = [(last_seen, count)]
+        if not kept or key in self._windows:
+            return False
+        total = sum(n for _, n in kept)
+        last = Detection(key, incident, kept[-1][0], None, None, "", True, 1, total)  # restored: described already
+        self._windows[key] = _Window(last, kept if len(kept) <= _FEW else deque(kept), total)
+        self._expiry.schedule(key, kept[0][0] + self.window)
+        return True
 
     def _detection(self, key: str, record: Record, view: dict[str, Any], at: datetime, total: int) -> Detection:
         # Positional, in Detection's field order (named on the right), as `AnyDetector` says why.

@@ -26,7 +26,6 @@ from rules.incidents import SNAPSHOT_VERSION, Incident, fold_window_over, from_s
 from rules.index import RuleIndex
 from rules.model import SOURCE_KINDS, Record
 from rules.rule import Rule
-from rules.seen import Seen
 from rules.state import ClusterState, Observation
 from rules.views import views as record_views
 
@@ -49,8 +48,7 @@ class Engine:
         self._last_now = self.ctx.stale_before
         """The newest `now` seen: the time of changes decided outside `process`/`tick`."""
         self._later: list[Alert] = []
-        self._seen = Seen()
-        """What instant incidents counted, so a restart does not count it again (rules/seen.py)."""
+        self._seen = self.ctx.seen
         """Alert changes decided outside `process`/`tick` (a reload): the next tick returns them."""
         self._install([r for r in rules if r.enabled])
 
@@ -66,14 +64,6 @@ class Engine:
         """Record kind -> the index of its source's rules (`Record.source` without the property call)."""
         self._incidents = {r.name: self._incidents.get(r.name, {}) for r in rules}
         self._deadlines = {r.name: self._deadlines.get(r.name, Deadlines()) for r in rules}
-
-    @property
-    def stale_before(self) -> datetime:
-        return self.ctx.stale_before
-
-    @stale_before.setter
-    def stale_before(self, value: datetime) -> None:
-        self.ctx.stale_before = value
 
     @property
     def state(self) -> ClusterState:
@@ -184,8 +174,15 @@ class Engine:
         """Every open incident (pending, firing, primed) and what closed ones counted, JSON-ready,
         for `restore_snapshot`."""
         return {"version": SNAPSHOT_VERSION, "incidents": [
-            to_snapshot(rule.name, inc, self._alert(rule, inc, "firing", inc.notified_at or inc.started_at, keep=False))
-            for rule in self.rules for inc in self._incidents[rule.name].values()], "seen": self._seen.to_snapshot()}
+            self._snapshot_of(rule, inc) for rule in self.rules for inc in self._incidents[rule.name].values()],
+            "seen": self._seen.to_snapshot()}
+
+    def _snapshot_of(self, rule: Rule, inc: Incident) -> dict[str, Any]:
+        doc = to_snapshot(rule.name, inc, self._alert(rule, inc, "firing", inc.notified_at or inc.started_at, keep=False))
+        window_hits = getattr(rule.detector, "window_hits", None)
+        if window_hits is not None:  # a frequency window: what its incident is judged on
+            doc["window"] = window_hits(inc.detection.key)
+        return doc
 
     def restore_snapshot(self, snapshot: dict[str, Any], now: Optional[datetime] = None) -> int:
         """Re-open the incidents of a `snapshot()`; entries of rules no longer running, or that
@@ -200,8 +197,12 @@ class Engine:
             except (KeyError, TypeError, ValueError, AttributeError):
                 continue
             rule = by_name.get(name)
-            if rule is not None and rule.detector.instant:
+            if rule is not None and rule.detector.counts_occurrences:
                 self._seen.restore(name, inc.detection.key, inc.last_seen)
+                restore_window = getattr(rule.detector, "restore_window", None)
+                if restore_window is not None and restore_window(inc.detection.key, doc.get("window"), inc.incident,
+                                                                 inc.last_seen, inc.count):
+                    inc.stale = False  # its window, not the LIST, says when it ends
             if rule is None:
                 continue
             if rule.detector.instant and fold_window_over(rule, inc, now) and inc.count <= inc.notified_count:
@@ -277,20 +278,21 @@ class Engine:
             if inc is None:
                 primed = listed and not self.resumed
                 inc = Incident(detection=det, incident=det.incident, state="primed" if primed else "pending",
-                               started_at=det.at, since=now, count=det.count, primed_level=det.level)
+                               started_at=det.at, since=now, count=det.count, last_seen=det.at, primed_level=det.level)
                 incidents[det.key] = inc
                 return [] if primed else self._maybe_fire(rule, inc, now)
-            inc.detection, inc.count, inc.stale = det, det.count, False
+            inc.detection, inc.count, inc.stale, inc.last_seen = det, det.count, False, det.at
             if inc.state == "primed" and not listed and det.level > inc.primed_level:
                 inc.state, inc.incident, inc.started_at, inc.since = "pending", det.incident, det.at, now
             return self._maybe_fire(rule, inc, now) if inc.state == "pending" else []
-        if inc is None or (listed and inc.stale and rule.detector.counts_occurrences):
-            return []  # a LIST shows a restored window's hits only in part: `reconcile` settles it
+        if inc is None:
+            return []
         del incidents[det.key]
         if inc.state != "firing" or not rule.send_resolved:
             return []
         inc.detection = det.resolving(inc.detection)
-        inc.restored = None
+        if det.record is not None:  # else (a restored window's expiry) the alert it was restored from tells it
+            inc.restored = None
         return [self._alert(rule, inc, "resolved", det.at if det.at >= inc.started_at else now)]
 
     def _occurrence(self, rule: Rule, det: Detection, now: datetime) -> list[Alert]:
