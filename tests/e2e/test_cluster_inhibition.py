@@ -82,15 +82,25 @@ def test_an_oom_that_drops_a_deployment_of_two_is_one_card_then_its_recovery(
         d = Daemon(tmp_path, kube_cluster, ns, wecom).start()
         victim = live_pods(api, ns, "pay")[0]["metadata"]["name"]
         inject(api, ns, victim, **{"kea.test/fault": "oom", "kea.test/unready": "true"})
-        (card,) = until(lambda: cards(wecom, "【告警】应用不健康", "pay"), "the endpoints card", wecom.texts)
-        # the OOM waited its look-ahead and was absorbed by the drop it caused
-        until(lambda: inhibited(d) >= 1, "the OOM settled inhibited", wecom.texts)
-        inject(api, ns, victim, **{"kea.test/unready": None})
-        until(lambda: cards(wecom, "【恢复】应用不健康", "pay"), "the recovery", wecom.texts, timeout=90)
-        d.stop()
+        card = one_card_then_recovery(api, ns, d, wecom, "pay", victim)
+    assert_one_card_named_the_oom(card, wecom, d, "pay", victim)
+
+
+def one_card_then_recovery(api, ns, d, wecom, app, victim) -> str:
+    """The endpoints card, the OOM settled inhibited, then (the pod ready again) the recovery."""
+    (card,) = until(lambda: cards(wecom, "【告警】应用不健康", app), "the endpoints card", wecom.texts)
+    # the OOM waited its look-ahead and was absorbed by the drop it caused
+    until(lambda: inhibited(d) >= 1, "the OOM settled inhibited", wecom.texts)
+    inject(api, ns, victim, **{"kea.test/unready": None})
+    until(lambda: cards(wecom, "【恢复】应用不健康", app), "the recovery", wecom.texts, timeout=90)
+    d.stop()
+    return card
+
+
+def assert_one_card_named_the_oom(card, wecom, d, app, victim) -> None:
     assert "1 / 2" in card and "ExitCode 137 OOMKilled" in card and victim in card, card
     assert not cards(wecom, "【告警】容器 OOMKilled", victim), wecom.texts()
-    assert len([t for t in wecom.texts() if "pay" in t]) == 2, wecom.texts()
+    assert len([t for t in wecom.texts() if app in t]) == 2, wecom.texts()
     assert d.clean_log()
 
 
@@ -183,12 +193,5 @@ def test_an_oom_and_its_drop_while_the_daemon_was_stopped_are_one_card_after_the
         inject(api, ns, victim, **{"kea.test/fault": "oom", "kea.test/unready": "true"})
         wait_for(lambda: ready_endpoints(api, ns, "shop") == 1, timeout=60, what="the drop, while stopped")
         d.start()
-        (card,) = until(lambda: cards(wecom, "【告警】应用不健康", "shop"), "the endpoints card", wecom.texts)
-        until(lambda: inhibited(d) >= 1, "the OOM settled inhibited", wecom.texts)
-        inject(api, ns, victim, **{"kea.test/unready": None})
-        until(lambda: cards(wecom, "【恢复】应用不健康", "shop"), "the recovery", wecom.texts, timeout=90)
-        d.stop()
-    assert "1 / 2" in card and "ExitCode 137 OOMKilled" in card and victim in card, card
-    assert not cards(wecom, "【告警】容器 OOMKilled", victim), wecom.texts()
-    assert len([t for t in wecom.texts() if "shop" in t]) == 2, wecom.texts()
-    assert d.clean_log()
+        card = one_card_then_recovery(api, ns, d, wecom, "shop", victim)
+    assert_one_card_named_the_oom(card, wecom, d, "shop", victim)
