@@ -48,8 +48,8 @@ class Engine:
         self._last_now = self.ctx.stale_before
         """The newest `now` seen: the time of changes decided outside `process`/`tick`."""
         self._later: list[Alert] = []
-        self._seen = self.ctx.seen
         """Alert changes decided outside `process`/`tick` (a reload): the next tick returns them."""
+        self._seen = self.ctx.seen
         self._install([r for r in rules if r.enabled])
 
     def _install(self, rules: list[Rule]) -> None:
@@ -197,14 +197,14 @@ class Engine:
             except (KeyError, TypeError, ValueError, AttributeError):
                 continue
             rule = by_name.get(name)
-            if rule is not None and rule.detector.counts_occurrences:
+            if rule is None:
+                continue
+            if rule.detector.counts_occurrences:
                 self._seen.restore(name, inc.detection.key, inc.last_seen)
                 restore_window = getattr(rule.detector, "restore_window", None)
                 if restore_window is not None and restore_window(inc.detection.key, doc.get("window"), inc.incident,
                                                                  inc.last_seen, inc.count):
                     inc.stale = False  # its window, not the LIST, says when it ends
-            if rule is None:
-                continue
             if rule.detector.instant and fold_window_over(rule, inc, now) and inc.count <= inc.notified_count:
                 self._seen.closed(name, inc.detection.key, inc.last_seen)  # for a second restart soon after
                 continue

@@ -11,8 +11,10 @@ the group would get the same Event twice.
 So each instant incident leaves its last occurrence's time behind: while it is open in the
 incident itself, and for `RECENT` after its fold window closed in `closed`. Both go into the
 snapshot; after a restore, an occurrence of that rule and key no later than that time was
-counted already and is not news (`already_counted`). The restored times are dropped once the
-first LIST has been read (`Engine.reconcile`): from then on the stream brings only changes.
+counted already and is not news (`already_counted`). An open frequency incident's window comes
+back with its hits (`FrequencyDetector.restore_window`), and the LIST's copies of those hits are
+skipped the same way. The restored times are dropped once the first LIST has been read
+(`Engine.reconcile`): from then on the stream brings only changes.
 """
 from __future__ import annotations
 
