@@ -57,9 +57,12 @@ class MalformedObject(ValueError):
 
 
 def normalize(
-    watch_type: str, obj: Any, *, cluster: str, kind: str | None = None, listed: bool = False
+    watch_type: object, obj: object, *, cluster: str, kind: object = None, listed: bool = False
 ) -> Record:
-    """Build a Record from one object. `kind` overrides `obj["kind"]` (LIST items lack it)."""
+    """Build a Record from one object. `kind` overrides `obj["kind"]` (LIST items lack it).
+
+    `watch_type`, `obj` and `kind` are typed `object`: they come off the wire, anything may be
+    there, and a compiled build (setup.py) checks annotations when called."""
     if not _is_watch_type(watch_type):
         raise MalformedObject("bad_watch_type", f"watch type {watch_type!r}")
     if not isinstance(obj, dict):

@@ -140,7 +140,7 @@ def test_builder_copies_every_package(stages, setup_cfg):
     packages = {p for p in include if "." not in p and "*" not in p}
     copied = {c.args.split()[0].rstrip("/") for c in stages[0].all("COPY")}
     assert packages <= copied, f"packages not copied into the builder: {packages - copied}"
-    assert {"pyproject.toml", "setup.cfg", "README.md"} <= {w for c in stages[0].all("COPY") for w in c.args.split()}
+    assert {"pyproject.toml", "setup.py", "setup.cfg", "README.md"} <= {w for c in stages[0].all("COPY") for w in c.args.split()}
 
 
 # ----------------------------------------------------------------------- the build context
@@ -209,12 +209,13 @@ def test_build_context_holds_the_sources_and_nothing_else(setup_cfg):
     assert not missing, f"packages .dockerignore leaves out of the build context: {missing}"
     tracked = subprocess.run(["git", "ls-files", "rules", "notifiers", "watcher"], cwd=REPO,
                              capture_output=True, text=True, check=True).stdout.split()
-    needed = {"pyproject.toml", "setup.cfg", "README.md"} | {
+    needed = {"pyproject.toml", "setup.py", "setup.cfg", "README.md"} | {
         f for f in tracked if f.endswith((".py", ".yaml", ".j2"))}
     assert needed <= context, f"missing from the build context: {sorted(needed - context)[:10]}"
     assert not [f for f in context if f.startswith((".git/", ".cache/", "tests/", "tools/", "deploy/", "bench/"))]
     assert not [f for f in context if "__pycache__" in f or f.endswith(".pyc")]
-    assert {f.split("/")[0] for f in context} <= {"pyproject.toml", "setup.cfg", "README.md", "rules", "notifiers", "watcher"}
+    assert {f.split("/")[0] for f in context} <= {"pyproject.toml", "setup.py", "setup.cfg", "README.md",
+                                                  "rules", "notifiers", "watcher"}
 
 
 def test_dockerignore_matcher_semantics():
@@ -248,3 +249,10 @@ def test_wheel_built_from_the_context_carries_data_files_and_the_script(tmp_path
     assert templates, "notifier templates missing from the wheel"
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "kube-event-alerter = watcher.cli:main" in zipfile.ZipFile(whl).read(entry).decode()
+    # setup.py compiles the normaliser with mypyc where a C compiler is (the builder stage has one).
+    compiled = [n for n in names if fnmatch.fnmatch(n, "watcher/normalize.*.so")]
+    if shutil.which("cc") or shutil.which("gcc"):
+        assert compiled, f"watcher/normalize.py not compiled into the wheel: {proc.stderr[-2000:]}"
+        assert "watcher/normalize.py" in names, "the source ships beside the extension"
+    elif os.environ.get("KEA_REQUIRE_REAL") == "1":
+        pytest.fail("no C compiler here: the wheel's compiled normaliser is not tested")
