@@ -111,7 +111,9 @@ routing: {{default: {json.dumps(default or list(notifiers)[:1])}}}
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "watcher.cli", "run", "-c", str(self.dir / "config.yaml")],
-            cwd=REPO, env=dict(os.environ), stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
+            # Not the checkout as cwd: the interpreter's installed package runs (a wheel's
+            # compiled normaliser, or the checkout through an editable install).
+            cwd=self.dir, env=dict(os.environ), stdout=open(self.log, "a"), stderr=subprocess.STDOUT)
         return self
 
     def wait_ready(self, timeout: float = 600.0, sampler: "Sampler | None" = None) -> float:

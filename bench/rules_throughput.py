@@ -1,7 +1,12 @@
 """Events per second through normalise + 50 rules, on raw API dicts, one core, next to its
 ceiling: orjson parsing the same objects as watch lines, timed in the same pass.
 
-    python bench/rules_throughput.py [--events 200000] [--rules 50] [--repeat 3]
+    python bench/rules_throughput.py [--events 200000] [--rules 50] [--repeat 3] [--normalize both]
+
+It runs the `watcher` package that is installed: `pip install .` builds `watcher/normalize.py`
+with mypyc (setup.py), an editable install runs it as source; the first line printed says
+which. `--normalize both` alternates passes of the installed module with passes of the
+source file, in one run (the ratio of the two is what compiling gains).
 
 The machine is shared, so each pass times the ceiling and the path back to back and the
 median pass is reported with their ratio: the ratio moves less with the neighbours' load
@@ -15,6 +20,7 @@ namespace and label-selector matches.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import os
 import platform
@@ -27,7 +33,8 @@ from pathlib import Path
 
 import orjson
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.append(str(REPO))  # after site-packages: an installed (compiled) package comes first
 
 from rules.engine import Engine  # noqa: E402
 from rules.loader import load_rule_set, load_text  # noqa: E402
@@ -114,7 +121,7 @@ class Pass(NamedTuple):
     alerts: int
 
 
-def run_once(n_rules: int, stream, lines: list[bytes]) -> Pass:
+def run_once(n_rules: int, stream, lines: list[bytes], normalize=normalize) -> Pass:
     """One pass on a fresh engine and fresh rules (a detector keeps its memory in the rule: a
     pass on the last pass's rules starts with its frequency windows full): the ceiling,
     normalise alone, then normalise + rules."""
@@ -146,6 +153,8 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--rules", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3, help="passes; the median and the best are reported")
+    ap.add_argument("--normalize", choices=("installed", "both"), default="installed",
+                    help="both: alternate passes of the installed watcher.normalize and of its source file")
     args = ap.parse_args()
     load = os.getloadavg()[0]
     rules = make_rules(args.rules)
@@ -153,18 +162,48 @@ def main() -> None:
     lines = [orjson.dumps({"type": t, "object": o}) for t, o in stream]
     tune_gc()  # as the daemon does
     freeze_startup_state()
-    runs = sorted(run_once(args.rules, stream, lines) for _ in range(max(1, args.repeat)))
-    n = len(stream)
-    median = runs[len(runs) // 2]
-    ceiling = statistics.median(r.ceiling for r in runs)
-    print(f"rules: {len([r for r in rules if r.enabled])}  events: {n}  alerts per pass: {median.alerts}  passes: {len(runs)}")
-    print(f"throughput: median {n / median.wall:,.0f} events/s, best {n / runs[0].wall:,.0f} events/s (one thread)")
-    print(f"ceiling (orjson.loads, same passes): median {n / ceiling:,.0f} events/s; "
-          f"median pass at {median.ceiling / median.wall:.1%} of its own ceiling")
-    print(f"median pass: normalising {median.normalize_only / n * 1e6:.1f} us/event, "
-          f"rules {(median.wall - median.normalize_only) / n * 1e6:.1f} us/event")
+    variants = {f"installed ({_how_built(normalize)})": normalize}
+    if args.normalize == "both":
+        variants["source (watcher/normalize.py)"] = _source_normalize()
+    runs: dict[str, list[Pass]] = {name: [] for name in variants}
+    for _ in range(max(1, args.repeat)):
+        for name, fn in variants.items():
+            runs[name].append(run_once(args.rules, stream, lines, fn))
+    print(f"rules: {len([r for r in rules if r.enabled])}  events: {len(stream)}  passes: {args.repeat} per variant")
+    medians = {name: _report(name, sorted(passes), len(stream)) for name, passes in runs.items()}
+    if len(medians) == 2:
+        (a, wall_a), (b, wall_b) = medians.items()
+        print(f"{a} / {b}: {wall_b / wall_a:.2f}x the events per second (medians of the same run)")
     print(f"machine: {platform.python_implementation()} {platform.python_version()}, {platform.machine()}, "
           f"{os.cpu_count()} cpus, {_cpu_model()}, load average {load:.1f} at start")
+
+
+def _report(name: str, runs: list[Pass], n: int) -> float:
+    """Prints one variant's figures; returns its median pass's wall time."""
+    median = runs[len(runs) // 2]
+    ceiling = statistics.median(r.ceiling for r in runs)
+    print(f"normalize: {name}; alerts per pass: {median.alerts}")
+    print(f"  throughput: median {n / median.wall:,.0f} events/s, best {n / runs[0].wall:,.0f} events/s (one thread)")
+    print(f"  ceiling (orjson.loads, same passes): median {n / ceiling:,.0f} events/s; "
+          f"median pass at {median.ceiling / median.wall:.1%} of its own ceiling")
+    print(f"  median pass: normalising {median.normalize_only / n * 1e6:.1f} us/event, "
+          f"rules {(median.wall - median.normalize_only) / n * 1e6:.1f} us/event")
+    return median.wall
+
+
+def _how_built(fn) -> str:
+    module = sys.modules[fn.__module__]
+    where = Path(module.__file__ or "?")
+    return f"compiled by mypyc: {where.name}" if where.suffix != ".py" else f"pure Python: {where}"
+
+
+def _source_normalize():
+    """`normalize` from the source file, under another module name, whatever is installed."""
+    spec = importlib.util.spec_from_file_location("kea_source_normalize", REPO / "watcher" / "normalize.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.normalize
 
 
 def _cpu_model() -> str:
