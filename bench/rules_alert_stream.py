@@ -22,7 +22,7 @@ import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # after site-packages: an installed (compiled) package first
 
 from bench.rules_throughput import T0, make_rules, make_stream  # noqa: E402
 from rules.engine import Engine  # noqa: E402

@@ -7,49 +7,32 @@ are given the bundled recordings and random, damaged and arbitrary objects: each
 same Record, or the same MalformedObject (reason and message), never another exception.
 Compiled code checks its annotations at run time, so a parameter typed narrower than what the
 wire can carry would surface here as a TypeError. Without mypyc or a C compiler the test is
-skipped, or failed under KEA_REQUIRE_REAL=1 (CI)."""
+skipped, or failed under KEA_REQUIRE_REAL=1 (CI); tests/test_compiled_build.py runs the
+unit tests on the whole compiled set."""
 from __future__ import annotations
 
 import importlib
 import json
-import os
 import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import watcher.normalize as source
+from tests.mypyc_build import REPO, build, require_mypyc
 from tests.watcher.k8s_objects import any_timestamp, damage, json_values, objects
 
-REPO = Path(__file__).resolve().parents[2]
 COMPILED_NAME = "kea_compiled_normalize"
-_BUILD = (f"from setuptools import setup; from mypyc.build import mypycify; "
-          f"setup(ext_modules=mypycify(['{COMPILED_NAME}.py'], opt_level='3'))")
-
-
-def _unavailable(why: str) -> None:
-    if os.environ.get("KEA_REQUIRE_REAL") == "1":
-        pytest.fail(f"the compiled normaliser cannot be built: {why}")
-    pytest.skip(f"the compiled normaliser cannot be built: {why}")
 
 
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
-    try:
-        import mypyc.build  # noqa: F401
-    except ImportError:
-        _unavailable("mypyc is not installed (pip install mypy)")
-    if not (shutil.which("cc") or shutil.which("gcc")):
-        _unavailable("no C compiler (cc) on PATH")
+    require_mypyc()
     where = tmp_path_factory.mktemp("mypyc")
     shutil.copy2(REPO / "watcher" / "normalize.py", where / f"{COMPILED_NAME}.py")
-    proc = subprocess.run([sys.executable, "-c", _BUILD, "build_ext", "--inplace"], cwd=where,
-                          env={**os.environ, "MYPYPATH": str(REPO)}, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    build(where, [f"{COMPILED_NAME}.py"])
     sys.path.insert(0, str(where))
     try:
         module = importlib.import_module(COMPILED_NAME)
