@@ -3,10 +3,11 @@ ceiling: orjson parsing the same objects as watch lines, timed in the same pass.
 
     python bench/rules_throughput.py [--events 200000] [--rules 50] [--repeat 3] [--normalize both]
 
-It runs the `watcher` package that is installed: `pip install .` builds `watcher/normalize.py`
-with mypyc (setup.py), an editable install runs it as source; the first line printed says
-which. `--normalize both` alternates passes of the installed module with passes of the
-source file, in one run (the ratio of the two is what compiling gains).
+It runs the packages that are installed: `pip install .` builds `watcher/normalize.py` and the
+rules' index, views and timers with mypyc (setup.py), an editable install runs them as
+source; the lines printed say which. `--normalize both` alternates passes of the installed
+normaliser with passes of its source file, in one run (what compiling the normaliser gains);
+the whole compiled set against the source is two runs, one per install.
 
 The machine is shared, so each pass times the ceiling and the path back to back and the
 median pass is reported with their ratio: the ratio moves less with the neighbours' load
@@ -194,7 +195,11 @@ def _report(name: str, runs: list[Pass], n: int) -> float:
 def _how_built(fn) -> str:
     module = sys.modules[fn.__module__]
     where = Path(module.__file__ or "?")
-    return f"compiled by mypyc: {where.name}" if where.suffix != ".py" else f"pure Python: {where}"
+    if where.suffix == ".py":
+        return f"pure Python: {where}"
+    compiled = [name for name in ("rules.index", "rules.views", "rules.deadlines")
+                if not (getattr(sys.modules.get(name), "__file__", None) or ".py").endswith(".py")]
+    return f"compiled by mypyc: {where.name}; also compiled: {', '.join(compiled) or 'none'}"
 
 
 def _source_normalize():
