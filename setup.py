@@ -45,4 +45,5 @@ def compiled_extensions() -> list:
     return extensions
 
 
-setup(ext_modules=compiled_extensions())
+if __name__ == "__main__":  # (how pip's build backend runs this file; tests import it)
+    setup(ext_modules=compiled_extensions())

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.manifests import REPO, BASE, containers, one, parse_dockerfile, parse_env, render_fallback
+from tests.mypyc_build import compiled_modules
 from watcher.config import Config
 
 DOCKERFILE = REPO / "Dockerfile"
@@ -249,10 +250,12 @@ def test_wheel_built_from_the_context_carries_data_files_and_the_script(tmp_path
     assert templates, "notifier templates missing from the wheel"
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "kube-event-alerter = watcher.cli:main" in zipfile.ZipFile(whl).read(entry).decode()
-    # setup.py compiles the normaliser with mypyc where a C compiler is (the builder stage has one).
-    compiled = [n for n in names if fnmatch.fnmatch(n, "watcher/normalize.*.so")]
+    # setup.py compiles its COMPILED modules with mypyc where a C compiler is (the builder stage has one).
     if shutil.which("cc") or shutil.which("gcc"):
-        assert compiled, f"watcher/normalize.py not compiled into the wheel: {proc.stderr[-2000:]}"
-        assert "watcher/normalize.py" in names, "the source ships beside the extension"
+        for source in compiled_modules():
+            stem = source.removesuffix(".py")
+            assert [n for n in names if fnmatch.fnmatch(n, f"{stem}.*.so")], \
+                f"{source} not compiled into the wheel: {proc.stderr[-2000:]}"
+            assert source in names, "the source ships beside its extension"
     elif os.environ.get("KEA_REQUIRE_REAL") == "1":
         pytest.fail("no C compiler here: the wheel's compiled normaliser is not tested")
