@@ -3,9 +3,8 @@ modules in `COMPILED` compiled by mypyc into C extensions when a wheel is built 
 a C compiler are at hand (`pip install .`, `pip wheel .`, the Docker builder stage).
 
 Why: the per-record path. Normalising every watched object is a third of the daemon's time per
-record on the rules path (BENCHMARKS.md "Rules only"), and the rule index, the record views
-and the timers most of the rest that is not object building; compiled they take the bench from
-~45,000 to ~55,000 events/s. mypyc is mypy's compiler for typed Python (mypy and black ship
+record on the rules path (BENCHMARKS.md "Rules only"); with the rule index, the record views
+and the timers compiled too, the bench goes from ~45,000 to ~54,000 events/s. mypyc is mypy's compiler for typed Python (mypy and black ship
 compiled with it): each module stays the one source that is read, type-checked and tested,
 with no C of our own, and only modules without state shared across the code are compiled.
 `tests/test_compiled_build.py` runs the rules and normaliser tests on the compiled build, and
@@ -37,11 +36,11 @@ def compiled_extensions() -> list:
     try:
         extensions = mypycify(COMPILED, opt_level="3")
     except (Exception, SystemExit) as exc:  # mypyc type-checks first: a newer mypy may disagree
-        print(f"setup.py: not compiling {COMPILED} ({exc!r}); the pure-Python module is installed",
+        print(f"setup.py: not compiling {COMPILED} ({exc!r}); the pure-Python modules are installed",
               file=sys.stderr)
         return []
     for ext in extensions:
-        ext.optional = True  # no compiler: a warning, and the pure-Python module
+        ext.optional = True  # no compiler: a warning, and the pure-Python modules
     return extensions
 
 
