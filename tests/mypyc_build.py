@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.harness import unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,9 +26,13 @@ def require_mypyc() -> None:
     try:
         import mypyc.build  # noqa: F401
     except ImportError:
-        _unavailable("mypyc is not installed (pip install mypy)")
-    if not (shutil.which("cc") or shutil.which("gcc")):
-        _unavailable("no C compiler (cc) on PATH")
+        unavailable("the compiled modules cannot be built: mypyc is not installed (pip install mypy)")
+    if not has_c_compiler():
+        unavailable("the compiled modules cannot be built: no C compiler (cc) on PATH")
+
+
+def has_c_compiler() -> bool:
+    return bool(shutil.which("cc") or shutil.which("gcc"))
 
 
 def build(where: Path, sources: list[str]) -> None:
@@ -39,9 +43,3 @@ def build(where: Path, sources: list[str]) -> None:
     proc = subprocess.run([sys.executable, "-c", script, "build_ext", "--inplace", *sources], cwd=where,
                           env={**os.environ, "MYPYPATH": str(REPO)}, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
-
-
-def _unavailable(why: str) -> None:
-    if os.environ.get("KEA_REQUIRE_REAL") == "1":
-        pytest.fail(f"the compiled modules cannot be built: {why}")
-    pytest.skip(f"the compiled modules cannot be built: {why}")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.deploy.manifests import REPO, BASE, containers, one, parse_dockerfile, parse_env, render_fallback
-from tests.mypyc_build import compiled_modules
+from tests.mypyc_build import compiled_modules, has_c_compiler
 from watcher.config import Config
 
 DOCKERFILE = REPO / "Dockerfile"
@@ -251,7 +251,7 @@ def test_wheel_built_from_the_context_carries_data_files_and_the_script(tmp_path
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "kube-event-alerter = watcher.cli:main" in zipfile.ZipFile(whl).read(entry).decode()
     # setup.py compiles its COMPILED modules with mypyc where a C compiler is (the builder stage has one).
-    if shutil.which("cc") or shutil.which("gcc"):
+    if has_c_compiler():
         for source in compiled_modules():
             stem = source.removesuffix(".py")
             assert [n for n in names if fnmatch.fnmatch(n, f"{stem}.*.so")], \
